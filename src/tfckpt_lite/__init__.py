@@ -1,0 +1,52 @@
+"""tfckpt-lite: read and write TensorFlow checkpoints with NumPy alone.
+
+    import tfckpt_lite as tfc
+    weights = tfc.load("runs/ckpt-5")                  # dict of NumPy arrays
+    tfc.save("out/model", {"w": w, "b": b})            # byte-identical to TF's SaveV2
+
+Everything public is listed in `__all__`; modules starting with `_` are private.
+"""
+
+from ._api import (
+    CheckpointReader,
+    TensorSlicer,
+    latest_checkpoint,
+    list_variables,
+    load,
+    load_checkpoint,
+    load_variable,
+)
+from ._dtypes import DType
+from ._errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    ChecksumMismatchError,
+    CorruptCheckpointError,
+    NotACheckpointError,
+    TensorNotFoundError,
+    UnsupportedCheckpointError,
+)
+from ._writer import BundleWriter, save
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BundleWriter",
+    "CheckpointError",
+    "CheckpointNotFoundError",
+    "CheckpointReader",
+    "ChecksumMismatchError",
+    "CorruptCheckpointError",
+    "DType",
+    "NotACheckpointError",
+    "TensorNotFoundError",
+    "TensorSlicer",
+    "UnsupportedCheckpointError",
+    "__version__",
+    "latest_checkpoint",
+    "list_variables",
+    "load",
+    "load_checkpoint",
+    "load_variable",
+    "save",
+]

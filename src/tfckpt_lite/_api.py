@@ -1,0 +1,270 @@
+"""The public reading API: `load_checkpoint` and the `CheckpointReader` mapping around it.
+
+`CheckpointReader` is format-agnostic: it delegates to a backend (`BundleReader` for V2
+bundles, `V1Reader` for legacy table files) that exposes keys, (dtype, shape) per key, and
+values. Names mirror `tf.train.load_checkpoint` so existing code keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from ._dtypes import DType
+from ._errors import UnsupportedCheckpointError
+from ._paths import resolve
+from ._state import latest_checkpoint_in
+from ._storage import FileSystem, LocalFileSystem
+
+if TYPE_CHECKING:
+    from ._graph import ObjectGraph
+
+__all__ = [
+    "CheckpointReader",
+    "TensorSlicer",
+    "latest_checkpoint",
+    "list_variables",
+    "load",
+    "load_checkpoint",
+    "load_variable",
+]
+
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+class Backend(Protocol):
+    format: str
+    prefix: str
+
+    def keys(self) -> list[str]: ...
+    def __contains__(self, key: object) -> bool: ...
+    def info(self, key: str) -> tuple[DType, tuple[int, ...]]: ...
+    def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]: ...
+    def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]: ...
+    def verify(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def _open_backend(path: str | os.PathLike[str], fs: FileSystem | None) -> Backend:
+    fs = fs or LocalFileSystem()
+    where = resolve(os.fspath(path), fs)
+    if where.format == "v2":
+        from ._reader import BundleReader
+
+        return BundleReader(where.prefix, fs)
+    try:
+        from ._v1 import V1Reader
+    except ImportError:  # pragma: no cover - the V1 module ships with the package
+        raise UnsupportedCheckpointError(
+            "V1 checkpoints are not supported by this build", path=where.prefix
+        ) from None
+    return V1Reader(where.prefix, fs)
+
+
+class TensorSlicer:
+    """`reader.get_slice(key)[...]`: index a tensor, reading only the rows of the leading axis
+    the index touches (the rest of the file is never read). Partial reads skip the tensor's
+    checksum, which covers the whole tensor; use `get_tensor` for a verified read."""
+
+    def __init__(self, backend: Backend, key: str) -> None:
+        self._backend = backend
+        self.key = key
+        dtype, self.shape = backend.info(key)
+        self.dtype = dtype.name
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar tensor")
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray[Any, Any]:
+        idx = index if isinstance(index, tuple) else (index,)
+        if not self.shape or not idx or idx[0] is Ellipsis:
+            return self._backend.read(self.key)[index]
+        first, rest = idx[0], idx[1:]
+        n = self.shape[0]
+        if isinstance(first, (int, np.integer)):
+            i = int(first)
+            if not -n <= i < n:
+                raise IndexError(f"index {i} is out of bounds for axis 0 with size {n}")
+            i %= n
+            return self._backend.read_rows(self.key, i, i + 1)[(0, *rest)]
+        if isinstance(first, slice):
+            rows = range(*first.indices(n))
+            if not rows:
+                return self._backend.read_rows(self.key, 0, 0)[(slice(None), *rest)]
+            lo, hi = min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1
+            block = self._backend.read_rows(self.key, lo, hi)
+            stop = rows.stop - lo
+            local = slice(rows.start - lo, stop if stop >= 0 else None, rows.step)
+            return block[(local, *rest)]
+        return self._backend.read(self.key)[index]
+
+
+class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
+    """A checkpoint opened for reading: a read-only mapping of tensor keys to NumPy arrays.
+
+    Values are verified against their CRC32C on every read. Fixed-size tensors are zero-copy,
+    read-only views of the memory-mapped data file when alignment allows (copy with
+    ``np.array(x)`` to modify); strings come back as object arrays of ``bytes``.
+
+    Example:
+        with tfckpt_lite.load_checkpoint("runs/ckpt-5") as r:
+            for key in r:
+                print(key, r.dtype(key), r.shape(key))
+            kernel = r["dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"]
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._keys = backend.keys()
+        self._graph: ObjectGraph | bool | None = False  # False: not parsed yet
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def prefix(self) -> str:
+        """The checkpoint prefix (or V1 file) that was opened."""
+        return self._backend.prefix
+
+    @property
+    def format(self) -> str:
+        """``"v2"`` for tensor bundles, ``"v1"`` for legacy table files."""
+        return self._backend.format
+
+    def __repr__(self) -> str:
+        return f"<CheckpointReader {self.format} {self.prefix!r}: {len(self._keys)} tensors>"
+
+    # -- Mapping --------------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> np.ndarray[Any, Any]:
+        return self._backend.read(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._backend
+
+    # -- TF-compatible names --------------------------------------------------------------
+
+    def get_tensor(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]:
+        """The value of `key`, checksum verified unless ``verify=False``."""
+        return self._backend.read(key, verify=verify)
+
+    def has_tensor(self, key: str) -> bool:
+        return key in self._backend
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return self._backend.info(key)[1]
+
+    def dtype(self, key: str) -> str:
+        """TensorFlow's name for the dtype: ``"float32"``, ``"bfloat16"``, ``"string"``..."""
+        return self._backend.info(key)[0].name
+
+    def dtype_info(self, key: str) -> DType:
+        return self._backend.info(key)[0]
+
+    def get_variable_to_shape_map(self) -> dict[str, list[int]]:
+        return {k: list(self._backend.info(k)[1]) for k in self._keys}
+
+    def get_variable_to_dtype_map(self) -> dict[str, DType]:
+        return {k: self._backend.info(k)[0] for k in self._keys}
+
+    def get_slice(self, key: str) -> TensorSlicer:
+        """A lazy handle: ``reader.get_slice("emb")[1000:1010]`` reads only those rows."""
+        return TensorSlicer(self._backend, key)
+
+    def verify(self) -> int:
+        """Check every block and tensor checksum; raises on the first mismatch.
+
+        Returns the number of tensors checked.
+        """
+        return self._backend.verify()
+
+    # -- object graph ---------------------------------------------------------------------
+
+    @property
+    def object_graph(self) -> ObjectGraph | None:
+        """The TF2 object graph, or None for name-based checkpoints."""
+        if self._graph is False:
+            if OBJECT_GRAPH_KEY not in self._backend:
+                self._graph = None
+            else:
+                from ._graph import ObjectGraph
+
+                raw = self._backend.read(OBJECT_GRAPH_KEY)
+                self._graph = ObjectGraph.from_bytes(bytes(raw.reshape(-1)[0]), self.prefix)
+        assert self._graph is not True
+        return self._graph
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the files. Arrays already returned stay valid."""
+        self._backend.close()
+
+    def __enter__(self) -> CheckpointReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, filesystem: FileSystem | None = None
+) -> CheckpointReader:
+    """Open a checkpoint for reading.
+
+    Args:
+        path: a checkpoint prefix (``dir/ckpt-5``), its ``.index`` or any ``.data-*`` file, a
+            directory with a ``checkpoint`` state file (its latest checkpoint), a SavedModel
+            directory (its ``variables/variables``), or a V1 checkpoint file.
+
+    Raises:
+        CheckpointNotFoundError: nothing checkpoint-like exists there.
+        NotACheckpointError: the file is something else (the message says what).
+        CorruptCheckpointError: the index is damaged.
+    """
+    return CheckpointReader(_open_backend(path, filesystem))
+
+
+def load(path: str | os.PathLike[str], *, filesystem: FileSystem | None = None) -> dict[str, Any]:
+    """Every tensor of a checkpoint as a dict of NumPy arrays (checksums verified)."""
+    with load_checkpoint(path, filesystem=filesystem) as r:
+        return {k: r[k] for k in r}
+
+
+def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
+    """``[(name, shape), ...]`` sorted by name, as ``tf.train.list_variables`` returns."""
+    with load_checkpoint(path) as r:
+        return [(k, list(r.shape(k))) for k in r]
+
+
+def load_variable(path: str | os.PathLike[str], name: str) -> np.ndarray[Any, Any]:
+    """One tensor's value, as ``tf.train.load_variable``. A trailing ``:0`` is ignored."""
+    if name.endswith(":0"):
+        name = name[:-2]
+    with load_checkpoint(path) as r:
+        return r.get_tensor(name)
+
+
+def latest_checkpoint(
+    checkpoint_dir: str | os.PathLike[str], latest_filename: str | None = None
+) -> str | None:
+    """The prefix of the newest checkpoint named by ``checkpoint_dir/checkpoint``, or None."""
+    if latest_filename not in (None, "checkpoint"):
+        raise ValueError("only the default state file name 'checkpoint' is supported")
+    return latest_checkpoint_in(os.fspath(checkpoint_dir))

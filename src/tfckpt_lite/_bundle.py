@@ -1,0 +1,256 @@
+"""The bundle's index values: the header under key "" and one entry per tensor key.
+
+    BundleHeaderProto   1 num_shards int32, 2 endianness enum (LITTLE 0, BIG 1), 3 version
+    VersionDef          1 producer int32, 2 min_consumer int32, 3 bad_consumers repeated int32
+    BundleEntryProto    1 dtype, 2 shape, 3 shard_id int32, 4 offset int64, 5 size int64,
+                        6 crc32c fixed32 (masked), 7 slices repeated TensorSliceProto
+    TensorShapeProto    2 dim repeated {1 size int64, 2 name string}, 3 unknown_rank bool
+    TensorSliceProto    1 extent repeated {1 start int64, 2 length int64 (in a oneof)}
+
+Encoding follows C++ protobuf exactly, which is what byte-identical output needs: fields in
+ascending number order, proto3 zero values left out, except that TF always writes `shape`
+(a scalar's is the empty message `12 00`) and a oneof member is written even when it is 0.
+A slice's full extent is an empty `Extent{}`; its stored form is (0, -1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from ._dtypes import DType, dtype_from_enum
+from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
+from ._wire import (
+    FIXED32,
+    LEN,
+    VARINT,
+    field_bytes,
+    field_fixed32,
+    field_varint,
+    iter_fields,
+    signed64,
+)
+
+__all__ = [
+    "MAX_RANK",
+    "Entry",
+    "Extent",
+    "Header",
+    "check_shape",
+    "decode_entry",
+    "decode_header",
+    "encode_entry",
+    "encode_header",
+]
+
+TENSOR_BUNDLE_VERSION: Final = 1
+MAX_RANK: Final = 254  # TensorShape's limit
+_MAX_ELEMENTS: Final = (1 << 63) - 1
+
+Extent = tuple[int, int]  # (start, length); length -1 means the whole dimension
+
+
+@dataclass
+class Header:
+    num_shards: int = 1
+    big_endian: bool = False
+    producer: int = TENSOR_BUNDLE_VERSION
+    min_consumer: int = 0
+    bad_consumers: list[int] = field(default_factory=list)
+    has_version: bool = True
+
+
+@dataclass
+class Entry:
+    dtype: int = 0
+    shape: tuple[int, ...] = ()
+    shard_id: int = 0
+    offset: int = 0
+    size: int = 0
+    crc32c: int = 0
+    slices: list[list[Extent]] = field(default_factory=list)
+    unknown_rank: bool = False
+
+    @property
+    def dtype_info(self) -> DType:
+        return dtype_from_enum(self.dtype)
+
+
+def decode_header(buf: bytes) -> Header:
+    h = Header(num_shards=0, producer=0, has_version=False)
+    for f, wt, v, end in iter_fields(buf, 0, len(buf)):
+        if f == 1 and wt == VARINT:
+            h.num_shards = signed64(v)
+        elif f == 2 and wt == VARINT:
+            h.big_endian = v == 1
+            if v not in (0, 1):
+                raise CorruptCheckpointError(f"unknown endianness {v} in bundle header")
+        elif f == 3 and wt == LEN:
+            h.has_version = True
+            for vf, vwt, vv, vend in iter_fields(buf, v, end):
+                if vf == 1 and vwt == VARINT:
+                    h.producer = signed64(vv)
+                elif vf == 2 and vwt == VARINT:
+                    h.min_consumer = signed64(vv)
+                elif vf == 3 and vwt == VARINT:
+                    h.bad_consumers.append(signed64(vv))
+                elif vf == 3 and vwt == LEN:
+                    h.bad_consumers.extend(_packed_varints(buf, vv, vend))
+    return h
+
+
+def check_header(h: Header) -> None:
+    """TF's CheckVersions for bundles (consumer 1, min producer 0), plus shard sanity."""
+    if h.producer < 0:
+        raise UnsupportedCheckpointError(
+            f"checkpoint producer version {h.producer} below min producer 0"
+        )
+    if h.min_consumer > TENSOR_BUNDLE_VERSION:
+        raise UnsupportedCheckpointError(
+            f"checkpoint min consumer version {h.min_consumer} above current version "
+            f"{TENSOR_BUNDLE_VERSION}; written by a newer TensorFlow"
+        )
+    if TENSOR_BUNDLE_VERSION in h.bad_consumers:
+        raise UnsupportedCheckpointError(
+            f"checkpoint disallows consumer version {TENSOR_BUNDLE_VERSION}"
+        )
+    if h.num_shards < 0 or h.num_shards > 2**31 - 1:
+        raise CorruptCheckpointError(f"invalid num_shards {h.num_shards} in bundle header")
+
+
+def encode_header(h: Header) -> bytes:
+    out = b""
+    if h.num_shards:
+        out += field_varint(1, h.num_shards)
+    if h.big_endian:
+        out += field_varint(2, 1)
+    if h.has_version:
+        version = b""
+        if h.producer:
+            version += field_varint(1, h.producer)
+        if h.min_consumer:
+            version += field_varint(2, h.min_consumer)
+        if h.bad_consumers:
+            packed = b"".join(field_varint(0, c)[1:] for c in h.bad_consumers)
+            version += field_bytes(3, packed)
+        out += field_bytes(3, version)
+    return out
+
+
+def _packed_varints(buf: bytes, pos: int, end: int) -> list[int]:
+    from ._coding import decode_varint
+
+    out = []
+    while pos < end:
+        v, pos = decode_varint(buf, pos, end, "packed varint")
+        out.append(signed64(v))
+    return out
+
+
+def decode_entry(buf: bytes) -> Entry:
+    """Parse a BundleEntryProto. Structure only: `check_shape` validates the meaning."""
+    e = Entry()
+    dims: list[int] = []
+    for f, wt, v, end in iter_fields(buf, 0, len(buf)):
+        if wt == VARINT:
+            if f == 1:
+                e.dtype = signed64(v)
+            elif f == 3:
+                e.shard_id = signed64(v)
+            elif f == 4:
+                e.offset = signed64(v)
+            elif f == 5:
+                e.size = signed64(v)
+        elif wt == LEN:
+            if f == 2:
+                e.unknown_rank = _decode_shape(buf, v, end, dims) or e.unknown_rank
+            elif f == 7:
+                e.slices.append(_decode_slice(buf, v, end))
+        elif wt == FIXED32 and f == 6:
+            e.crc32c = v
+    e.shape = tuple(dims)
+    return e
+
+
+def _decode_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:
+    unknown_rank = False
+    for f, wt, v, dend in iter_fields(buf, pos, end):
+        if f == 2 and wt == LEN:
+            size = 0
+            for df, dwt, dv, _ in iter_fields(buf, v, dend):
+                if df == 1 and dwt == VARINT:
+                    size = signed64(dv)
+            dims.append(size)
+            if len(dims) > MAX_RANK:
+                raise CorruptCheckpointError(f"tensor shape has more than {MAX_RANK} dimensions")
+        elif f == 3 and wt == VARINT:
+            unknown_rank = v != 0
+    return unknown_rank
+
+
+def _decode_slice(buf: bytes, pos: int, end: int) -> list[Extent]:
+    extents: list[Extent] = []
+    for f, wt, v, eend in iter_fields(buf, pos, end):
+        if f == 1 and wt == LEN:
+            start, length = 0, -1
+            for ef, ewt, ev, _ in iter_fields(buf, v, eend):
+                if ef == 1 and ewt == VARINT:
+                    start = signed64(ev)
+                elif ef == 2 and ewt == VARINT:
+                    length = signed64(ev)
+            extents.append((start, length))
+            if len(extents) > MAX_RANK:
+                raise CorruptCheckpointError(f"tensor slice has more than {MAX_RANK} dimensions")
+    return extents
+
+
+def check_shape(shape: tuple[int, ...], unknown_rank: bool = False) -> int:
+    """Validate a stored shape as TF's TensorShape::IsValid does; return the element count."""
+    if unknown_rank:
+        raise CorruptCheckpointError("invalid tensor shape: unknown rank")
+    if len(shape) > MAX_RANK:
+        raise CorruptCheckpointError(f"invalid tensor shape: rank {len(shape)} > {MAX_RANK}")
+    n = 1
+    for d in shape:
+        if d < 0:
+            raise CorruptCheckpointError(f"invalid tensor shape {list(shape)}: negative dimension")
+        n *= d
+        if n > _MAX_ELEMENTS:
+            raise CorruptCheckpointError(
+                f"invalid tensor shape {list(shape)}: element count overflows int64"
+            )
+    return n
+
+
+def encode_shape(shape: tuple[int, ...]) -> bytes:
+    return b"".join(field_bytes(2, field_varint(1, d) if d else b"") for d in shape)
+
+
+def encode_slice(extents: list[Extent]) -> bytes:
+    out = b""
+    for start, length in extents:
+        ext = b""
+        if length >= 0:
+            if start:
+                ext += field_varint(1, start)
+            ext += field_varint(2, length)
+        out += field_bytes(1, ext)
+    return out
+
+
+def encode_entry(e: Entry) -> bytes:
+    out = b""
+    if e.dtype:
+        out += field_varint(1, e.dtype)
+    out += field_bytes(2, encode_shape(e.shape))
+    if e.shard_id:
+        out += field_varint(3, e.shard_id)
+    if e.offset:
+        out += field_varint(4, e.offset)
+    if e.size:
+        out += field_varint(5, e.size)
+    if e.crc32c:
+        out += field_fixed32(6, e.crc32c)
+    for s in e.slices:
+        out += field_bytes(7, encode_slice(s))
+    return out

@@ -1,0 +1,120 @@
+"""Primitive encodings shared by every layer of the format.
+
+    varint32 / varint64   LEB128: 7 bits a byte, least significant group first, the high bit
+                          set on every byte but the last. At most 5 / 10 bytes.
+    fixed32 / fixed64     little-endian, whatever the host.
+    masked CRC32C         Mask(c) = ROTR32(c, 15) + 0xa282ead8 (mod 2^32). TF stores every CRC
+                          masked, because computing the CRC of data that embeds CRCs is fragile.
+
+All decoders take `(buf, pos, limit)`, never read at or beyond `limit`, and raise
+`CorruptCheckpointError` on truncation or overlong encodings: never IndexError/struct.error.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import crc32c as _crc32c
+
+from ._errors import CorruptCheckpointError
+
+__all__ = [
+    "MASK_DELTA",
+    "crc32c",
+    "decode_fixed32",
+    "decode_fixed64",
+    "decode_varint",
+    "encode_fixed32",
+    "encode_fixed64",
+    "encode_varint",
+    "mask_crc",
+    "unmask_crc",
+]
+
+MASK_DELTA: Final = 0xA282EAD8
+_U32: Final = 0xFFFFFFFF
+_MAX_VARINT64_BYTES: Final = 10
+
+Buffer = bytes | bytearray | memoryview
+
+
+def crc32c(data: object, value: int = 0) -> int:
+    """CRC32C (Castagnoli) of `data`, continuing from `value` (0 starts afresh).
+
+    `data` may be any contiguous buffer (bytes, memoryview, mmap, numpy array): the `crc32c`
+    package reads it in place without copying.
+    """
+    result: int = _crc32c.crc32c(data, value)
+    return result
+
+
+def mask_crc(crc: int) -> int:
+    return ((((crc >> 15) | (crc << 17)) & _U32) + MASK_DELTA) & _U32
+
+
+def unmask_crc(masked: int) -> int:
+    rot = (masked - MASK_DELTA) & _U32
+    return ((rot >> 17) | (rot << 15)) & _U32
+
+
+def encode_varint(value: int) -> bytes:
+    """LEB128 of a non-negative integer below 2^64."""
+    if value < 0 or value >> 64:
+        raise ValueError(f"varint out of range: {value}")
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def decode_varint(buf: Buffer, pos: int, limit: int, what: str = "varint") -> tuple[int, int]:
+    """Decode one varint64 from `buf[pos:limit]`; return (value, position after it)."""
+    if pos < limit:
+        b = buf[pos]
+        if b < 0x80:  # the common one-byte case
+            return b, pos + 1
+    result = 0
+    shift = 0
+    for _ in range(_MAX_VARINT64_BYTES):
+        if pos >= limit:
+            raise CorruptCheckpointError(f"truncated {what}")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            if result >> 64:
+                raise CorruptCheckpointError(f"{what} does not fit in 64 bits")
+            return result, pos
+        shift += 7
+    raise CorruptCheckpointError(f"{what} is longer than 10 bytes")
+
+
+_FIXED32: Final = struct.Struct("<I")
+_FIXED64: Final = struct.Struct("<Q")
+
+
+def decode_fixed32(buf: Buffer, pos: int, limit: int, what: str = "fixed32") -> int:
+    if pos < 0 or pos + 4 > limit:
+        raise CorruptCheckpointError(f"truncated {what}")
+    value: int = _FIXED32.unpack_from(buf, pos)[0]
+    return value
+
+
+def decode_fixed64(buf: Buffer, pos: int, limit: int, what: str = "fixed64") -> int:
+    if pos < 0 or pos + 8 > limit:
+        raise CorruptCheckpointError(f"truncated {what}")
+    value: int = _FIXED64.unpack_from(buf, pos)[0]
+    return value
+
+
+def encode_fixed32(value: int) -> bytes:
+    return _FIXED32.pack(value)
+
+
+def encode_fixed64(value: int) -> bytes:
+    return _FIXED64.pack(value)

@@ -1,0 +1,148 @@
+"""TensorFlow's DataType enum and how each value is stored in a bundle.
+
+Fixed-size ("memcpy") types are the tensor's row-major buffer in the writer's byte order.
+Sub-byte types (int4, uint4, int2, uint2, float4_e2m1fn) take one byte per element, unpacked,
+which is exactly ml_dtypes' in-memory layout. DT_STRING and DT_VARIANT have their own
+variable-length encodings (see `_tensor_codec`); DT_RESOURCE is never written by TF.
+Quantized types (qint8, ...) are returned as their plain integer counterparts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import ml_dtypes
+import numpy as np
+
+__all__ = ["DType", "dtype_from_enum", "dtype_from_name", "dtype_of_array"]
+
+
+@dataclass(frozen=True)
+class DType:
+    """A TensorFlow dtype as stored in a checkpoint.
+
+    Attributes:
+        name: TensorFlow's name (``"float32"``, ``"bfloat16"``, ``"string"``, ...), the same as
+            ``tf.DType.name``.
+        enum: the ``DataType`` enum value stored in the index.
+        numpy_dtype: the little-endian NumPy dtype of one element, ``object`` for strings, or
+            ``None`` for types with no array form (variant, resource, unknown).
+    """
+
+    name: str
+    enum: int
+    numpy_dtype: np.dtype[Any] | None
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element on disk for fixed-size types; 0 for variable-size ones."""
+        if self.numpy_dtype is None or self.numpy_dtype.kind == "O":
+            return 0
+        return self.numpy_dtype.itemsize
+
+    @property
+    def is_fixed_size(self) -> bool:
+        return self.itemsize > 0
+
+    @property
+    def as_numpy_dtype(self) -> type[Any]:
+        """The NumPy scalar type, as ``tf.DType.as_numpy_dtype`` gives it."""
+        if self.numpy_dtype is None:
+            return object
+        return self.numpy_dtype.type
+
+    @property
+    def swap_width(self) -> int:
+        """Width of the unit that byte order applies to (complex numbers swap each half)."""
+        if self.numpy_dtype is None or not self.is_fixed_size:
+            return 1
+        if self.numpy_dtype.kind == "c":
+            return self.itemsize // 2
+        return self.itemsize
+
+    def __repr__(self) -> str:
+        return f"tfckpt_lite.{self.name}"
+
+
+def _np(spec: Any) -> np.dtype[Any]:
+    return np.dtype(spec)
+
+
+_TABLE: Final[tuple[tuple[int, str, Any], ...]] = (
+    (1, "float32", "<f4"),
+    (2, "float64", "<f8"),
+    (3, "int32", "<i4"),
+    (4, "uint8", "u1"),
+    (5, "int16", "<i2"),
+    (6, "int8", "i1"),
+    (7, "string", object),
+    (8, "complex64", "<c8"),
+    (9, "int64", "<i8"),
+    (10, "bool", "?"),
+    (11, "qint8", "i1"),
+    (12, "quint8", "u1"),
+    (13, "qint32", "<i4"),
+    (14, "bfloat16", ml_dtypes.bfloat16),
+    (15, "qint16", "<i2"),
+    (16, "quint16", "<u2"),
+    (17, "uint16", "<u2"),
+    (18, "complex128", "<c16"),
+    (19, "float16", "<f2"),
+    (20, "resource", None),
+    (21, "variant", None),
+    (22, "uint32", "<u4"),
+    (23, "uint64", "<u8"),
+    (24, "float8_e5m2", ml_dtypes.float8_e5m2),
+    (25, "float8_e4m3fn", ml_dtypes.float8_e4m3fn),
+    (26, "float8_e4m3fnuz", ml_dtypes.float8_e4m3fnuz),
+    (27, "float8_e4m3b11fnuz", ml_dtypes.float8_e4m3b11fnuz),
+    (28, "float8_e5m2fnuz", ml_dtypes.float8_e5m2fnuz),
+    (29, "int4", ml_dtypes.int4),
+    (30, "uint4", ml_dtypes.uint4),
+    (31, "int2", getattr(ml_dtypes, "int2", None)),
+    (32, "uint2", getattr(ml_dtypes, "uint2", None)),
+    (33, "float4_e2m1fn", getattr(ml_dtypes, "float4_e2m1fn", None)),
+)
+
+_BY_ENUM: Final = {
+    e: DType(name, e, None if spec is None else _np(spec)) for e, name, spec in _TABLE
+}
+_BY_NAME: Final = {d.name: d for d in _BY_ENUM.values()}
+_ALIASES: Final = {"half": "float16", "float": "float32", "double": "float64"}
+
+# NumPy dtype -> TF enum, for writing. Quantized types have no NumPy type of their own, so a
+# plain int8 array is DT_INT8, never DT_QINT8.
+_FROM_NUMPY: Final[dict[np.dtype[Any], int]] = {}
+for _d in _BY_ENUM.values():
+    if _d.numpy_dtype is not None and _d.numpy_dtype.kind != "O" and not _d.name.startswith("q"):
+        _FROM_NUMPY.setdefault(_d.numpy_dtype, _d.enum)
+
+
+def dtype_from_enum(enum: int) -> DType:
+    """The DType for an enum value; unknown values get a placeholder named ``DT_<n>``."""
+    found = _BY_ENUM.get(enum)
+    if found is not None:
+        return found
+    if 100 < enum <= 133 and enum - 100 in _BY_ENUM:
+        return DType(_BY_ENUM[enum - 100].name + "_ref", enum, None)
+    return DType(f"DT_{enum}", enum, None)
+
+
+def dtype_from_name(name: str) -> DType:
+    name = _ALIASES.get(name, name)
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown TensorFlow dtype name {name!r}") from None
+
+
+def dtype_of_array(arr: np.ndarray[Any, Any]) -> DType:
+    """The DType a NumPy array is saved as. Raises TypeError for arrays TF cannot hold."""
+    dt = arr.dtype
+    if dt.kind in "OSU":
+        return _BY_ENUM[7]
+    enum = _FROM_NUMPY.get(dt.newbyteorder("<") if dt.byteorder == ">" else dt)
+    if enum is None:
+        raise TypeError(f"arrays of dtype {dt} cannot be stored in a TensorFlow checkpoint")
+    return _BY_ENUM[enum]

@@ -1,0 +1,136 @@
+"""Turning whatever path a user has into a checkpoint to open.
+
+Accepted, in this order:
+  * a directory with a `checkpoint` state file      -> its latest checkpoint
+  * a SavedModel directory                           -> `<dir>/variables/variables`
+  * `P.index`, `P.data-NNNNN-of-NNNNN`, or `P` itself when `P.index` exists -> bundle P
+  * a V1 checkpoint file (a table whose keys are SavedTensorSlices) -> handled by `_v1`
+Anything else gets a `NotACheckpointError` that says what the file looks like instead
+(PyTorch, HDF5/Keras, safetensors, NumPy, text) and what to pass.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from ._errors import CheckpointNotFoundError, NotACheckpointError
+from ._storage import FileSystem
+
+__all__ = ["Resolved", "resolve", "sniff"]
+
+_DATA_RE: Final = re.compile(r"^(?P<prefix>.+)\.data-\d{5,}-of-\d{5,}$")
+_TABLE_MAGIC: Final = bytes.fromhex("57fb808b247547db")
+_TEMP_RE: Final = re.compile(r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part")
+
+
+class Resolved:
+    """A checkpoint located on a filesystem: its format and prefix (or V1 file pattern)."""
+
+    def __init__(self, fmt: str, prefix: str) -> None:
+        self.format = fmt
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"Resolved({self.format!r}, {self.prefix!r})"
+
+
+def sniff(head: bytes) -> str | None:
+    """A human description of a non-checkpoint file from its first bytes, if recognisable."""
+    if head.startswith(b"PK\x03\x04"):
+        return "a ZIP archive (a PyTorch .pt/.ckpt file, a .keras file or a NumPy .npz)"
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        return "a Python pickle (a PyTorch or pickle checkpoint)"
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "an HDF5 file (a Keras .h5 weights file)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy file"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 1 << 30:
+        return "a safetensors file"
+    if head.startswith(b"model_checkpoint_path"):
+        return "a TensorFlow checkpoint state file (pass its directory instead)"
+    return None
+
+
+def resolve(path: str, fs: FileSystem) -> Resolved:
+    path = path.rstrip("/") or "/"
+    if _TEMP_RE.search(path):
+        raise NotACheckpointError(
+            "this is a temporary file of an unfinished or interrupted save, not a checkpoint",
+            path=path,
+        )
+    if fs.isdir(path):
+        return _resolve_dir(path, fs)
+    if path.endswith(".index"):
+        if not fs.exists(path):
+            raise CheckpointNotFoundError("index file does not exist", path=path)
+        return Resolved("v2", path[: -len(".index")])
+    m = _DATA_RE.match(path)
+    if m:
+        prefix = m.group("prefix")
+        if not fs.exists(prefix + ".index"):
+            raise CheckpointNotFoundError(
+                f"this is a data shard, but its index {prefix + '.index'!r} does not exist",
+                path=path,
+            )
+        return Resolved("v2", prefix)
+    if fs.exists(path + ".index"):
+        return Resolved("v2", path)
+    if fs.isfile(path):
+        head = fs.read_bytes(path, 64)
+        what = sniff(head)
+        if what is not None:
+            raise NotACheckpointError(
+                f"not a TensorFlow checkpoint: this looks like {what}", path=path
+            )
+        return Resolved("v1", path)
+    v1 = _v1_pattern(path, fs)
+    if v1 is not None:
+        return Resolved("v1", v1)
+    raise CheckpointNotFoundError(
+        "no checkpoint here: expected a prefix P with P.index beside it, a .index or .data "
+        "file, a directory with a 'checkpoint' file, or a SavedModel directory",
+        path=path,
+    )
+
+
+def _v1_pattern(path: str, fs: FileSystem) -> str | None:
+    """The sharded V1 set `P-?????-of-NNNNN` when only its shards exist."""
+    if any(c in path for c in "*?["):
+        return path
+    directory = fs.dirname(path) or "."
+    base = path[len(directory) :].lstrip("/") if fs.dirname(path) else path
+    if not fs.isdir(directory):
+        return None
+    pat = re.compile(re.escape(base) + r"-\d{5}-of-\d{5}$")
+    if any(pat.match(name) for name in fs.listdir(directory)):
+        return path
+    return None
+
+
+def _resolve_dir(path: str, fs: FileSystem) -> Resolved:
+    from ._state import latest_checkpoint_in
+
+    state = fs.join(path, "checkpoint")
+    if fs.isfile(state):
+        latest = latest_checkpoint_in(path, fs)
+        if latest is None:
+            raise CheckpointNotFoundError(
+                "the 'checkpoint' state file names no checkpoint that exists", path=state
+            )
+        return resolve(latest, fs)
+    variables = fs.join(path, "variables", "variables")
+    if fs.exists(variables + ".index"):
+        return Resolved("v2", variables)
+    names = fs.listdir(path)
+    indexes = [n[: -len(".index")] for n in names if n.endswith(".index")]
+    if len(indexes) == 1:
+        return Resolved("v2", fs.join(path, indexes[0]))
+    hint = (
+        f"it holds several checkpoints ({', '.join(sorted(indexes)[:5])}); pass one prefix"
+        if indexes
+        else "it holds no '.index' file"
+    )
+    raise CheckpointNotFoundError(
+        f"directory has no 'checkpoint' state file and is not a SavedModel; {hint}", path=path
+    )

@@ -1,0 +1,300 @@
+"""Reading a V2 tensor bundle: `P.index` plus `P.data-NNNNN-of-MMMMM` shards.
+
+Strategy: the index is read whole and validated once (every block checksum, key order) and
+its values are kept as raw bytes; an entry is parsed the first time its key is asked for.
+Data shards are opened (memory-mapped) only when a tensor in them is read. For each tensor
+everything the index claims is validated against the shard before NumPy sees a byte: shape,
+dtype, size = elements x itemsize, offset + size within the file, then the CRC over the file
+bytes, and only then a zero-copy `frombuffer` view (or a copy when the data must be byte
+swapped or is misaligned for its dtype).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._bundle import Entry, Extent, check_header, check_shape, decode_entry, decode_header
+from ._coding import crc32c, unmask_crc
+from ._dtypes import DType
+from ._errors import (
+    CheckpointError,
+    ChecksumMismatchError,
+    CorruptCheckpointError,
+    TensorNotFoundError,
+    UnsupportedCheckpointError,
+    _with_context,
+)
+from ._ordered_code import encode_slice_key
+from ._storage import FileSystem, Source
+from ._table import read_table
+from ._tensor_codec import decode_strings, decode_variants
+
+__all__ = ["BundleReader", "data_filename", "decode_key", "encode_key"]
+
+
+def data_filename(prefix: str, shard: int, num_shards: int) -> str:
+    return f"{prefix}.data-{shard:05d}-of-{num_shards:05d}"
+
+
+def decode_key(raw: bytes) -> str:
+    # Keys are bytes on disk; surrogateescape keeps any non-UTF-8 key round-trippable.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def encode_key(key: str) -> bytes:
+    return key.encode("utf-8", "surrogateescape")
+
+
+class BundleReader:
+    """The V2 backend behind `CheckpointReader`."""
+
+    format = "v2"
+
+    def __init__(self, prefix: str, fs: FileSystem) -> None:
+        self.prefix = prefix
+        self.index_path = prefix + ".index"
+        self._fs = fs
+        raw = fs.read_bytes(self.index_path)
+        try:
+            items = read_table(raw)
+            if not items or items[0][0] != b"":
+                raise CorruptCheckpointError(
+                    "failed to seek to header entry: the index has no bundle header"
+                )
+            self.header = decode_header(items[0][1])
+            check_header(self.header)
+        except CheckpointError as e:
+            raise _with_context(e, path=self.index_path) from None
+        self._raw: dict[str, bytes] = {}
+        self._slice_raw: dict[bytes, bytes] = {}
+        for k, v in items[1:]:
+            if k[:1] == b"\x00":
+                self._slice_raw[k] = v
+            else:
+                self._raw[decode_key(k)] = v
+        self._entries: dict[str, Entry] = {}
+        self._sources: dict[int, Source] = {}
+        self.index_size = len(raw)
+
+    # -- metadata -------------------------------------------------------------------------
+
+    def keys(self) -> list[str]:
+        return list(self._raw)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def entry(self, key: str) -> Entry:
+        e = self._entries.get(key)
+        if e is not None:
+            return e
+        raw = self._raw.get(key)
+        if raw is None:
+            raise TensorNotFoundError(
+                f"key {key!r} not found in checkpoint", path=self.index_path, key=key
+            )
+        try:
+            e = decode_entry(raw)
+            check_shape(e.shape, e.unknown_rank)
+        except CheckpointError as err:
+            raise _with_context(err, path=self.index_path, key=key) from None
+        self._entries[key] = e
+        return e
+
+    def info(self, key: str) -> tuple[DType, tuple[int, ...]]:
+        e = self.entry(key)
+        return e.dtype_info, e.shape
+
+    def data_paths(self) -> list[str]:
+        return [
+            data_filename(self.prefix, i, self.header.num_shards)
+            for i in range(min(self.header.num_shards, 1 << 16))
+        ]
+
+    # -- values ---------------------------------------------------------------------------
+
+    def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]:
+        e = self.entry(key)
+        try:
+            if e.slices:
+                return self._assemble(key, e, verify)
+            return self._read_plain(e, e.shape, verify)
+        except CheckpointError as err:
+            raise _with_context(err, path=self.index_path, key=key) from None
+
+    def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
+        """Rows [start, stop) of the leading axis, reading only their bytes where possible.
+
+        A partial read cannot be checked against the whole tensor's CRC; this path skips it.
+        """
+        e = self.entry(key)
+        dt = e.dtype_info
+        if e.slices or not dt.is_fixed_size or self.header.big_endian or not e.shape:
+            return self.read(key)[start:stop]
+        try:
+            self._check_plain(e, e.shape)
+            row = check_shape(e.shape[1:]) * dt.itemsize
+            src = self._source(e.shard_id)
+            buf = src.read(e.offset + start * row, (stop - start) * row)
+            assert dt.numpy_dtype is not None
+            arr = np.frombuffer(buf, dt.numpy_dtype)
+            return arr.reshape((stop - start, *e.shape[1:]))
+        except CheckpointError as err:
+            raise _with_context(err, path=self.index_path, key=key) from None
+
+    def read_variant_protos(self, key: str, *, verify: bool = True) -> list[bytes]:
+        e = self.entry(key)
+        if e.dtype_info.name != "variant":
+            raise TypeError(f"{key!r} is not a DT_VARIANT tensor")
+        buf = self._source(e.shard_id).read(e.offset, e.size)
+        return decode_variants(buf, check_shape(e.shape), e.crc32c, verify=verify)
+
+    def verify(self) -> int:
+        """Read every tensor with checksums on; return how many were checked."""
+        for key in self._raw:
+            e = self.entry(key)
+            if e.dtype_info.name == "variant" and not e.slices:
+                try:
+                    self._check_plain(e, e.shape)
+                    self.read_variant_protos(key)
+                except CheckpointError as err:
+                    raise _with_context(err, path=self.index_path, key=key) from None
+            elif e.dtype_info.name in ("resource",):
+                continue
+            else:
+                self.read(key, verify=True)
+        return len(self._raw)
+
+    def close(self) -> None:
+        for src in self._sources.values():
+            src.close()
+        self._sources.clear()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _source(self, shard: int) -> Source:
+        src = self._sources.get(shard)
+        if src is None:
+            path = data_filename(self.prefix, shard, self.header.num_shards)
+            src = self._fs.open_source(path)
+            self._sources[shard] = src
+        return src
+
+    def _check_plain(self, e: Entry, shape: tuple[int, ...]) -> int:
+        """Validate a data-bearing entry against its dtype and shard; return its element count."""
+        dt = e.dtype_info
+        if dt.numpy_dtype is None:
+            if dt.name in ("variant", "resource"):
+                raise UnsupportedCheckpointError(
+                    f"reading DT_{dt.name.upper()} values is not supported "
+                    f"(the tensor is listed, but its value is an opaque TensorFlow object)"
+                )
+            raise UnsupportedCheckpointError(f"unknown dtype enum {e.dtype}")
+        n = check_shape(shape)
+        if not 0 <= e.shard_id < self.header.num_shards:
+            raise CorruptCheckpointError(
+                f"shard_id {e.shard_id} out of range for num_shards {self.header.num_shards}"
+            )
+        if e.offset < 0 or e.size < 0:
+            raise CorruptCheckpointError(f"negative offset {e.offset} or size {e.size}")
+        if dt.is_fixed_size and e.size != n * dt.itemsize:
+            raise CorruptCheckpointError(
+                f"invalid size in bundle entry: stored size {e.size}; "
+                f"expected size {n * dt.itemsize} for {dt.name}{list(shape)}"
+            )
+        src = self._source(e.shard_id)
+        if e.offset + e.size > src.size:
+            raise CorruptCheckpointError(
+                f"entry ({e.size} bytes at offset {e.offset}) runs past the end of its data "
+                f"file ({src.size} bytes): the data file is truncated or the index is wrong",
+                path=src.path,
+            )
+        return n
+
+    def _read_plain(self, e: Entry, shape: tuple[int, ...], verify: bool) -> np.ndarray[Any, Any]:
+        n = self._check_plain(e, shape)
+        dt = e.dtype_info
+        src = self._source(e.shard_id)
+        buf = src.read(e.offset, e.size)
+        if not dt.is_fixed_size:
+            return decode_strings(
+                buf, n, e.crc32c, big_endian=self.header.big_endian, verify=verify
+            ).reshape(shape)
+        if verify:
+            actual = crc32c(buf)
+            if actual != unmask_crc(e.crc32c):
+                raise ChecksumMismatchError(
+                    f"checksum does not match in shard {e.shard_id} ({e.size} bytes at offset "
+                    f"{e.offset}): stored {unmask_crc(e.crc32c):08d} vs. calculated on the "
+                    f"restored bytes {actual:08d}",
+                    path=src.path,
+                )
+        np_dtype = dt.numpy_dtype
+        assert np_dtype is not None
+        if n == 0:
+            return np.zeros(shape, np_dtype)
+        if self.header.big_endian and dt.swap_width > 1:
+            w = dt.swap_width
+            swapped = np.frombuffer(buf, np.dtype(f">u{w}")).astype(f"<u{w}")
+            return swapped.view(np_dtype).reshape(shape)
+        arr = np.frombuffer(buf, np_dtype, count=n)
+        if not arr.flags.aligned:
+            arr = arr.copy()
+        return arr.reshape(shape)
+
+    def _assemble(self, key: str, e: Entry, verify: bool) -> np.ndarray[Any, Any]:
+        """A partitioned tensor, put together from its slice entries."""
+        dt = e.dtype_info
+        n = check_shape(e.shape)
+        if dt.numpy_dtype is None:
+            self._check_plain(e, e.shape)
+        name = encode_key(key)
+        boxes: list[tuple[tuple[int, int], ...]] = []
+        parts: list[tuple[tuple[slice, ...], Entry, tuple[int, ...]]] = []
+        covered = 0
+        for extents in e.slices:
+            box = _slice_box(extents, e.shape)
+            for other in boxes:
+                if all(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in zip(box, other)):
+                    raise CorruptCheckpointError(f"overlapping slices {extents}")
+            boxes.append(box)
+            shape = tuple(b - a for a, b in box)
+            covered += check_shape(shape)
+            raw = self._slice_raw.get(encode_slice_key(name, extents))
+            if raw is None:
+                raise CorruptCheckpointError(f"slice {extents} is listed but has no entry")
+            se = decode_entry(raw)
+            if se.dtype != e.dtype or se.shape != shape:
+                raise CorruptCheckpointError(
+                    f"slice {extents} is stored as {se.dtype_info.name}{list(se.shape)}, "
+                    f"expected {dt.name}{list(shape)}"
+                )
+            self._check_plain(se, shape)
+            parts.append((tuple(slice(a, b) for a, b in box), se, shape))
+        if covered != n:
+            raise CorruptCheckpointError(
+                f"does not have sufficient slices for partitioned tensor: slices cover "
+                f"{covered} of {n} elements"
+            )
+        assert dt.numpy_dtype is not None
+        out = np.empty(e.shape, dt.numpy_dtype)
+        for region, se, shape in parts:
+            out[region] = self._read_plain(se, shape, verify)
+        return out
+
+
+def _slice_box(extents: list[Extent], shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    if len(extents) != len(shape):
+        raise CorruptCheckpointError(
+            f"slice {extents} has rank {len(extents)}, tensor has rank {len(shape)}"
+        )
+    box = []
+    for (start, length), dim in zip(extents, shape):
+        if length < 0:
+            start, length = 0, dim
+        if start < 0 or start + length > dim:
+            raise CorruptCheckpointError(f"slice {extents} lies outside shape {list(shape)}")
+        box.append((start, start + length))
+    return tuple(box)

@@ -1,0 +1,334 @@
+"""Writing a V2 tensor bundle, streaming and atomic.
+
+Tensors go to the data file as they are added, in the caller's order (TF's layout for the
+same order of SaveV2 arguments), so memory holds one tensor at a time plus the small index.
+The CRC is computed over the very buffer handed to `write`, never a second copy of it.
+
+Atomicity follows TF's BundleWriter, made durable:
+  1. data   -> `P.data-00000-of-00001.tempstate<random u64>` (created exclusively)
+  2. index  -> `P.index.tempstate<random u64>`, built from the sorted entries
+  3. fsync both; if an older `P.index` exists, remove it first, so an old index never sits
+     beside new data; rename data, then index; fsync the directory.
+A checkpoint "exists" exactly when `P.index` does, and `P.index` only ever appears after its
+data is complete and durable. On any error the temporary files are deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ._bundle import Entry, Extent, Header, check_shape, encode_entry, encode_header
+from ._coding import crc32c, mask_crc
+from ._dtypes import DType, dtype_of_array
+from ._ordered_code import encode_slice_key
+from ._reader import data_filename, encode_key
+from ._table import build_table
+from ._tensor_codec import encode_strings
+
+__all__ = ["BundleWriter", "save", "to_array"]
+
+_WRITE_BUFFER = 8 << 20  # TF streams through an 8 MiB buffer too
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+def to_array(value: object) -> np.ndarray[Any, Any]:
+    """Convert what users pass (arrays, scalars, bytes, lists) the way TF's SaveV2 would see it.
+
+    Python ints become int32 (int64 if they do not fit), floats float32, str/bytes strings.
+    """
+    if isinstance(value, np.ndarray):
+        arr = value
+    elif isinstance(value, (bytes, str)):
+        arr = np.array(_as_bytes(value), dtype=object)
+    elif isinstance(value, bool):
+        arr = np.array(value, dtype=np.bool_)
+    elif isinstance(value, int):
+        arr = np.array(value, dtype=np.int32 if _INT32_MIN <= value <= _INT32_MAX else np.int64)
+    elif isinstance(value, float):
+        arr = np.array(value, dtype=np.float32)
+    elif isinstance(value, (list, tuple)) and _has_strings(value):
+        arr = np.array(value, dtype=object)
+    else:
+        arr = np.asarray(value)
+        if (
+            arr.dtype == np.float64
+            and not isinstance(value, np.generic)
+            and not hasattr(value, "dtype")
+        ):
+            arr = arr.astype(np.float32)  # a list of Python floats, as TF converts it
+        elif arr.dtype == np.int64 and not hasattr(value, "dtype"):
+            if arr.size == 0 or (arr.min() >= _INT32_MIN and arr.max() <= _INT32_MAX):
+                arr = arr.astype(np.int32)
+    if arr.dtype.kind in "SUO":
+        flat = [_as_bytes(v) for v in arr.reshape(-1).tolist()]
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat
+        arr = out.reshape(arr.shape)
+    return arr
+
+
+def _has_strings(value: Sequence[Any]) -> bool:
+    stack: list[Any] = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (bytes, str)):
+            return True
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return False
+
+
+def _as_bytes(v: object) -> bytes:
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    if isinstance(v, (bytearray, memoryview, np.bytes_)):
+        return bytes(v)
+    raise TypeError(f"string tensors hold bytes or str, got {type(v).__name__}")
+
+
+def parse_slice_spec(spec: object, full_shape: tuple[int, ...]) -> list[Extent]:
+    """Extents from TF's slice string (``"0,2:-"``) or a sequence of (start, length) / None /
+    slice objects, one per dimension. A full dimension is (0, -1)."""
+    parts: list[object]
+    if isinstance(spec, str):
+        parts = [] if spec == "" else list(spec.split(":"))
+    elif isinstance(spec, Sequence):
+        parts = list(spec)
+    else:
+        raise TypeError(f"slice_spec must be a string or a sequence, got {type(spec).__name__}")
+    if len(parts) != len(full_shape):
+        raise ValueError(f"slice_spec {spec!r} has {len(parts)} dims, shape has {len(full_shape)}")
+    extents: list[Extent] = []
+    for p, dim in zip(parts, full_shape):
+        if p is None or p == "-":
+            extents.append((0, -1))
+            continue
+        if isinstance(p, str):
+            a, _, b = p.partition(",")
+            start, length = int(a), int(b)
+        elif isinstance(p, slice):
+            start, stop, step = p.indices(dim)
+            if step != 1:
+                raise ValueError("slices must have step 1")
+            length = max(0, stop - start)
+        else:
+            start, length = (int(x) for x in p)  # type: ignore[attr-defined]
+        if start < 0 or length < 0 or start + length > dim:
+            raise ValueError(f"slice ({start}, {length}) does not fit a dimension of {dim}")
+        extents.append((start, length))
+    return extents
+
+
+class BundleWriter:
+    """Streams tensors into a new checkpoint at `prefix`; a context manager.
+
+    Example:
+        with BundleWriter("out/ckpt") as w:
+            w.add("dense/kernel", kernel)
+            w.add_slice("emb", (1000, 64), "0,500:-", emb_top)
+            w.add_slice("emb", (1000, 64), "500,500:-", emb_bottom)
+
+    Leaving the block normally writes the index and renames everything into place; an
+    exception deletes the temporary files and leaves any previous checkpoint untouched.
+    """
+
+    def __init__(self, prefix: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.prefix = os.fspath(prefix)
+        if not os.path.basename(self.prefix):
+            raise ValueError(f"checkpoint prefix {self.prefix!r} names a directory, not a file")
+        self._fsync = fsync
+        directory = os.path.dirname(self.prefix) or "."
+        os.makedirs(directory, exist_ok=True)
+        self._dir = directory
+        self._data_path = data_filename(self.prefix, 0, 1)
+        self._data_tmp = f"{self._data_path}.tempstate{secrets.randbits(64)}"
+        self._index_tmp: str | None = None
+        self._f: BinaryIO | None = open(self._data_tmp, "xb", buffering=_WRITE_BUFFER)  # noqa: SIM115
+        self._offset = 0
+        self._entries: dict[bytes, Entry] = {}
+        self._full: dict[bytes, tuple[Entry, list[tuple[tuple[int, int], ...]]]] = {}
+        self._done = False
+
+    # -- adding -------------------------------------------------------------------------
+
+    def add(self, name: str, value: object) -> None:
+        """Append one tensor. `value`: an array, scalar, bytes/str, or (nested) list."""
+        key = self._check_name(name)
+        if key in self._entries or key in self._full:
+            raise ValueError(f"adding duplicate key: {name!r}")
+        self._entries[key] = self._write(to_array(value))
+
+    def add_slice(
+        self, name: str, full_shape: Sequence[int], slice_spec: object, value: object
+    ) -> None:
+        """Add one slice of a partitioned tensor of `full_shape`; TF reads the whole back.
+
+        `slice_spec` is TF's slice string (``"0,2:-"``: start,length per dimension, ``-`` for
+        all of it) or a sequence of (start, length) pairs, ``None`` or `slice` objects.
+        """
+        key = self._check_name(name)
+        shape = tuple(int(d) for d in full_shape)
+        check_shape(shape)
+        extents = parse_slice_spec(slice_spec, shape)
+        arr = to_array(value)
+        box = tuple((s, s + (d if n < 0 else n)) for (s, n), d in zip(extents, shape))
+        slice_shape = tuple(b - a for a, b in box)
+        if arr.shape != slice_shape:
+            raise ValueError(f"value of shape {arr.shape} does not match slice shape {slice_shape}")
+        if all(n < 0 for _, n in extents) or slice_shape == shape:
+            self.add(name, arr)
+            return
+        if key in self._entries:
+            raise ValueError(f"adding duplicate key: {name!r}")
+        dt = dtype_of_array(arr)
+        full, boxes = self._full.setdefault(key, (Entry(dtype=dt.enum, shape=shape), []))
+        if full.dtype != dt.enum or full.shape != shape:
+            raise ValueError(f"slices of {name!r} disagree on dtype or full shape")
+        for other in boxes:
+            if all(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in zip(box, other)):
+                raise ValueError(f"slice {slice_spec!r} of {name!r} overlaps an earlier slice")
+        self._entries[encode_slice_key(key, extents)] = self._write(arr)
+        full.slices.append(extents)
+        boxes.append(box)
+
+    def _check_name(self, name: str) -> bytes:
+        if self._done or self._f is None:
+            raise ValueError("this BundleWriter is already finished")
+        if not isinstance(name, str):
+            raise TypeError(f"tensor names are str, got {type(name).__name__}")
+        if not name:
+            raise ValueError("the empty name is reserved for the bundle header")
+        if name.startswith("\x00"):
+            raise ValueError("names starting with NUL are reserved for slice keys")
+        return encode_key(name)
+
+    def _write(self, arr: np.ndarray[Any, Any]) -> Entry:
+        assert self._f is not None
+        dt: DType = dtype_of_array(arr)
+        if dt.name == "string":
+            payload, crc = encode_strings(arr.reshape(-1).tolist())
+            self._f.write(payload)
+            size = len(payload)
+        else:
+            if arr.dtype.byteorder == ">":
+                arr = arr.astype(arr.dtype.newbyteorder("<"))
+            flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+            crc = mask_crc(crc32c(flat))
+            self._f.write(flat.data)
+            size = flat.nbytes
+        entry = Entry(dtype=dt.enum, shape=arr.shape, offset=self._offset, size=size, crc32c=crc)
+        self._offset += size
+        return entry
+
+    # -- finishing ------------------------------------------------------------------------
+
+    def finish(self) -> str:
+        """Write the index and move the files into place; returns the prefix."""
+        if self._done:
+            return self.prefix
+        f = self._f
+        if f is None:
+            raise ValueError("this BundleWriter was aborted")
+        try:
+            f.flush()
+            if self._fsync:
+                os.fsync(f.fileno())
+            f.close()
+            self._f = None
+            items = [(b"", encode_header(Header()))]
+            merged = {k: encode_entry(e) for k, e in self._entries.items()}
+            merged.update((k, encode_entry(full)) for k, (full, _) in self._full.items())
+            items += sorted(merged.items())
+            index = build_table(items)
+            index_path = self.prefix + ".index"
+            self._index_tmp = f"{index_path}.tempstate{secrets.randbits(64)}"
+            with open(self._index_tmp, "xb") as out:
+                out.write(index)
+                out.flush()
+                if self._fsync:
+                    os.fsync(out.fileno())
+            if os.path.lexists(index_path):
+                os.unlink(index_path)
+            os.replace(self._data_tmp, self._data_path)
+            os.replace(self._index_tmp, index_path)
+            self._index_tmp = None
+            if self._fsync:
+                fsync_dir(self._dir)
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        return self.prefix
+
+    def abort(self) -> None:
+        """Stop and delete the temporary files; nothing is left that looks like a checkpoint."""
+        if self._f is not None:
+            try:
+                self._f.close()
+            except OSError:
+                pass
+            self._f = None
+        for tmp in (self._data_tmp, self._index_tmp):
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+        self._done = True
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_done", True):
+            self.abort()
+
+
+def fsync_dir(directory: str) -> None:
+    """Make renames in `directory` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(
+    prefix: str | os.PathLike[str], tensors: Mapping[str, object], *, fsync: bool = True
+) -> str:
+    """Write a name-based checkpoint at `prefix` from a mapping of names to values.
+
+    Given the same tensors in the same order, `prefix.index` and `prefix.data-00000-of-00001`
+    are byte-identical to what TensorFlow's SaveV2 writes. Returns the prefix.
+
+    Example:
+        tfckpt_lite.save("out/model", {"w": np.ones((2, 3), np.float32), "step": 7})
+    """
+    with BundleWriter(prefix, fsync=fsync) as w:
+        for name, value in tensors.items():
+            w.add(name, value)
+    return w.prefix
