@@ -1,0 +1,475 @@
+"""Converting checkpoints to and from `.safetensors` and `.npz`, one tensor at a time.
+
+safetensors layout (written and read here with NumPy alone, no dependency):
+
+    u64 little-endian N          length of the JSON header
+    N bytes of UTF-8 JSON        {"__metadata__": {str: str},
+                                  name: {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}}
+                                 padded with spaces so the data starts 8-byte aligned
+    data                         every tensor's little-endian row-major bytes; offsets are
+                                 relative to the start of the data, contiguous, no holes
+
+Because the header must precede the data, the writer first takes every tensor's dtype and
+shape from the checkpoint's index (no tensor read), then streams values in that order: memory
+holds one tensor at a time. Reading validates the whole header (dtype codes, shapes, offsets
+that tile the data exactly and lie inside the file) before any tensor is decoded.
+
+`.npz` is a zip of `.npy` members written one by one through `zipfile` (ZIP64, stored). NumPy
+has no descriptor for ml_dtypes types (bfloat16, float8, int4), so they are stored as the
+unsigned integers of the same width and their TF dtype names recorded in the member
+`__tfckpt_lite_dtypes__` (a 0-d unicode array holding JSON), which `from_npz` applies back.
+
+Strings and other types a target cannot hold are skipped and reported (`ConversionReport`),
+or raise `UnsupportedConversionError` with ``strict=True``. The TF2 object graph (a string
+tensor) travels in the safetensors metadata so a round trip keeps it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Final
+
+import numpy as np
+
+from ._dtypes import DType, dtype_from_name
+from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
+from ._storage import LocalSource
+from ._writer import BundleWriter, fsync_dir
+
+__all__ = [
+    "ConversionReport",
+    "UnsupportedConversionError",
+    "from_npz",
+    "from_safetensors",
+    "read_safetensors_header",
+    "to_npz",
+    "to_safetensors",
+]
+
+OBJECT_GRAPH_KEY: Final = "_CHECKPOINTABLE_OBJECT_GRAPH"
+_GRAPH_META: Final = "tfckpt_lite.object_graph"
+_DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
+_MAX_HEADER: Final = 100 << 20  # safetensors' own limit
+
+# TF dtype name -> safetensors dtype code. complex64 has a code ("C64") in recent safetensors;
+# complex128, int4/uint4 (packed two per byte there), float8 *fnuz variants and strings do not.
+_ST_CODES: Final[dict[str, str]] = {
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "float8_e5m2": "F8_E5M2",
+    "float8_e4m3fn": "F8_E4M3",
+    "int16": "I16",
+    "uint16": "U16",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int32": "I32",
+    "uint32": "U32",
+    "float32": "F32",
+    "complex64": "C64",
+    "float64": "F64",
+    "int64": "I64",
+    "uint64": "U64",
+}
+_ST_NAMES: Final = {v: k for k, v in _ST_CODES.items()}
+
+Progress = Callable[[int, int, str], None]
+"""progress(done, total, key): called after each tensor (CLI progress line)."""
+
+
+class UnsupportedConversionError(CheckpointError, ValueError):
+    """A tensor cannot be represented in the target format (raised with ``strict=True``)."""
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion did: the keys written and the keys skipped, with the reason."""
+
+    dst: str
+    written: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        s = f"wrote {len(self.written)} tensors to {self.dst}"
+        if self.skipped:
+            s += f"; skipped {len(self.skipped)}: " + ", ".join(
+                f"{k} ({why})" for k, why in self.skipped.items()
+            )
+        return s
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _open_reader(src: Any) -> tuple[Any, bool]:
+    """A CheckpointReader for a path or an already open reader; second item: close it after."""
+    from ._api import CheckpointReader, load_checkpoint
+
+    if isinstance(src, CheckpointReader):
+        return src, False
+    return load_checkpoint(src), True
+
+
+def _skip(report: ConversionReport, key: str, why: str, strict: bool, path: str) -> None:
+    if strict:
+        raise UnsupportedConversionError(f"cannot convert: {why}", path=path, key=key)
+    report.skipped[key] = why
+
+
+class _AtomicFile:
+    """A file written under a temporary name, fsynced and renamed into place on success."""
+
+    def __init__(self, dst: str) -> None:
+        self.dst = dst
+        directory = os.path.dirname(dst) or "."
+        os.makedirs(directory, exist_ok=True)
+        self.dir = directory
+        self.tmp = f"{dst}.tempstate{secrets.randbits(64)}"
+        self.f: BinaryIO = open(self.tmp, "xb")  # noqa: SIM115
+
+    def commit(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.replace(self.tmp, self.dst)
+        fsync_dir(self.dir)
+
+    def abort(self) -> None:
+        self.f.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+def _raw_bytes(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The little-endian row-major bytes of `arr` as a flat uint8 view (copy only if needed)."""
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+
+
+# -- checkpoint -> safetensors ----------------------------------------------------------------
+
+
+def to_safetensors(
+    src: Any,
+    dst: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """Write every tensor of a checkpoint to a ``.safetensors`` file, streaming.
+
+    Args:
+        src: anything `load_checkpoint` accepts, or an open `CheckpointReader`.
+        dst: the output file, replaced atomically.
+        strict: raise `UnsupportedConversionError` on a tensor safetensors cannot hold
+            (strings, complex128, int4, ...) instead of skipping it.
+
+    Returns:
+        A `ConversionReport` listing written and skipped keys.
+    """
+    dst = os.fspath(dst)
+    reader, owned = _open_reader(src)
+    try:
+        report = ConversionReport(dst)
+        header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+        plan: list[tuple[str, DType, tuple[int, ...], int]] = []
+        offset = 0
+        for key in reader:
+            dt, shape = reader.dtype_info(key), reader.shape(key)
+            if key == OBJECT_GRAPH_KEY and dt.name == "string":
+                graph = reader.get_tensor(key).reshape(-1)
+                header["__metadata__"][_GRAPH_META] = base64.b64encode(graph[0]).decode()
+                continue
+            code = _ST_CODES.get(dt.name)
+            if code is None:
+                _skip(
+                    report, key, f"dtype {dt.name} has no safetensors type", strict, reader.prefix
+                )
+                continue
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+            header[key] = {
+                "dtype": code,
+                "shape": list(shape),
+                "data_offsets": [offset, offset + nbytes],
+            }
+            plan.append((key, dt, shape, nbytes))
+            offset += nbytes
+        blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        blob += b" " * (-(8 + len(blob)) % 8)
+        out = _AtomicFile(dst)
+        try:
+            out.f.write(len(blob).to_bytes(8, "little"))
+            out.f.write(blob)
+            for i, (key, _dt, shape, nbytes) in enumerate(plan):
+                arr = reader.get_tensor(key)
+                if arr.shape != shape:  # pragma: no cover - the reader guarantees this
+                    raise CorruptCheckpointError("value shape differs from index", key=key)
+                raw = _raw_bytes(arr)
+                if raw.nbytes != nbytes:  # pragma: no cover - likewise
+                    raise CorruptCheckpointError("value size differs from index", key=key)
+                out.f.write(raw.data)
+                report.written.append(key)
+                if progress is not None:
+                    progress(i + 1, len(plan), key)
+            out.commit()
+        except BaseException:
+            out.abort()
+            raise
+        return report
+    finally:
+        if owned:
+            reader.close()
+
+
+# -- safetensors -> arrays --------------------------------------------------------------------
+
+
+@dataclass
+class _StEntry:
+    key: str
+    dtype: DType
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+
+def read_safetensors_header(
+    head: bytes, file_size: int, path: str
+) -> tuple[list[_StEntry], dict[str, str], int]:
+    """Parse and fully validate a safetensors header: (entries, metadata, data start).
+
+    `head` must hold at least the first 8 + N bytes. Offsets must tile [0, data size) with
+    no gap or overlap, and each range must equal elements x itemsize.
+    """
+
+    def bad(msg: str) -> CorruptCheckpointError:
+        return CorruptCheckpointError(f"invalid safetensors file: {msg}", path=path)
+
+    if len(head) < 8:
+        raise bad("shorter than its 8-byte header length")
+    n = int.from_bytes(head[:8], "little")
+    if n > _MAX_HEADER or 8 + n > file_size:
+        raise bad(f"header length {n} exceeds the file ({file_size} bytes) or the limit")
+    if len(head) < 8 + n:
+        raise bad("header is truncated")
+    try:
+        doc = json.loads(bytes(head[8 : 8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise bad(f"header is not UTF-8 JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise bad("header is not a JSON object")
+    meta = doc.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+    ):
+        raise bad("__metadata__ must map strings to strings")
+    data_size = file_size - 8 - n
+    entries: list[_StEntry] = []
+    for key, info in doc.items():
+        if not isinstance(info, dict):
+            raise bad(f"entry {key!r} is not an object")
+        code, shape, offs = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        name = _ST_NAMES.get(code) if isinstance(code, str) else None
+        if name is None:
+            raise bad(f"tensor {key!r} has unsupported dtype {code!r}")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise bad(f"tensor {key!r} has an invalid shape {shape!r}")
+        if (
+            not isinstance(offs, list)
+            or len(offs) != 2
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offs)
+            or not 0 <= offs[0] <= offs[1] <= data_size
+        ):
+            raise bad(f"tensor {key!r} has invalid data_offsets {offs!r}")
+        dt = dtype_from_name(name)
+        count = 1
+        for d in shape:
+            count *= d
+        if count * dt.itemsize != offs[1] - offs[0]:
+            raise bad(
+                f"tensor {key!r}: {name}{shape} needs {count * dt.itemsize} bytes, "
+                f"data_offsets give {offs[1] - offs[0]}"
+            )
+        entries.append(_StEntry(key, dt, tuple(shape), offs[0], offs[1]))
+    pos = 0
+    for ent in sorted(entries, key=lambda x: (x.begin, x.end)):
+        if ent.begin != pos:
+            raise bad(f"tensor {ent.key!r} starts at {ent.begin}, expected {pos} (gap or overlap)")
+        pos = ent.end
+    if pos != data_size:
+        raise bad(f"tensors cover {pos} data bytes, the file holds {data_size}")
+    return entries, meta, 8 + n
+
+
+def from_safetensors(
+    src: str | os.PathLike[str],
+    prefix: str | os.PathLike[str],
+    *,
+    progress: Progress | None = None,
+) -> str:
+    """Write a TF checkpoint at `prefix` from a ``.safetensors`` file; returns the prefix.
+
+    Tensor names become checkpoint keys unchanged (a name-based checkpoint, which
+    `tf.train.load_checkpoint` and `tf.compat.v1.train.Saver` read). An object graph kept in
+    the metadata by `to_safetensors` is written back under ``_CHECKPOINTABLE_OBJECT_GRAPH``.
+    Memory: the file is memory-mapped and each tensor streamed from the mapping.
+    """
+    path = os.fspath(src)
+    source = LocalSource(path)
+    try:
+        head = bytes(source.read(0, min(source.size, 8)))
+        if len(head) == 8:
+            n = int.from_bytes(head, "little")
+            if n <= _MAX_HEADER and 8 + n <= source.size:
+                head = bytes(source.read(0, 8 + n))
+        entries, meta, start = read_safetensors_header(head, source.size, path)
+        graph = meta.get(_GRAPH_META)
+        raw_graph = None
+        if graph is not None:
+            try:
+                raw_graph = base64.b64decode(graph, validate=True)
+            except ValueError:
+                raise CorruptCheckpointError(
+                    "object graph in the safetensors metadata is not base64", path=path
+                ) from None
+        with BundleWriter(prefix) as w:
+            for i, ent in enumerate(entries):
+                buf = source.read(start + ent.begin, ent.end - ent.begin)
+                assert ent.dtype.numpy_dtype is not None
+                if ent.end == ent.begin:
+                    arr = np.zeros(ent.shape, ent.dtype.numpy_dtype)
+                else:
+                    arr = np.frombuffer(buf, ent.dtype.numpy_dtype).reshape(ent.shape)
+                w.add(ent.key, arr)
+                if progress is not None:
+                    progress(i + 1, len(entries), ent.key)
+            if raw_graph is not None and OBJECT_GRAPH_KEY not in {x.key for x in entries}:
+                w.add(OBJECT_GRAPH_KEY, raw_graph)
+    finally:
+        source.close()
+    return w.prefix
+
+
+# -- npz --------------------------------------------------------------------------------------
+
+
+def to_npz(
+    src: Any,
+    dst: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """Write every tensor of a checkpoint to an uncompressed ``.npz``, streaming.
+
+    ml_dtypes types (bfloat16, float8, int4) are stored as same-width unsigned integers, with
+    their dtype names in the ``__tfckpt_lite_dtypes__`` member; `from_npz` restores them.
+    Strings are skipped (NumPy could only store them pickled) or raise with ``strict=True``.
+    """
+    dst = os.fspath(dst)
+    reader, owned = _open_reader(src)
+    try:
+        report = ConversionReport(dst)
+        keys = list(reader)
+        special: dict[str, str] = {}
+        out = _AtomicFile(dst)
+        try:
+            with zipfile.ZipFile(out.f, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+                for i, key in enumerate(keys):
+                    dt = reader.dtype_info(key)
+                    if dt.numpy_dtype is None or not dt.is_fixed_size:
+                        _skip(
+                            report,
+                            key,
+                            f"dtype {dt.name} cannot be stored in .npz without pickle",
+                            strict,
+                            reader.prefix,
+                        )
+                        continue
+                    if key == _DTYPES_MEMBER:
+                        _skip(report, key, "name is reserved", strict, reader.prefix)
+                        continue
+                    arr = reader.get_tensor(key)
+                    if not _npy_native(arr.dtype):
+                        special[key] = dt.name
+                        arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
+                    with z.open(key + ".npy", "w", force_zip64=True) as m:
+                        np.lib.format.write_array(m, np.ascontiguousarray(arr), allow_pickle=False)
+                    report.written.append(key)
+                    if progress is not None:
+                        progress(i + 1, len(keys), key)
+                if special:
+                    with z.open(_DTYPES_MEMBER + ".npy", "w") as m:
+                        np.lib.format.write_array(
+                            m, np.array(json.dumps(special)), allow_pickle=False
+                        )
+            out.commit()
+        except BaseException:
+            out.abort()
+            raise
+        return report
+    finally:
+        if owned:
+            reader.close()
+
+
+def _npy_native(dt: np.dtype[Any]) -> bool:
+    """Whether NumPy's .npy format describes this dtype (ml_dtypes types come out as void)."""
+    return dt.kind in "biufc"
+
+
+def from_npz(
+    src: str | os.PathLike[str],
+    prefix: str | os.PathLike[str],
+    *,
+    progress: Progress | None = None,
+) -> str:
+    """Write a TF checkpoint at `prefix` from an ``.npz``, one member at a time."""
+    path = os.fspath(src)
+    try:
+        z = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError) as e:
+        raise NotACheckpointError(f"not a readable .npz file ({e})", path=path) from None
+    with z:
+        names = [n for n in z.namelist() if n.endswith(".npy")]
+        special: dict[str, str] = {}
+        if _DTYPES_MEMBER + ".npy" in names:
+            names.remove(_DTYPES_MEMBER + ".npy")
+            with z.open(_DTYPES_MEMBER + ".npy") as m:
+                try:
+                    special = json.loads(str(np.lib.format.read_array(m, allow_pickle=False)))
+                except ValueError as e:
+                    raise CorruptCheckpointError(
+                        f"bad {_DTYPES_MEMBER} member ({e})", path=path
+                    ) from None
+        with BundleWriter(prefix) as w:
+            for i, name in enumerate(names):
+                key = name[: -len(".npy")]
+                with z.open(name) as m:
+                    try:
+                        arr = np.lib.format.read_array(m, allow_pickle=False)
+                    except ValueError as e:
+                        raise CorruptCheckpointError(
+                            f"member {name!r} is not a plain .npy array ({e})", path=path
+                        ) from None
+                if key in special:
+                    dt = dtype_from_name(special[key])
+                    assert dt.numpy_dtype is not None
+                    arr = arr.view(dt.numpy_dtype)
+                w.add(key, arr)
+                if progress is not None:
+                    progress(i + 1, len(names), key)
+    return w.prefix
