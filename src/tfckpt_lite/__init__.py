@@ -16,6 +16,14 @@ from ._api import (
     load_checkpoint,
     load_variable,
 )
+from ._convert import (
+    ConversionReport,
+    UnsupportedConversionError,
+    from_npz,
+    from_safetensors,
+    to_npz,
+    to_safetensors,
+)
 from ._dtypes import DType
 from ._errors import (
     CheckpointError,
@@ -36,17 +44,23 @@ __all__ = [
     "CheckpointNotFoundError",
     "CheckpointReader",
     "ChecksumMismatchError",
+    "ConversionReport",
     "CorruptCheckpointError",
     "DType",
     "NotACheckpointError",
     "TensorNotFoundError",
     "TensorSlicer",
     "UnsupportedCheckpointError",
+    "UnsupportedConversionError",
     "__version__",
+    "from_npz",
+    "from_safetensors",
     "latest_checkpoint",
     "list_variables",
     "load",
     "load_checkpoint",
     "load_variable",
     "save",
+    "to_npz",
+    "to_safetensors",
 ]

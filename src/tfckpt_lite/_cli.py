@@ -348,7 +348,7 @@ def _cmd_dump(args: argparse.Namespace) -> int:
                 out = arr.astype(np.float32 if "float" in arr.dtype.name else np.int8)
                 if not args.quiet:
                     print(f"note: {r.dtype(key)} saved as {out.dtype}", file=sys.stderr)
-            np.save(args.npy, np.ascontiguousarray(out), allow_pickle=False)
+            np.save(args.npy, np.asarray(out, order="C"), allow_pickle=False)
             if not args.quiet:
                 print(
                     f"wrote {key} ({r.dtype(key)}{_shape_str(arr.shape)}) to {args.npy}",

@@ -405,7 +405,7 @@ def to_npz(
                         special[key] = dt.name
                         arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
                     with z.open(key + ".npy", "w", force_zip64=True) as m:
-                        np.lib.format.write_array(m, np.ascontiguousarray(arr), allow_pickle=False)
+                        np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
                     report.written.append(key)
                     if progress is not None:
                         progress(i + 1, len(keys), key)
@@ -426,7 +426,8 @@ def to_npz(
 
 def _npy_native(dt: np.dtype[Any]) -> bool:
     """Whether NumPy's .npy format describes this dtype (ml_dtypes types come out as void)."""
-    return dt.kind in "biufc"
+    # ml_dtypes types claim kind "f"/"i"/"V" but their scalar types live outside NumPy.
+    return dt.kind in "biufc" and dt.type.__module__ == "numpy"
 
 
 def from_npz(
