@@ -97,8 +97,12 @@ def test_dump_text_json_npy(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_p
     assert out.splitlines()[0] == "dense/kernel: float32[2,3]"
     assert "[[0. 1. 2.]" in out
     doc = run_json(capsys, "dump", ckpt, "dense/bias")
-    assert doc == {"name": "dense/bias", "dtype": "float32", "shape": [3],
-                   "values": [1.0, "nan", -2.0]}
+    assert doc == {
+        "name": "dense/bias",
+        "dtype": "float32",
+        "shape": [3],
+        "values": [1.0, "nan", -2.0],
+    }
     assert run_json(capsys, "dump", ckpt, "vocab")["values"] == ["a", "bc\x00"]
     assert run_json(capsys, "dump", ckpt, "emb")["values"] == [[1.0, 1.0]] * 4
     assert run_json(capsys, "dump", ckpt, "step:0")["values"] == 7
@@ -225,7 +229,10 @@ def test_console_entry_point_runs(ckpt: str) -> None:
     env = dict(os.environ, PYTHONPATH=SRC)
     proc = subprocess.run(
         [sys.executable, "-m", "tfckpt_lite", "ls", ckpt, "--json", "-q"],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["tensors"]) == 5

@@ -35,7 +35,7 @@ def sample(dtype: Any, shape: tuple[int, ...], seed: int = 0) -> np.ndarray[Any,
     rng = np.random.default_rng(seed)
     n = int(np.prod(shape))
     raw = rng.integers(0, 256, size=n * np.dtype(dtype).itemsize, dtype=np.uint8)
-    arr = raw.view(dtype).reshape(shape)
+    arr: np.ndarray[Any, Any] = raw.view(dtype).reshape(shape)
     if np.dtype(dtype) == np.bool_:
         arr = (raw % 2).astype(np.bool_).reshape(shape)
     return arr
@@ -56,8 +56,10 @@ def tensors() -> dict[str, np.ndarray[Any, Any]]:
 
 def test_safetensors_bytes_are_exact(tmp_path: Path) -> None:
     """Known bytes: header length, JSON, 8-byte aligned padding, then raw data in key order."""
-    tfc.save(tmp_path / "c", {"b": np.array([1, 2], np.int16), "a": np.float32(1.5) * np.ones(1)
-                              .astype(np.float32)})
+    tfc.save(
+        tmp_path / "c",
+        {"b": np.array([1, 2], np.int16), "a": np.float32(1.5) * np.ones(1).astype(np.float32)},
+    )
     rep = tfc.to_safetensors(tmp_path / "c", tmp_path / "c.safetensors")
     assert rep.written == ["a", "b"] and not rep.skipped
     raw = (tmp_path / "c.safetensors").read_bytes()
@@ -93,8 +95,15 @@ def test_round_trip_all_dtypes(tmp_path: Path, tensors: dict[str, np.ndarray[Any
 
 
 def test_unsupported_types_skipped_or_strict(tmp_path: Path) -> None:
-    tfc.save(tmp_path / "c", {"s": [b"x", b"y"], "c": np.ones(2, np.complex128),
-                              "i4": np.ones(2, ml_dtypes.int4), "ok": np.ones(2, np.float32)})
+    tfc.save(
+        tmp_path / "c",
+        {
+            "s": [b"x", b"y"],
+            "c": np.ones(2, np.complex128),
+            "i4": np.ones(2, ml_dtypes.int4),
+            "ok": np.ones(2, np.float32),
+        },
+    )
     rep = tfc.to_safetensors(tmp_path / "c", tmp_path / "o.safetensors")
     assert rep.written == ["ok"]
     assert set(rep.skipped) == {"s", "c", "i4"}
@@ -166,8 +175,16 @@ def test_invalid_safetensors_rejected(
     assert not list(tmp_path.glob("out*"))
 
 
-@pytest.mark.parametrize("raw", [b"", b"\x05", struct.pack("<Q", 1 << 40) + b"{}",
-                                 struct.pack("<Q", 4) + b"\xff\xfe{}", struct.pack("<Q", 2) + b"[]"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x05",
+        struct.pack("<Q", 1 << 40) + b"{}",
+        struct.pack("<Q", 4) + b"\xff\xfe{}",
+        struct.pack("<Q", 2) + b"[]",
+    ],
+)
 def test_garbage_headers(tmp_path: Path, raw: bytes) -> None:
     p = tmp_path / "g.safetensors"
     p.write_bytes(raw)
@@ -183,7 +200,7 @@ def test_bad_npz(tmp_path: Path) -> None:
     with pytest.raises(tfc.NotACheckpointError):
         tfc.from_npz(p, tmp_path / "out")
     np.savez(tmp_path / "obj.npz", o=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(tfc.CorruptCheckpointError, match="pickle|plain"):
+    with pytest.raises(tfc.CorruptCheckpointError, match=r"pickle|plain"):
         tfc.from_npz(tmp_path / "obj.npz", tmp_path / "out")
 
 
@@ -209,7 +226,7 @@ def test_streaming_memory_stays_near_largest_tensor(tmp_path: Path) -> None:
 @settings(max_examples=25, deadline=None)
 @given(
     st.dictionaries(
-        st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(
+        st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12).filter(
             lambda s: not s.startswith("\x00") and s != "__metadata__"
         ),
         st.tuples(st.sampled_from(DTYPES), st.lists(st.integers(0, 4), max_size=3)),
