@@ -34,11 +34,24 @@ from ._errors import (
     TensorNotFoundError,
     UnsupportedCheckpointError,
 )
+from ._torch import (
+    BATCHNORM_RULES,
+    LAYERNORM_RULES,
+    conv1d_to_torch,
+    conv2d_to_torch,
+    conv3d_to_torch,
+    dense_to_linear,
+    depthwise_to_torch,
+    rename_key,
+    to_torch,
+)
 from ._writer import BundleWriter, save
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BATCHNORM_RULES",
+    "LAYERNORM_RULES",
     "BundleWriter",
     "CheckpointError",
     "CheckpointNotFoundError",
@@ -53,6 +66,11 @@ __all__ = [
     "UnsupportedCheckpointError",
     "UnsupportedConversionError",
     "__version__",
+    "conv1d_to_torch",
+    "conv2d_to_torch",
+    "conv3d_to_torch",
+    "dense_to_linear",
+    "depthwise_to_torch",
     "from_npz",
     "from_safetensors",
     "latest_checkpoint",
@@ -60,7 +78,9 @@ __all__ = [
     "load",
     "load_checkpoint",
     "load_variable",
+    "rename_key",
     "save",
     "to_npz",
     "to_safetensors",
+    "to_torch",
 ]
