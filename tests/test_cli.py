@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import tfckpt_lite as tfc
-from tfckpt_lite._cli import main
+from tfckpt_lite._cli import _Progress, main
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -237,3 +238,28 @@ def test_console_entry_point_runs(ckpt: str) -> None:
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["tensors"]) == 5
     assert proc.stderr == ""  # not a TTY: no progress line
+
+
+class _FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_only_on_a_tty() -> None:
+    tty = _FakeTTY()
+    p = _Progress("verifying", True, tty)
+    for i in range(3):
+        p(i + 1, 3, f"key{i}")
+    p.close()
+    out = tty.getvalue()
+    assert "verifying [" in out and "3/3 key2" in out and out.endswith("\r\x1b[K")
+    quiet = _FakeTTY()
+    p = _Progress("verifying", False, quiet)  # --quiet
+    p(1, 1, "k")
+    p.close()
+    assert quiet.getvalue() == ""
+    pipe = io.StringIO()  # not a terminal
+    p = _Progress("verifying", True, pipe)
+    p(1, 1, "k")
+    p.close()
+    assert pipe.getvalue() == ""

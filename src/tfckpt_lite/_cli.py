@@ -301,7 +301,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
                 )
         if not args.quiet:
             size = str(total) if args.bytes else _human(total)
-            print(f"{len(rows)} tensors, {size}", file=sys.stderr if not rows else sys.stdout)
+            print(f"{len(rows)} tensors, {size}")
     return EXIT_OK
 
 

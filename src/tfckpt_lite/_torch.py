@@ -70,8 +70,8 @@ BATCHNORM_RULES: Final[tuple[tuple[str, str | None], ...]] = (
     (r"/beta$", "/bias"),
 )
 """BatchNorm ``gamma``/``beta``/``moving_mean``/``moving_variance`` -> ``weight``/``bias``/
-``running_mean``/``running_var`` (PyTorch's ``num_batches_tracked`` has no TF counterpart:
-load with ``strict=False`` or add it)."""
+``running_mean``/``running_var`` (PyTorch's ``num_batches_tracked`` has no TF counterpart;
+BatchNorm's ``load_state_dict`` fills it in)."""
 
 
 # -- layout helpers (NumPy; views, never copies) ----------------------------------------------
