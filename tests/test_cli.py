@@ -263,3 +263,30 @@ def test_progress_line_only_on_a_tty() -> None:
     p(1, 1, "k")
     p.close()
     assert pipe.getvalue() == ""
+
+
+@pytest.mark.tf
+def test_tree_and_model_paths_follow_the_object_graph(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("tfckpt_lite._graph")  # the object-graph reader (issue 3)
+    tf = pytest.importorskip("tensorflow")
+
+    class Net(tf.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = tf.Module()
+            self.dense.kernel = tf.Variable(tf.ones([2, 3]))
+            self.dense.bias = tf.Variable(tf.zeros([3]))
+            self.alias = self.dense  # a shared node
+
+    prefix = tf.train.Checkpoint(model=Net()).write(str(tmp_path / "ckpt"))
+    doc = run_json(capsys, "tree", prefix)
+    assert doc["by"] == "object graph"
+    dense = doc["tree"]["model"]["dense"]
+    assert dense["kernel"] == "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+    assert doc["tree"]["model"]["alias"] == "(same object as model/dense)"
+    ls = run_json(capsys, "ls", prefix, "model/dense/*", "--model-paths")
+    assert {t["name"] for t in ls["tensors"]} == {"model/dense/kernel", "model/dense/bias"}
+    code, out, _ = run(capsys, "show", prefix, "model/dense/kernel")
+    assert code == 0 and "path:   model/dense/kernel" in out

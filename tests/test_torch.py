@@ -332,3 +332,19 @@ def test_bert_port_matches_tensorflow(tmp_path: Path) -> None:
     np.testing.assert_allclose(seq_out, tf_seq, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(out.pooler_output.numpy(), tf_pooled, rtol=1e-4, atol=1e-4)
     assert np.abs(tf_seq).max() > 0.1  # a real signal, not zeros matching zeros
+
+
+@pytest.mark.tf
+def test_to_torch_names_by_model_path(tmp_path: Path) -> None:
+    pytest.importorskip("tfckpt_lite._graph")  # the object-graph reader (issue 3)
+    tf = pytest.importorskip("tensorflow")
+    torch = pytest.importorskip("torch")
+
+    model = tf.Module()
+    model.encoder = tf.Module()
+    model.encoder.kernel = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3))
+    prefix = tf.train.Checkpoint(net=model).write(str(tmp_path / "ckpt"))
+    sd = tfc.to_torch(prefix, model_paths=True, transpose="auto", separator=".")
+    assert list(sd) == ["net.encoder.kernel"]
+    assert isinstance(sd["net.encoder.kernel"], torch.Tensor)
+    assert sd["net.encoder.kernel"].tolist() == [[0, 3], [1, 4], [2, 5]]

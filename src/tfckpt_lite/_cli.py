@@ -135,7 +135,16 @@ def _model_path(graph: Any, key: str) -> str | None:
         found = paths(key)
     except (KeyError, CheckpointError):
         return None
-    return found[0] if found else None
+    return _prefer_model(found)
+
+
+def _prefer_model(paths: Sequence[str]) -> str | None:
+    """The first path that does not go through the optimizer (Keras 3 stores variables
+    under ``optimizer/_trainable_variables/N`` first), else the first path."""
+    for p in paths:
+        if not p.startswith("optimizer/"):
+            return p
+    return paths[0] if paths else None
 
 
 def _resolve_name(reader: Any, name: str) -> str:
@@ -406,29 +415,61 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _graph_tree(graph: Any, reader: Any) -> dict[str, Any] | None:
-    """Nested dicts following the object graph: child name -> subtree, leaves are keys."""
+def _attr_key(attr: Any) -> str:
+    return attr if isinstance(attr, str) else str(getattr(attr, "checkpoint_key", attr))
+
+
+def _graph_tree(graph: Any) -> dict[str, Any] | None:
+    """Nested dicts following the object graph: child name -> subtree; a variable is a leaf
+    ``name -> storage key``; its optimizer slots are leaves ``name (slot s)``; other
+    attributes ``name/.ATTRIBUTES/attr``. A node reached again (graphs share nodes and may
+    have cycles) is shown once, then as ``(same object as PATH)``."""
     root = getattr(graph, "root", None)
     if root is None:
         return None
-    seen: set[int] = set()
-
-    def walk(node: Any) -> dict[str, Any]:
-        seen.add(id(node))
-        out: dict[str, Any] = {}
-        attrs = getattr(node, "attributes", {}) or {}
-        for name, key in attrs.items():
-            out["." + str(name)] = (
-                key if isinstance(key, str) else getattr(key, "checkpoint_key", str(key))
+    # original variable node id -> [(slot name, slot node)], from the optimizers' records
+    slots: dict[int, list[tuple[str, Any]]] = {}
+    nodes = list(graph) if hasattr(graph, "__iter__") else []
+    for node in nodes:
+        for sv in getattr(node, "slot_variables", ()) or ():
+            slots.setdefault(sv.original_variable, []).append(
+                (sv.slot_name, nodes[sv.slot_variable])
             )
+    seen: dict[int, str] = {}
+
+    def leaves(name: str, node: Any, out: dict[str, Any]) -> None:
+        attrs = dict(getattr(node, "attributes", {}) or {})
+        value = attrs.pop("VARIABLE_VALUE", None)
+        if value is not None:
+            out[name] = _attr_key(value)
+        for attr, key in attrs.items():
+            out[f"{name}/.ATTRIBUTES/{attr}"] = _attr_key(key)
+        for slot_name, slot_node in slots.get(getattr(node, "id", -1), []):
+            slot_attrs = getattr(slot_node, "attributes", {}) or {}
+            for key in slot_attrs.values():
+                out[f"{name} (slot {slot_name})"] = _attr_key(key)
+
+    def walk(node: Any, path: str) -> dict[str, Any]:
+        seen[id(node)] = path
+        out: dict[str, Any] = {}
         for name, child in (getattr(node, "children", {}) or {}).items():
+            name = str(name)
+            where = f"{path}/{name}" if path else name
             if id(child) in seen:
-                out[str(name)] = "(shared, shown above)"
+                out[name] = f"(same object as {seen[id(child)] or 'the root'})"
                 continue
-            out[str(name)] = walk(child)
+            sub = walk(child, where)
+            if sub:  # an object with children; its own tensors (rare) are listed as "."
+                leaves(".", child, sub)
+                out[name] = sub
+                continue
+            before = len(out)
+            leaves(name, child, out)
+            if len(out) == before:
+                out[name] = "(no tensors)"
         return out
 
-    return walk(root)
+    return walk(root, "")
 
 
 def _name_tree(keys: Sequence[str]) -> dict[str, Any]:
@@ -448,7 +489,7 @@ def _name_tree(keys: Sequence[str]) -> dict[str, Any]:
 def _cmd_tree(args: argparse.Namespace) -> int:
     with _open(args.path) as r:
         graph = _object_graph(r)
-        tree = _graph_tree(graph, r) if graph is not None else None
+        tree = _graph_tree(graph) if graph is not None else None
         kind = "object graph" if tree is not None else "names"
         if tree is None:
             tree = _name_tree([k for k in r if k != "_CHECKPOINTABLE_OBJECT_GRAPH"])

@@ -261,6 +261,7 @@ def to_torch(
             "to_torch needs PyTorch: pip install 'tfckpt-lite[torch]' (the CPU build is enough)"
         ) from None
     from ._api import CheckpointReader, load_checkpoint
+    from ._errors import CheckpointError
     from ._storage import LocalFileSystem
 
     if isinstance(path_or_reader, CheckpointReader):
@@ -292,10 +293,12 @@ def to_torch(
             if graph is not None:
                 try:
                     paths = graph.paths(key)
-                except (KeyError, LookupError):
+                except (LookupError, CheckpointError):
                     paths = []
+                # Prefer a path through the model over one through the optimizer.
+                model = [p for p in paths if not p.startswith("optimizer/")]
                 if paths:
-                    name = paths[0]
+                    name = (model or paths)[0]
             if strip_attributes and name.endswith(ATTRIBUTES_SUFFIX):
                 name = name[: -len(ATTRIBUTES_SUFFIX)]
             new = rename_key(name, rename)
