@@ -272,15 +272,13 @@ def test_tree_and_model_paths_follow_the_object_graph(
     pytest.importorskip("tfckpt_lite._graph")  # the object-graph reader (issue 3)
     tf = pytest.importorskip("tensorflow")
 
-    class Net(tf.Module):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.dense = tf.Module()
-            self.dense.kernel = tf.Variable(tf.ones([2, 3]))
-            self.dense.bias = tf.Variable(tf.zeros([3]))
-            self.alias = self.dense  # a shared node
+    net = tf.Module()
+    net.dense = tf.Module()
+    net.dense.kernel = tf.Variable(tf.ones([2, 3]))
+    net.dense.bias = tf.Variable(tf.zeros([3]))
+    net.alias = net.dense  # a shared node
 
-    prefix = tf.train.Checkpoint(model=Net()).write(str(tmp_path / "ckpt"))
+    prefix = tf.train.Checkpoint(model=net).write(str(tmp_path / "ckpt"))
     doc = run_json(capsys, "tree", prefix)
     assert doc["by"] == "object graph"
     dense = doc["tree"]["model"]["dense"]
