@@ -109,9 +109,13 @@ def _v1_pattern(path: str, fs: FileSystem) -> str | None:
 
 
 def _resolve_dir(path: str, fs: FileSystem) -> Resolved:
-    from ._state import latest_checkpoint_in
+    from ._state import is_binary_state, latest_checkpoint_in
 
     state = fs.join(path, "checkpoint")
+    if fs.isfile(state) and is_binary_state(state, fs):
+        # Not a state file but a V1 checkpoint saved under the prefix `checkpoint`: it is the
+        # only checkpoint the directory can name (a state file cannot sit beside it).
+        return Resolved("v1", state)
     if fs.isfile(state):
         latest = latest_checkpoint_in(path, fs)
         if latest is None:
