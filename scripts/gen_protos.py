@@ -27,8 +27,9 @@ Usage::
     python scripts/gen_protos.py --check    # regenerate into a temp dir; exit 1 and
                                             # print a diff when committed files differ
 
-Exit codes: 0 ok, 1 committed gencode differs (--check), 2 other error,
-3 the pinned generator could not be installed (e.g. no package index reachable).
+Exit codes: 0 ok, 1 committed gencode differs (--check), 2 any other error (including a
+failed install of the generator), 3 the generator is not installed yet and pip can reach no
+package index (the only case in which tests may skip the check).
 
 Never edit the generated files by hand: change proto/ and rerun this script.
 """
@@ -62,11 +63,36 @@ GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi")
 
 EXIT_DIFF = 1
 EXIT_ERROR = 2
-EXIT_INSTALL = 3
+EXIT_NO_INDEX = 3
 
 
 class InstallError(RuntimeError):
     pass
+
+
+class IndexUnreachableError(InstallError):
+    pass
+
+
+# pip -vv output when it cannot connect to an index at all.
+_CONNECTION_MARKERS = (
+    "connection error:",
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ProxyError",
+)
+
+
+def _index_unreachable(pip_output: str) -> bool:
+    """True when pip failed because it could reach no index, not for another reason."""
+    return "(from versions: none)" in pip_output and any(
+        m in pip_output for m in _CONNECTION_MARKERS
+    )
 
 
 def _log(msg: str) -> None:
@@ -152,18 +178,27 @@ def ensure_generator(venv_arg: str | None, python_arg: str | None) -> Path:
         env = dict(os.environ, PIP_REQUIRE_VIRTUALENV="0")
         res = subprocess.run(
             [
-                str(tpy), "-m", "pip", "install", "--disable-pip-version-check",
-                "--no-input", "--only-binary=:all:", *PINNED_REQUIREMENTS,
+                str(tpy),
+                "-m",
+                "pip",
+                "install",
+                "-vv",  # so that connection errors are logged even with PIP_RETRIES=0
+                "--disable-pip-version-check",
+                "--no-input",
+                "--only-binary=:all:",
+                *PINNED_REQUIREMENTS,
             ],
             env=env,
             capture_output=True,
             text=True,
         )
         if res.returncode != 0:
-            sys.stderr.write(res.stdout[-4000:] + res.stderr[-4000:])
-            raise InstallError(
-                f"pip could not install the pinned generator ({' '.join(PINNED_REQUIREMENTS)})"
-            )
+            out = res.stdout + res.stderr
+            sys.stderr.write("".join(out.splitlines(keepends=True)[-40:]))
+            what = f"pip could not install the pinned generator ({' '.join(PINNED_REQUIREMENTS)})"
+            if _index_unreachable(out):
+                raise IndexUnreachableError(f"{what}: the package index cannot be reached")
+            raise InstallError(what)
         got = _protoc_version(tpy)
         if got != EXPECTED_PROTOC:
             raise InstallError(f"pinned generator reports {got!r}, expected {EXPECTED_PROTOC!r}")
@@ -204,8 +239,11 @@ def generate(vpy: Path, out_root: Path) -> dict[str, bytes]:
     out_root.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            str(vpy), "-c", code,
-            f"--python_out={out_root}", f"--pyi_out={out_root}",
+            str(vpy),
+            "-c",
+            code,
+            f"--python_out={out_root}",
+            f"--pyi_out={out_root}",
             *files,
         ],
         check=True,
@@ -284,14 +322,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         vpy = ensure_generator(args.venv, args.python)
+    except IndexUnreachableError as exc:
+        print(f"gen_protos: cannot set up the pinned generator: {exc}", file=sys.stderr)
+        return EXIT_NO_INDEX
     except (InstallError, subprocess.CalledProcessError, OSError) as exc:
         print(f"gen_protos: cannot set up the pinned generator: {exc}", file=sys.stderr)
-        return EXIT_INSTALL
+        return EXIT_ERROR
     try:
         version = _protoc_version(vpy)
         if version != EXPECTED_PROTOC:
-            print(f"gen_protos: {vpy} has {version!r}, expected {EXPECTED_PROTOC!r}",
-                  file=sys.stderr)
+            print(
+                f"gen_protos: {vpy} has {version!r}, expected {EXPECTED_PROTOC!r}", file=sys.stderr
+            )
             return EXIT_ERROR
         with tempfile.TemporaryDirectory(prefix="tfckpt-gen-protos-") as tmp:
             fresh = generate(vpy, Path(tmp))
