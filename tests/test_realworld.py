@@ -27,7 +27,7 @@ import pytest
 import tfckpt_lite as tfc
 
 sys.path.insert(0, str(Path(__file__).parent))
-from canonical import canonical_digest  # noqa: E402
+from canonical import canonical_digest
 
 REPO = Path(__file__).resolve().parent.parent
 EXPECTED: dict[str, Any] = json.loads((REPO / "tests" / "realworld_expected.json").read_text())

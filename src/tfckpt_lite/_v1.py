@@ -200,15 +200,18 @@ class V1Reader:
         self._tables: list[dict[bytes, bytes]] = []
         self._tensors: dict[str, _Tensor] = {}
         for shard, path in enumerate(self.files):
-            try:
-                self._load_shard(shard, fs.read_bytes(path))
-            except CheckpointError as e:
-                raise _with_context(e, path=path) from None
+            self._load_shard(shard, path)
         self._keys = sorted(self._tensors, key=lambda k: k.encode("utf-8", "surrogateescape"))
 
     # -- opening --------------------------------------------------------------------------
 
-    def _load_shard(self, shard: int, data: bytes) -> None:
+    def _load_shard(self, shard: int, path: str) -> None:
+        try:
+            self._parse_shard(shard, self._fs.read_bytes(path))
+        except CheckpointError as e:
+            raise _with_context(e, path=path) from None
+
+    def _parse_shard(self, shard: int, data: bytes) -> None:
         items = read_table(data)
         if not items or items[0][0] != b"":
             raise CorruptCheckpointError(
@@ -446,9 +449,7 @@ def decode_tensor_proto_values(
     if want == _STRING:
         strings = [bytes(buf[v:fend]) for wt, v, fend in chunks if wt == LEN]
         if len(strings) != len(chunks) or len(strings) != n:
-            raise CorruptCheckpointError(
-                f"slice holds {len(strings)} string values, expected {n}"
-            )
+            raise CorruptCheckpointError(f"slice holds {len(strings)} string values, expected {n}")
         out = np.empty(n, object)
         out[:] = strings
         return out
@@ -457,15 +458,11 @@ def decode_tensor_proto_values(
         start, stop = content
         if stop - start != n * np_dtype.itemsize:
             raise CorruptCheckpointError(
-                f"slice's tensor_content has {stop - start} bytes, expected "
-                f"{n * np_dtype.itemsize}"
+                f"slice's tensor_content has {stop - start} bytes, expected {n * np_dtype.itemsize}"
             )
         return _aligned(np.frombuffer(buf, np_dtype, count=n, offset=start))
     width = _FIXED_WIDTH.get(want, 0)
-    if width:
-        scalars = _fixed_values(buf, chunks, width)
-    else:
-        scalars = _varint_values(buf, chunks)
+    scalars = _fixed_values(buf, chunks, width) if width else _varint_values(buf, chunks)
     if len(scalars) != n * per:
         raise CorruptCheckpointError(
             f"slice holds {len(scalars) // per if per == 1 else len(scalars) / per} values "
@@ -474,7 +471,8 @@ def decode_tensor_proto_values(
     if width:
         return _aligned(scalars).view(np_dtype)
     if want == _BOOL:
-        return scalars != 0
+        nonzero: np.ndarray[Any, Any] = scalars != 0
+        return nonzero
     if want == _HALF:
         return (scalars & np.uint64(0xFFFF)).astype(np.uint16).view(np_dtype)
     # Keep the low bits, as protobuf's int32/uint32 parsing and TF's static_cast do.
@@ -486,8 +484,11 @@ def _aligned(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return arr if arr.flags.aligned else arr.copy()
 
 
-def _fixed_values(buf: bytes, chunks: list[tuple[int, int, int]], width: int) -> np.ndarray[Any, Any]:
-    """A packed (or, from old writers, unpacked) float/double field as one array."""
+def _fixed_values(
+    buf: bytes, chunks: list[tuple[int, int, int]], width: int
+) -> np.ndarray[Any, Any]:
+    """A packed (or, from old writers, unpacked) float/double field as one array, in wire
+    order (protobuf appends every occurrence of a repeated field)."""
     kind = np.dtype(f"<f{width}")
     wire = FIXED32 if width == 4 else FIXED64
     parts: list[np.ndarray[Any, Any]] = []
@@ -498,6 +499,9 @@ def _fixed_values(buf: bytes, chunks: list[tuple[int, int, int]], width: int) ->
                 raise CorruptCheckpointError(
                     f"packed field of {end - v} bytes is not a multiple of {width}"
                 )
+            if loose:
+                parts.append(np.array(loose, f"<u{width}").view(kind))
+                loose = []
             parts.append(np.frombuffer(buf, kind, count=(end - v) // width, offset=v))
         elif wt == wire:
             loose.append(v)
@@ -515,6 +519,9 @@ def _varint_values(buf: bytes, chunks: list[tuple[int, int, int]]) -> np.ndarray
     loose: list[int] = []
     for wt, v, end in chunks:
         if wt == LEN:
+            if loose:
+                parts.append(np.array(loose, np.uint64))
+                loose = []
             parts.append(_varints(buf, v, end))
         elif wt == VARINT:
             loose.append(v)
