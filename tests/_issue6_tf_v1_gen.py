@@ -65,8 +65,8 @@ def build_graph(rng: np.random.Generator, two_devices: bool) -> None:
         dev = f"/cpu:{i % 2}" if two_devices else "/cpu:0"
         dtype = tf.as_dtype(name)
         with tf.device(dev):
-            for label, shape in (("m", (37, 3)), ("s", ()), ("e", (0, 2))):
-                v = values(name, rng, shape)
+            for label, dims in (("m", (37, 3)), ("s", ()), ("e", (0, 2))):
+                v = values(name, rng, dims)
                 v1.Variable(tf.constant(v, dtype=dtype), name=f"{name}/{label}")
     # Partitioned variables: rows in 3 and 4 pieces, columns in 2, on both devices.
     parts: list[tuple[str, tuple[int, ...], Any, str]] = [
