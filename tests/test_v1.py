@@ -546,3 +546,29 @@ def test_reader_protocol_details(tmp_path: Path) -> None:
     with pytest.raises(tfc.CheckpointError, match="closed"):
         r.read("m")
     assert encode_slice_key(b"m", [(0, -1), (0, -1)]) == b"\x00m\x00\x01\x01\x02\x80\x7f\x80\x7f"
+
+
+def test_plain_files_that_are_not_tables(tmp_path: Path) -> None:
+    for name, data in (("notes.txt", b"hello"), ("model.ckpt.meta", b"\x0a\x02" * 40), ("e", b"")):
+        with pytest.raises(tfc.NotACheckpointError) as info:
+            tfc.load_checkpoint(_write(tmp_path, data, name))
+        assert info.value.path == str(tmp_path / name)
+        assert ("without '.meta'" in str(info.value)) == name.endswith(".meta")
+    # A V1 file cut short is indistinguishable, and says so.
+    cut = _write(tmp_path, _FUZZ_BASE[:-3], "cut")
+    with pytest.raises(tfc.NotACheckpointError, match="truncated"):
+        tfc.load_checkpoint(cut)
+
+
+def test_windows_state_file_naming_a_v1_pattern(tmp_path: Path) -> None:
+    """A state file written on Windows by the V1 Saver (sharded=True): the absolute path
+    cannot exist here, its last component is found inside the directory."""
+    src = TESTDATA / "v1_format" / "sharded"
+    for f in ("model.ckpt-00000-of-00002", "model.ckpt-00001-of-00002"):
+        shutil.copy(src / f, tmp_path)
+    (tmp_path / "checkpoint").write_text(
+        'model_checkpoint_path: "C:\\\\Users\\\\me\\\\run\\\\model.ckpt-?????-of-00002"\n'
+    )
+    assert tfc.latest_checkpoint(tmp_path) == str(tmp_path / "model.ckpt-?????-of-00002")
+    with tfc.load_checkpoint(tmp_path) as r:
+        assert len(r) == 17

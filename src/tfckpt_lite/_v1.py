@@ -54,6 +54,7 @@ from ._errors import (
     CheckpointError,
     CheckpointNotFoundError,
     CorruptCheckpointError,
+    NotACheckpointError,
     TensorNotFoundError,
     UnsupportedCheckpointError,
     _with_context,
@@ -61,7 +62,7 @@ from ._errors import (
 from ._ordered_code import encode_slice_key
 from ._reader import decode_key
 from ._storage import FileSystem
-from ._table import read_table
+from ._table import FOOTER_SIZE, TABLE_MAGIC, read_table
 from ._wire import FIXED32, FIXED64, LEN, VARINT, iter_fields, signed64
 
 __all__ = ["V1Reader", "decode_tensor_proto_values", "v1_shard_files"]
@@ -212,6 +213,18 @@ class V1Reader:
             raise _with_context(e, path=path) from None
 
     def _parse_shard(self, shard: int, data: bytes) -> None:
+        if len(data) < FOOTER_SIZE or data[-8:] != TABLE_MAGIC.to_bytes(8, "little"):
+            # Path resolution sends every unrecognised plain file here, so say what it is not.
+            hint = (
+                "; for a MetaGraphDef '.meta' file pass the prefix without '.meta'"
+                if self.files[shard].endswith(".meta")
+                else ""
+            )
+            raise NotACheckpointError(
+                "not a TensorFlow checkpoint: no '.index' file beside it, and not a V1 "
+                f"checkpoint table (no table magic at its end; a truncated V1 file looks the "
+                f"same){hint}"
+            )
         items = read_table(data)
         if not items or items[0][0] != b"":
             raise CorruptCheckpointError(
