@@ -572,3 +572,8 @@ def test_windows_state_file_naming_a_v1_pattern(tmp_path: Path) -> None:
     assert tfc.latest_checkpoint(tmp_path) == str(tmp_path / "model.ckpt-?????-of-00002")
     with tfc.load_checkpoint(tmp_path) as r:
         assert len(r) == 17
+
+
+def test_glob_characters_in_a_real_file_name(tmp_path: Path) -> None:
+    path = _write(tmp_path, build_v1([whole("v", "int8", np.array([-3], np.int8))]), "run[1].ckpt")
+    assert tfc.load(path)["v"].tolist() == [-3]

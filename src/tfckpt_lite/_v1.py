@@ -135,6 +135,8 @@ def v1_shard_files(pattern: str, fs: FileSystem) -> list[str]:
     names say `-of-MMMMM`, all M shards must be there: a missing shard would otherwise make
     its tensors silently absent.
     """
+    if fs.isfile(pattern):
+        return [pattern]  # even when its name holds glob characters, e.g. `run[1].ckpt`
     directory = fs.dirname(pattern)
     base = pattern[len(directory) :].lstrip("/\\") if directory else pattern
     if any(c in base for c in "*?["):
@@ -143,8 +145,6 @@ def v1_shard_files(pattern: str, fs: FileSystem) -> list[str]:
                 "wildcards are supported in the file name only, not in directories", path=pattern
             )
         names = [n for n in _listdir(directory, fs) if fnmatch.fnmatchcase(n, base)]
-    elif fs.isfile(pattern):
-        return [pattern]
     else:
         pat = re.compile(re.escape(base) + r"-\d{5,}-of-\d{5,}$")
         names = [n for n in _listdir(directory, fs) if pat.match(n)]
