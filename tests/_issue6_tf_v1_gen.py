@@ -26,8 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from canonical import canonical_digest
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.canonical import canonical_digest
 
 v1 = tf.compat.v1
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +25,14 @@ import pytest
 
 import tfckpt_lite as tfc
 
-sys.path.insert(0, str(Path(__file__).parent))
-from canonical import canonical_digest
+from .canonical import canonical_digest
+from .conftest import realworld_dir
 
 REPO = Path(__file__).resolve().parent.parent
 EXPECTED: dict[str, Any] = json.loads((REPO / "tests" / "realworld_expected.json").read_text())
 
 
-def _corpus() -> Path | None:
-    env = os.environ.get("TFCKPT_REALWORLD")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO.parent / "shared" / "real-world-checkpoints"]
-    candidates += [Path("/work/shared/real-world-checkpoints")]
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return None
-
-
-CORPUS = _corpus()
+CORPUS = realworld_dir()
 CHECKPOINTS: list[dict[str, Any]] = EXPECTED["checkpoints"]
 needs_corpus = pytest.mark.skipif(CORPUS is None, reason="real-world corpus not present")
 

@@ -20,8 +20,7 @@ import pytest
 
 import tfckpt_lite as tfc
 
-sys.path.insert(0, str(Path(__file__).parent))
-from canonical import canonical_digest
+from .canonical import canonical_digest
 
 pytestmark = pytest.mark.tf
 HERE = Path(__file__).resolve().parent

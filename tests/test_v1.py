@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,7 @@ from tfckpt_lite._proto import tensor_pb2
 from tfckpt_lite._v1 import V1Reader
 from tfckpt_lite._wire import field_bytes, field_fixed32, field_varint
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _issue6_util import (
+from ._issue6_util import (
     V1_DTYPES,
     V1Tensor,
     build_v1,
@@ -42,7 +40,7 @@ from _issue6_util import (
     tensor_proto,
     whole,
 )
-from canonical import canonical_digest
+from .canonical import canonical_digest
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"
