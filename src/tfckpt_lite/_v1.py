@@ -26,17 +26,20 @@ of a V1 tensor are one packed field, which NumPy views in place (floats) or deco
 vectorized passes (varints), where a protobuf message would first build a Python list of
 every element. It also turns every malformed byte into a `CorruptCheckpointError`.
 
-Rules, following TF's TensorSliceReader (and tightened where TF would read out of bounds):
+Rules, those of TF's TensorSliceReader / RestoreV2 (tests/test_tf_v1.py checks each against
+TF 2.21 on crafted files):
   * every shard's table of contents is read on open; a tensor named by several shards must
     agree on dtype and shape, and its slices must not overlap (TF: "Overlapping slices");
   * reading needs slices covering the whole tensor, each found under its computed key in the
-    shard that listed it, holding exactly as many values as the slice has elements (TF 2.x
-    checks the count too; a single value is not broadcast);
+    shard that listed it, holding exactly as many values as the slice has elements (TF:
+    "Error copying slice data"; a single value is not broadcast);
   * integer fields are narrowed to the dtype by keeping the low bits, bool is "nonzero", half
-    keeps the low 16 bits: the same C++ casts TF applies, so values are bit-identical;
+    keeps the low 16 bits: the same casts TF applies, so values are bit-identical;
   * V1 has no per-tensor checksum: only the table's block CRCs, all verified on open.
-  * `tensor_content`, which TF's V1 writer never fills and its reader ignores, is accepted
-    when the typed field is empty and it holds exactly the slice's bytes (little-endian).
+One deliberate extension: `tensor_content`, which TF's V1 writer never fills and its reader
+refuses (it counts only the typed field), is accepted when the typed field is empty and it
+holds exactly the slice's bytes (little-endian). Reading more than TF is harmless here: the
+bytes can mean nothing else.
 """
 
 from __future__ import annotations
