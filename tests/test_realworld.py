@@ -115,3 +115,24 @@ def test_state_files_in_the_corpus_resolve() -> None:
             assert r.prefix == latest
         opened += 1
     assert (opened, dangling) == (21, 2)
+
+
+@needs_corpus
+def test_savedmodel_directories_open_their_variables() -> None:
+    """Every SavedModel directory of the corpus whose variables are there opens them: V2
+    `variables/variables` and the 2016 V1 layouts (`variables/saved_model_variables`,
+    `variables/variables-00000-of-00001`)."""
+    assert CORPUS is not None
+    by_dir: dict[Path, dict[str, Any]] = {}
+    for c in CHECKPOINTS:
+        prefix = CORPUS / c["prefix"]
+        if prefix.parent.name == "variables" and c["status"] == "full":
+            by_dir.setdefault(prefix.parent.parent, c)
+    kinds: set[str] = set()
+    for model_dir, ckpt in sorted(by_dir.items()):
+        if not any(model_dir.glob("saved_model.pb*")):
+            continue
+        with tfc.load_checkpoint(model_dir) as r:
+            assert sorted(r) == sorted(ckpt["tensors"]), model_dir
+            kinds.add(r.format)
+    assert kinds == {"v1", "v2"}

@@ -575,3 +575,23 @@ def test_windows_state_file_naming_a_v1_pattern(tmp_path: Path) -> None:
 def test_glob_characters_in_a_real_file_name(tmp_path: Path) -> None:
     path = _write(tmp_path, build_v1([whole("v", "int8", np.array([-3], np.int8))]), "run[1].ckpt")
     assert tfc.load(path)["v"].tolist() == [-3]
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "variables",
+        "saved_model_variables",
+        "variables-00000-of-00001",
+        "saved_model_variables-00000-of-00001",
+    ],
+)
+def test_early_savedmodel_layouts(tmp_path: Path, layout: str) -> None:
+    """SavedModels of 2016 kept a V1 checkpoint under `variables/`."""
+    (tmp_path / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "variables").mkdir()
+    data = build_v1([whole("a", "float32", np.array(0.5, np.float32))])
+    (tmp_path / "variables" / layout).write_bytes(data)
+    with tfc.load_checkpoint(tmp_path) as r:
+        assert r.format == "v1"
+        assert r["a"].tolist() == 0.5
