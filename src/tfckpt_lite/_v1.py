@@ -52,7 +52,7 @@ from typing import Any, Final
 import numpy as np
 
 from ._bundle import Extent, _decode_shape, _decode_slice, check_shape
-from ._dtypes import DType, dtype_from_enum
+from ._dtypes import DType, dtype_from_enum, dtype_from_name
 from ._errors import (
     CheckpointError,
     CheckpointNotFoundError,
@@ -76,42 +76,30 @@ CHECKPOINT_VERSION_MIN_PRODUCER: Final = 0
 
 _SHARD_RE: Final = re.compile(r"-(\d{5,})-of-(\d{5,})$")
 
-# dtype enum -> (TensorProto field, wire width of one element or 0 for varints, values per
-# element). Field numbers from tensor.proto.
-_FLOAT, _DOUBLE, _INT, _STRING, _SCOMPLEX, _INT64, _BOOL, _DCOMPLEX, _HALF = (
-    5,
-    6,
-    7,
-    8,
-    9,
-    10,
-    11,
-    12,
-    13,
-)
+# TensorProto fields (tensor.proto) that carry V1 values.
+_TENSOR_CONTENT, _FLOAT, _DOUBLE, _INT, _STRING = 4, 5, 6, 7, 8
+_SCOMPLEX, _INT64, _BOOL, _DCOMPLEX, _HALF = 9, 10, 11, 12, 13
 _UINT32, _UINT64 = 16, 17
-_TENSOR_CONTENT: Final = 4
+
+# DataType -> the field holding its values (saved_tensor_slice_util.h). qint16 is not in
+# TF's list but follows the same int_val convention as every other narrow integer.
 _FIELD_OF: Final[dict[int, int]] = {
-    1: _FLOAT,
-    2: _DOUBLE,
-    3: _INT,
-    4: _INT,
-    5: _INT,
-    6: _INT,
-    7: _STRING,
-    8: _SCOMPLEX,
-    9: _INT64,
-    10: _BOOL,
-    11: _INT,
-    12: _INT,
-    13: _INT,
-    15: _INT,
-    16: _INT,
-    17: _INT,
-    18: _DCOMPLEX,
-    19: _HALF,
-    22: _UINT32,
-    23: _UINT64,
+    dtype_from_name(name).enum: f
+    for names, f in (
+        (("float32",), _FLOAT),
+        (("float64",), _DOUBLE),
+        (("int8", "int16", "int32", "uint8", "uint16"), _INT),
+        (("qint8", "quint8", "qint16", "quint16", "qint32"), _INT),
+        (("string",), _STRING),
+        (("complex64",), _SCOMPLEX),
+        (("complex128",), _DCOMPLEX),
+        (("int64",), _INT64),
+        (("bool",), _BOOL),
+        (("float16",), _HALF),
+        (("uint32",), _UINT32),
+        (("uint64",), _UINT64),
+    )
+    for name in names
 }
 _FIXED_WIDTH: Final = {_FLOAT: 4, _DOUBLE: 8, _SCOMPLEX: 4, _DCOMPLEX: 8}
 
@@ -355,8 +343,8 @@ class V1Reader:
                 f"does not have sufficient slices for partitioned tensor: slices cover "
                 f"{covered} of {n} elements"
             )
-        if not self._tables:
-            raise CheckpointError("the reader is closed")
+        if len(self._tables) != len(self.files):
+            raise ValueError("the checkpoint reader is closed")  # a caller error, not the file's
         name = key.encode("utf-8", "surrogateescape")
         # Decode (and count-check) every slice before allocating the whole tensor.
         parts: list[tuple[tuple[slice, ...], np.ndarray[Any, Any]]] = []
