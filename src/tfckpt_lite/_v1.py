@@ -21,6 +21,10 @@
                           10 int64_val, 11 bool_val, 13 half_val (the float16 bit pattern),
                           16 uint32_val, 17 uint64_val
 
+Each shard file is read whole and its table validated on open: the values live inside the
+table, so there is no data file to map lazily. Float and double slices are then zero-copy
+views of the table's values.
+
 Decoding is hand-rolled on `_wire` rather than through generated protobuf classes: the values
 of a V1 tensor are one packed field, which NumPy views in place (floats) or decodes in a few
 vectorized passes (varints), where a protobuf message would first build a Python list of
