@@ -637,13 +637,15 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         elif dst.endswith(".npz") or args.to == "npz":
             report = _convert.to_npz(src, dst, strict=args.strict, progress=progress)
         elif src.endswith(".safetensors"):
-            prefix = _convert.from_safetensors(src, dst, progress=progress)
+            prefix = _convert.from_safetensors(
+                src, dst, object_graph=args.object_graph, progress=progress
+            )
             progress.close()
             if not args.quiet:
                 print(f"wrote TensorFlow checkpoint {prefix}")
             return EXIT_OK
         elif src.endswith(".npz"):
-            prefix = _convert.from_npz(src, dst, progress=progress)
+            prefix = _convert.from_npz(src, dst, object_graph=args.object_graph, progress=progress)
             progress.close()
             if not args.quiet:
                 print(f"wrote TensorFlow checkpoint {prefix}")
@@ -777,6 +779,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--to",
         choices=["safetensors", "npz"],
         help="target format when DST has no telling extension",
+    )
+    s.add_argument(
+        "--object-graph",
+        action="store_true",
+        help="file -> checkpoint: nest names at '/' and write a TF2 object graph "
+        "(tf.train.Checkpoint restores it) instead of a name-based checkpoint",
     )
     return p
 

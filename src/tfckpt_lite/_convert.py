@@ -31,7 +31,7 @@ import json
 import os
 import secrets
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Final
 
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 OBJECT_GRAPH_KEY: Final = "_CHECKPOINTABLE_OBJECT_GRAPH"
+_ATTR_SUFFIX: Final = "/.ATTRIBUTES/VARIABLE_VALUE"
 _GRAPH_META: Final = "tfckpt_lite.object_graph"
 _DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
 _MAX_HEADER: Final = 100 << 20  # safetensors' own limit
@@ -312,17 +313,79 @@ def read_safetensors_header(
     return entries, meta, 8 + n
 
 
+def _nest(items: Iterable[tuple[str, np.ndarray[Any, Any]]], path: str) -> dict[str, Any]:
+    """Names split at ``/`` into nested dicts (TF2 keys lose ``/.ATTRIBUTES/VARIABLE_VALUE``)."""
+    tree: dict[str, Any] = {}
+    for name, arr in items:
+        if name.endswith(_ATTR_SUFFIX):
+            name = name[: -len(_ATTR_SUFFIX)]
+        parts = name.split("/")
+        if not all(parts):
+            raise UnsupportedConversionError(
+                "name has an empty path component; cannot nest it", path=path, key=name
+            )
+        node = tree
+        for part in parts[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise UnsupportedConversionError(
+                    f"name nests under {part!r}, which is a tensor", path=path, key=name
+                )
+            node = nxt
+        if parts[-1] in node:
+            raise UnsupportedConversionError(
+                "name is both a tensor and a group of tensors", path=path, key=name
+            )
+        node[parts[-1]] = arr
+    return tree
+
+
+def _write_checkpoint(
+    prefix: str | os.PathLike[str],
+    items: Iterable[tuple[str, np.ndarray[Any, Any]]],
+    total: int,
+    progress: Progress | None,
+    object_graph: bool,
+    src_path: str,
+    raw_graph: bytes | None = None,
+) -> str:
+    if object_graph:
+        try:
+            from ._checkpoint import Checkpoint  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            raise ImportError(
+                "writing an object graph needs tfckpt_lite.Checkpoint, which this build lacks"
+            ) from None
+        tree = _nest(items, src_path)
+        out: str = Checkpoint(**tree).write(prefix)
+        return out
+    with BundleWriter(prefix) as w:
+        names: set[str] = set()
+        for i, (key, arr) in enumerate(items):
+            w.add(key, arr)
+            names.add(key)
+            if progress is not None:
+                progress(i + 1, total, key)
+        if raw_graph is not None and OBJECT_GRAPH_KEY not in names:
+            w.add(OBJECT_GRAPH_KEY, raw_graph)
+    return w.prefix
+
+
 def from_safetensors(
     src: str | os.PathLike[str],
     prefix: str | os.PathLike[str],
     *,
+    object_graph: bool = False,
     progress: Progress | None = None,
 ) -> str:
     """Write a TF checkpoint at `prefix` from a ``.safetensors`` file; returns the prefix.
 
-    Tensor names become checkpoint keys unchanged (a name-based checkpoint, which
-    `tf.train.load_checkpoint` and `tf.compat.v1.train.Saver` read). An object graph kept in
+    By default tensor names become checkpoint keys unchanged: a name-based checkpoint, which
+    `tf.train.load_checkpoint` and `tf.compat.v1.train.Saver` read; an object graph kept in
     the metadata by `to_safetensors` is written back under ``_CHECKPOINTABLE_OBJECT_GRAPH``.
+    With ``object_graph=True`` names are nested at ``/`` and written as a TF2 object-based
+    checkpoint (`Checkpoint`), which ``tf.train.Checkpoint(model=...).read(prefix)``
+    restores into a `tf.Module` tree with the same attribute names.
     Memory: the file is memory-mapped and each tensor streamed from the mapping.
     """
     path = os.fspath(src)
@@ -343,22 +406,21 @@ def from_safetensors(
                 raise CorruptCheckpointError(
                     "object graph in the safetensors metadata is not base64", path=path
                 ) from None
-        with BundleWriter(prefix) as w:
-            for i, ent in enumerate(entries):
+
+        def arrays() -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+            for ent in entries:
                 buf = source.read(start + ent.begin, ent.end - ent.begin)
                 assert ent.dtype.numpy_dtype is not None
                 if ent.end == ent.begin:
-                    arr = np.zeros(ent.shape, ent.dtype.numpy_dtype)
+                    yield ent.key, np.zeros(ent.shape, ent.dtype.numpy_dtype)
                 else:
-                    arr = np.frombuffer(buf, ent.dtype.numpy_dtype).reshape(ent.shape)
-                w.add(ent.key, arr)
-                if progress is not None:
-                    progress(i + 1, len(entries), ent.key)
-            if raw_graph is not None and OBJECT_GRAPH_KEY not in {x.key for x in entries}:
-                w.add(OBJECT_GRAPH_KEY, raw_graph)
+                    yield ent.key, np.frombuffer(buf, ent.dtype.numpy_dtype).reshape(ent.shape)
+
+        return _write_checkpoint(
+            prefix, arrays(), len(entries), progress, object_graph, path, raw_graph
+        )
     finally:
         source.close()
-    return w.prefix
 
 
 # -- npz --------------------------------------------------------------------------------------
@@ -434,9 +496,11 @@ def from_npz(
     src: str | os.PathLike[str],
     prefix: str | os.PathLike[str],
     *,
+    object_graph: bool = False,
     progress: Progress | None = None,
 ) -> str:
-    """Write a TF checkpoint at `prefix` from an ``.npz``, one member at a time."""
+    """Write a TF checkpoint at `prefix` from an ``.npz``, one member at a time (with
+    ``object_graph=True``, see `from_safetensors`, all members are read first)."""
     path = os.fspath(src)
     try:
         z = zipfile.ZipFile(path)
@@ -456,8 +520,9 @@ def from_npz(
                     raise CorruptCheckpointError(
                         f"bad {_DTYPES_MEMBER} member ({e})", path=path
                     ) from None
-        with BundleWriter(prefix) as w:
-            for i, name in enumerate(names):
+
+        def arrays() -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+            for name in names:
                 key = name[: -len(".npy")]
                 with z.open(name) as m:
                     try:
@@ -470,7 +535,6 @@ def from_npz(
                     dt = dtype_from_name(special[key])
                     assert dt.numpy_dtype is not None
                     arr = arr.view(dt.numpy_dtype)
-                w.add(key, arr)
-                if progress is not None:
-                    progress(i + 1, len(names), key)
-    return w.prefix
+                yield key, arr
+
+        return _write_checkpoint(prefix, arrays(), len(names), progress, object_graph, path)
