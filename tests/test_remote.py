@@ -231,6 +231,19 @@ def test_http_load_is_coalesced_and_complete(http_ckpt: tuple[_Server, str, int]
     assert len(data_gets) == 2  # 64 MiB in two 32 MiB spans, fetched in parallel
 
 
+def test_http_directory_and_data_file_urls(
+    http_ckpt: tuple[_Server, str, int], tmp_path: Path
+) -> None:
+    server, url, index_size = http_ckpt
+    (tmp_path / "run" / "checkpoint").write_text('model_checkpoint_path: "big"\n')
+    for u in (url.rsplit("/", 1)[0], url + ".data-00000-of-00001", url + ".index"):
+        server.sent = 0
+        with tfc.load_checkpoint(u) as r:
+            assert r.prefix.endswith("/run/big") and len(r) == 16
+        # Resolving never downloads a data file: the state file and the index at most.
+        assert server.sent <= index_size + 100, u
+
+
 def test_http_missing_and_corrupt(http_ckpt: tuple[_Server, str, int], tmp_path: Path) -> None:
     _, url, _ = http_ckpt
     with pytest.raises(tfc.CheckpointNotFoundError):
