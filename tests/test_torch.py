@@ -118,6 +118,10 @@ def test_to_torch_shares_memory_and_keeps_dtypes(torch: Any, tmp_path: Path) -> 
     assert sd["bf"].float().tolist() == [0, 1, 2, 3, 4, 5]
     assert sd["f8"].dtype == torch.float8_e4m3fn and sd["f8"].float().tolist() == [0.5, -2]
     assert sd["i4"].dtype == torch.int8 and sd["i4"].tolist() == [-3, 7]
+    half = tfc.to_torch(tmp_path / "c", dtype=torch.float16)
+    assert half["dense/kernel"].dtype == torch.float16 and half["bf"].dtype == torch.float16
+    assert half["i4"].dtype == torch.int8  # integers keep their type
+    np.testing.assert_allclose(half["dense/kernel"].float().numpy(), k, rtol=1e-3, atol=1e-3)
 
 
 def test_to_torch_from_open_reader_copies_readonly_memory(torch: Any, tmp_path: Path) -> None:

@@ -231,6 +231,7 @@ def to_torch(
     strip_attributes: bool = True,
     model_paths: bool = False,
     separator: str | None = None,
+    dtype: Any = None,
 ) -> dict[str, Any]:
     """A PyTorch state dict (``{name: torch.Tensor}``) from a TF checkpoint.
 
@@ -250,6 +251,8 @@ def to_torch(
         model_paths: name TF2 variables by their object-graph model path
             (``model/layer_with_weights-0/kernel``) where the graph gives one.
         separator: replace ``/`` with this at the end (``"."`` for PyTorch module names).
+        dtype: a torch dtype (``torch.float16``...) for floating-point tensors; integer and
+            bool tensors keep theirs. Casting makes a copy, tensor by tensor.
 
     Tensors share memory with the memory-mapped checkpoint where the layout allows (see the
     module docstring). Raises `ValueError` when two keys map to the same name.
@@ -309,7 +312,10 @@ def to_torch(
             if new in out:
                 raise ValueError(f"keys {origin[new]!r} and {key!r} both map to {new!r}")
             arr = layout(key, reader.get_tensor(key))
-            out[new] = _to_tensor(torch, arr, dt.name)
+            tensor = _to_tensor(torch, arr, dt.name)
+            if dtype is not None and tensor.is_floating_point():
+                tensor = tensor.to(dtype)
+            out[new] = tensor
             origin[new] = key
     finally:
         if owned:
