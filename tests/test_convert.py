@@ -348,3 +348,39 @@ def test_object_graph_from_nested_names_restores_in_tf(tmp_path: Path) -> None:
         assert_same(model.dense.kernel.numpy(), kernel)
         assert_same(model.dense.bias.numpy(), bias)
         assert_same(model.emb.numpy(), emb)
+
+
+def test_model_path_names_and_reserved_names(tmp_path: Path) -> None:
+    tfc.save(
+        tmp_path / "c",
+        {
+            "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE": np.ones((2, 2), np.float32),
+            "step": np.int64(3),
+            "__metadata__": np.zeros(1, np.float32),
+        },
+    )
+    rep = tfc.to_safetensors(tmp_path / "c", tmp_path / "m.safetensors", model_paths=True)
+    assert rep.written == ["model/dense/kernel", "step"]
+    assert "reserved" in rep.skipped["__metadata__"]
+    rep = tfc.to_npz(tmp_path / "c", tmp_path / "m.npz", model_paths=True)
+    with np.load(tmp_path / "m.npz") as z:
+        assert sorted(z.files) == ["__metadata__", "model/dense/kernel", "step"]
+    tfc.save(tmp_path / "dup", {"a/.ATTRIBUTES/VARIABLE_VALUE": np.ones(1), "a": np.ones(1)})
+    with pytest.raises(UnsupportedConversionError, match="same model path"):
+        tfc.to_safetensors(tmp_path / "dup", tmp_path / "d.safetensors", model_paths=True)
+
+
+def test_keras3_names_by_model_path_not_optimizer_path(tmp_path: Path) -> None:
+    pytest.importorskip("tfckpt_lite._graph")  # the object-graph reader (issue 3)
+    src = Path(__file__).resolve().parents[1] / "testdata" / "keras3" / "ckpt"
+    if not Path(str(src) + ".index").exists():
+        pytest.skip("keras3 fixture not present")
+    rep = tfc.to_safetensors(src, tmp_path / "k.safetensors", model_paths=True)
+    # Keras 3 stores the first Dense kernel as optimizer/_trainable_variables/0 ...
+    assert "model/_functional/_operations/1/_kernel" in rep.written
+    assert not any(n.startswith("optimizer/_trainable_variables") for n in rep.written)
+    assert "_CHECKPOINTABLE_OBJECT_GRAPH" in rep.skipped
+    with tfc.load_checkpoint(src) as r:
+        want = r["optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE"]
+    tfc.from_safetensors(tmp_path / "k.safetensors", tmp_path / "back")
+    assert_same(tfc.load(tmp_path / "back")["model/_functional/_operations/1/_kernel"], want)

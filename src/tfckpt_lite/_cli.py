@@ -126,25 +126,11 @@ def _object_graph(reader: Any) -> Any:
 
 
 def _model_path(graph: Any, key: str) -> str | None:
-    if graph is None:
+    if graph is None or not hasattr(graph, "paths"):
         return None
-    paths = getattr(graph, "paths", None)
-    if paths is None:
-        return None
-    try:
-        found = paths(key)
-    except (KeyError, CheckpointError):
-        return None
-    return _prefer_model(found)
+    from ._convert import model_path
 
-
-def _prefer_model(paths: Sequence[str]) -> str | None:
-    """The first path that does not go through the optimizer (Keras 3 stores variables
-    under ``optimizer/_trainable_variables/N`` first), else the first path."""
-    for p in paths:
-        if not p.startswith("optimizer/"):
-            return p
-    return paths[0] if paths else None
+    return model_path(graph, key)
 
 
 def _resolve_name(reader: Any, name: str) -> str:
@@ -633,9 +619,13 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     progress = _Progress("converting", not args.quiet)
     try:
         if dst.endswith(".safetensors") or args.to == "safetensors":
-            report = _convert.to_safetensors(src, dst, strict=args.strict, progress=progress)
+            report = _convert.to_safetensors(
+                src, dst, strict=args.strict, model_paths=args.model_paths, progress=progress
+            )
         elif dst.endswith(".npz") or args.to == "npz":
-            report = _convert.to_npz(src, dst, strict=args.strict, progress=progress)
+            report = _convert.to_npz(
+                src, dst, strict=args.strict, model_paths=args.model_paths, progress=progress
+            )
         elif src.endswith(".safetensors"):
             prefix = _convert.from_safetensors(
                 src, dst, object_graph=args.object_graph, progress=progress
@@ -785,6 +775,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="file -> checkpoint: nest names at '/' and write a TF2 object graph "
         "(tf.train.Checkpoint restores it) instead of a name-based checkpoint",
+    )
+    s.add_argument(
+        "--model-paths",
+        action="store_true",
+        help="checkpoint -> file: name tensors by TF2 model path (model/dense/kernel), "
+        "not storage key (.../.ATTRIBUTES/VARIABLE_VALUE)",
     )
     return p
 

@@ -156,6 +156,54 @@ def _raw_bytes(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
 
 
+def model_path(graph: Any, key: str) -> str | None:
+    """The object path a user knows a tensor by: the first of `graph.paths(key)` that does
+    not pass through an optimizer (Keras 3 reaches a Dense kernel first as
+    ``optimizer/_trainable_variables/0``, and also as ``model/optimizer/...``), else the
+    first path; None when the graph does not own `key`."""
+    try:
+        paths = graph.paths(key)
+    except (LookupError, CheckpointError):
+        return None
+    for p in paths:
+        if "optimizer" not in p.split("/"):
+            return str(p)
+    return str(paths[0]) if paths else None
+
+
+def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> dict[str, str]:
+    """Storage key -> name in the output file. With `model_paths`, TF2 variables are named by
+    their object-graph model path (``model/dense/kernel``) or at least lose the
+    ``/.ATTRIBUTES/VARIABLE_VALUE`` suffix; the graph itself is then left out (its keys would
+    no longer exist)."""
+    names = {k: k for k in reader}
+    if not model_paths:
+        return names
+    graph = None
+    try:
+        graph = reader.object_graph
+    except ImportError:
+        pass
+    out: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for key in names:
+        if key == OBJECT_GRAPH_KEY:
+            report.skipped[key] = "object graph left out: names are model paths"
+            continue
+        name = (model_path(graph, key) if graph is not None else None) or key
+        if name.endswith(_ATTR_SUFFIX):
+            name = name[: -len(_ATTR_SUFFIX)]
+        if name in taken:
+            raise UnsupportedConversionError(
+                f"keys {taken[name]!r} and {key!r} have the same model path {name!r}",
+                path=reader.prefix,
+                key=key,
+            )
+        taken[name] = key
+        out[key] = name
+    return out
+
+
 # -- checkpoint -> safetensors ----------------------------------------------------------------
 
 
@@ -164,6 +212,7 @@ def to_safetensors(
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
+    model_paths: bool = False,
     progress: Progress | None = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to a ``.safetensors`` file, streaming.
@@ -173,19 +222,25 @@ def to_safetensors(
         dst: the output file, replaced atomically.
         strict: raise `UnsupportedConversionError` on a tensor safetensors cannot hold
             (strings, complex128, int4, ...) instead of skipping it.
+        model_paths: name tensors by their TF2 model path (``model/dense/kernel``) instead
+            of their storage key (``model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE``).
 
     Returns:
-        A `ConversionReport` listing written and skipped keys.
+        A `ConversionReport` listing the names written and the keys skipped.
     """
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
         report = ConversionReport(dst)
         header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
-        plan: list[tuple[str, DType, tuple[int, ...], int]] = []
+        plan: list[tuple[str, str, tuple[int, ...], int]] = []
         offset = 0
-        for key in reader:
+        names = _output_names(reader, model_paths, report)
+        for key, name in names.items():
             dt, shape = reader.dtype_info(key), reader.shape(key)
+            if name == "__metadata__":
+                _skip(report, key, "the name is reserved by safetensors", strict, reader.prefix)
+                continue
             if key == OBJECT_GRAPH_KEY and dt.name == "string":
                 graph = reader.get_tensor(key).reshape(-1)
                 header["__metadata__"][_GRAPH_META] = base64.b64encode(graph[0]).decode()
@@ -197,12 +252,12 @@ def to_safetensors(
                 )
                 continue
             nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-            header[key] = {
+            header[name] = {
                 "dtype": code,
                 "shape": list(shape),
                 "data_offsets": [offset, offset + nbytes],
             }
-            plan.append((key, dt, shape, nbytes))
+            plan.append((key, name, shape, nbytes))
             offset += nbytes
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
@@ -210,7 +265,7 @@ def to_safetensors(
         try:
             out.f.write(len(blob).to_bytes(8, "little"))
             out.f.write(blob)
-            for i, (key, _dt, shape, nbytes) in enumerate(plan):
+            for i, (key, name, shape, nbytes) in enumerate(plan):
                 arr = reader.get_tensor(key)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
@@ -218,9 +273,9 @@ def to_safetensors(
                 if raw.nbytes != nbytes:  # pragma: no cover - likewise
                     raise CorruptCheckpointError("value size differs from index", key=key)
                 out.f.write(raw.data)
-                report.written.append(key)
+                report.written.append(name)
                 if progress is not None:
-                    progress(i + 1, len(plan), key)
+                    progress(i + 1, len(plan), name)
             out.commit()
         except BaseException:
             out.abort()
@@ -431,6 +486,7 @@ def to_npz(
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
+    model_paths: bool = False,
     progress: Progress | None = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to an uncompressed ``.npz``, streaming.
@@ -438,12 +494,14 @@ def to_npz(
     ml_dtypes types (bfloat16, float8, int4) are stored as same-width unsigned integers, with
     their dtype names in the ``__tfckpt_lite_dtypes__`` member; `from_npz` restores them.
     Strings are skipped (NumPy could only store them pickled) or raise with ``strict=True``.
+    `model_paths`: as for `to_safetensors`.
     """
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
         report = ConversionReport(dst)
-        keys = list(reader)
+        names = _output_names(reader, model_paths, report)
+        keys = list(names)
         special: dict[str, str] = {}
         out = _AtomicFile(dst)
         try:
@@ -459,18 +517,19 @@ def to_npz(
                             reader.prefix,
                         )
                         continue
-                    if key == _DTYPES_MEMBER:
+                    name = names[key]
+                    if name == _DTYPES_MEMBER:
                         _skip(report, key, "name is reserved", strict, reader.prefix)
                         continue
                     arr = reader.get_tensor(key)
                     if not _npy_native(arr.dtype):
-                        special[key] = dt.name
+                        special[name] = dt.name
                         arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
-                    with z.open(key + ".npy", "w", force_zip64=True) as m:
+                    with z.open(name + ".npy", "w", force_zip64=True) as m:
                         np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
-                    report.written.append(key)
+                    report.written.append(name)
                     if progress is not None:
-                        progress(i + 1, len(keys), key)
+                        progress(i + 1, len(keys), name)
                 if special:
                     with z.open(_DTYPES_MEMBER + ".npy", "w") as m:
                         np.lib.format.write_array(

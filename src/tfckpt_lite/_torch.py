@@ -264,7 +264,7 @@ def to_torch(
             "to_torch needs PyTorch: pip install 'tfckpt-lite[torch]' (the CPU build is enough)"
         ) from None
     from ._api import CheckpointReader, load_checkpoint
-    from ._errors import CheckpointError
+    from ._convert import model_path
     from ._storage import LocalFileSystem
 
     if isinstance(path_or_reader, CheckpointReader):
@@ -294,14 +294,7 @@ def to_torch(
                 continue  # strings, variants, resources have no tensor form
             name = key
             if graph is not None:
-                try:
-                    paths = graph.paths(key)
-                except (LookupError, CheckpointError):
-                    paths = []
-                # Prefer a path through the model over one through the optimizer.
-                model = [p for p in paths if not p.startswith("optimizer/")]
-                if paths:
-                    name = (model or paths)[0]
+                name = model_path(graph, key) or key
             if strip_attributes and name.endswith(ATTRIBUTES_SUFFIX):
                 name = name[: -len(ATTRIBUTES_SUFFIX)]
             new = rename_key(name, rename)
