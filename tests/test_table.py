@@ -81,7 +81,7 @@ def test_block_shared_prefix_is_not_capped() -> None:
     b.add(k2, b"v" * 130)
     raw = b.finish()
     # second entry: shared=200 (2-byte varint), non_shared=1, value_len=130 (2-byte varint)
-    second = 3 + len(k1)
+    second = 4 + len(k1)  # first header: 00, 201 as a 2-byte varint, 00
     assert raw[second : second + 5] == encode_varint(200) + b"\x01" + encode_varint(130)
     assert decode_block(raw) == [(k1, b""), (k2, b"v" * 130)]
 
