@@ -42,6 +42,7 @@ FIXED_DTYPES: dict[str, Any] = {
 SUB_BYTE = ("int4", "uint4", "int2", "uint2", "float4_e2m1fn")
 ALL_DTYPES = (*FIXED_DTYPES, "string")
 
+_INT_RANGES = {"int4": (-8, 7), "uint4": (0, 15), "int2": (-2, 1), "uint2": (0, 3)}
 _FLOAT4_VALUES = [-6.0, -4.0, -3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
 STRING_SAMPLES = [
     b"",
@@ -72,8 +73,8 @@ def random_array(name: str, shape: tuple[int, ...], rng: np.random.Generator) ->
     if name == "float4_e2m1fn":
         return np.array(rng.choice(_FLOAT4_VALUES, size=shape), dtype=np.float32).astype(dt)
     if name in SUB_BYTE:
-        info = ml_dtypes.iinfo(dt)
-        return rng.integers(int(info.min), int(info.max) + 1, size=shape).astype(np.int8).astype(dt)
+        lo, hi = _INT_RANGES[name]
+        return rng.integers(lo, hi + 1, size=shape).astype(np.int8).astype(dt)
     return np.frombuffer(rng.bytes(n * dt.itemsize), dtype=dt).reshape(shape).copy()
 
 

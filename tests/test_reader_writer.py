@@ -70,7 +70,9 @@ def files_of(prefix: Path | str) -> tuple[bytes, bytes]:
 def test_save_matches_format_golden_bytes(tmp_path: Path) -> None:
     assert len(FORMAT_INDEX) == 229 and len(FORMAT_DATA) == 62
     # the documented pieces of FORMAT §3.11 appear where the document says
-    assert FORMAT_INDEX[0x70:0x87] == bytes.fromhex("000113" "77" "08011208120208021202080328183" "5c0db3d17")
+    assert FORMAT_INDEX[0x70:0x87] == bytes.fromhex(
+        "00011377080112081202080212020803281835c0db3d17"
+    )
     assert FORMAT_INDEX[0xA1:0xA8] == bytes.fromhex("00010378008f01")
     prefix = tfc.save(tmp_path / "ckpt", format_tensors())
     assert prefix == str(tmp_path / "ckpt")
@@ -97,7 +99,7 @@ def _resave(prefix: str, out: Path) -> str | None:
         if r.header.num_shards != 1 or r.header.big_endian or r._slice_raw:
             return "multi-shard, big-endian or partitioned"
         order = []
-        for k in r.keys():
+        for k in r.keys():  # noqa: SIM118 (BundleReader is not a dict)
             e = r.entry(k)
             if e.dtype_info.name.startswith("q") or e.dtype_info.numpy_dtype is None:
                 return f"dtype {e.dtype_info.name} has no NumPy type of its own"
@@ -212,7 +214,9 @@ def test_every_dtype_round_trips(tmp_path: Path, name: str) -> None:
     # the data file is the tensors' little-endian bytes back to back (strings aside)
     if name != "string":
         data = files_of(tmp_path / "c")[1]
-        assert data == b"".join(v.astype(v.dtype.newbyteorder("<")).tobytes() for v in values.values())
+        assert data == b"".join(
+            v.astype(v.dtype.newbyteorder("<")).tobytes() for v in values.values()
+        )
 
 
 def test_int4_is_stored_unpacked(tmp_path: Path) -> None:
@@ -376,7 +380,9 @@ def test_add_slice_errors(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def sliceable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[tfc.CheckpointReader, dict[str, Any]]]:
+def sliceable(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[tfc.CheckpointReader, dict[str, Any]]]:
     d = tmp_path_factory.mktemp("slice")
     rng = np.random.default_rng(3)
     vals = {
@@ -525,7 +531,7 @@ def test_not_a_checkpoint_errors(tmp_path: Path) -> None:
         tfc.load_checkpoint(tmp_path / "nothing.index")
     empty = tmp_path / "emptydir"
     empty.mkdir()
-    with pytest.raises(tfc.CheckpointNotFoundError, match="no '.index'"):
+    with pytest.raises(tfc.CheckpointNotFoundError, match=r"no '\.index'"):
         tfc.load_checkpoint(empty)
     # TF's per-shard bundles of an unfinished save are debris; look-alike user paths are not
     tfc.save(tmp_path / "ck-1_temp" / "part-00000-of-00001", {"v": 1})
@@ -562,13 +568,14 @@ def test_damage_is_detected(tmp_path: Path) -> None:
         r.verify()
     r.close()
     data_path.write_bytes(bytes(data[:50]))  # truncated: "d" runs past the end
-    with tfc.load_checkpoint(tmp_path / "c") as r2:
-        with pytest.raises(tfc.CorruptCheckpointError, match="runs past"):
-            r2["d"]
+    with (
+        tfc.load_checkpoint(tmp_path / "c") as r2,
+        pytest.raises(tfc.CorruptCheckpointError, match="runs past"),
+    ):
+        r2["d"]
     data_path.unlink()
-    with tfc.load_checkpoint(tmp_path / "c") as r3:
-        with pytest.raises(tfc.CheckpointNotFoundError):
-            r3["d"]
+    with tfc.load_checkpoint(tmp_path / "c") as r3, pytest.raises(tfc.CheckpointNotFoundError):
+        r3["d"]
     index = bytearray(index_path.read_bytes())
     index[20] ^= 0x01
     index_path.write_bytes(bytes(index))
@@ -714,11 +721,13 @@ def _merge(prefixes: list[Path], out: Path) -> None:
                 e.shard_id = shard
             assert k not in merged
             merged[k] = e
-        os.rename(
-            str(p) + ".data-00000-of-00001", f"{out}.data-{shard:05d}-of-{n:05d}"
-        )
+        os.rename(str(p) + ".data-00000-of-00001", f"{out}.data-{shard:05d}-of-{n:05d}")
         os.unlink(str(p) + ".index")
-    _write_index(out, {k: encode_entry(e) for k, e in merged.items()}, encode_header(BundleHeader(num_shards=n)))
+    _write_index(
+        out,
+        {k: encode_entry(e) for k, e in merged.items()},
+        encode_header(BundleHeader(num_shards=n)),
+    )
 
 
 def test_multi_shard_bundle(tmp_path: Path) -> None:
@@ -756,7 +765,9 @@ def test_multi_shard_bundle(tmp_path: Path) -> None:
 
 # The data block of the index of SNAPPY_TENSORS (as `save` writes it), compressed once by the
 # reference Snappy compressor (cramjam 2.x snappy.compress_raw); it uses copies.
-SNAPPY_TENSORS = {f"layer_{i}/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE": np.float32(i) for i in range(8)}
+SNAPPY_TENSORS = {
+    f"layer_{i}/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE": np.float32(i) for i in range(8)
+}
 SNAPPY_DATA_BLOCK = bytes.fromhex(
     "dd03f04900000608011a020801002f0b6c617965725f302f64656e73652f6b65726e656c2f2e4154545249"
     "42555445532f5641524941424c455f56414c554508011200280435a67b113a06290d31ae37003020042804"
@@ -805,7 +816,7 @@ def test_snappy_compressed_index_reads(tmp_path: Path) -> None:
     tfc.save(tmp_path / "c", SNAPPY_TENSORS)
     index_path = Path(str(tmp_path / "c") + ".index")
     plain = index_path.read_bytes()
-    (_, (o, s)), = _block_handles(plain)
+    ((_, (o, s)),) = _block_handles(plain)
     assert snappy_decompress(SNAPPY_DATA_BLOCK) == plain[o : o + s]
 
     def compress(raw: bytes) -> bytes:
@@ -824,7 +835,9 @@ def test_snappy_compressed_index_reads(tmp_path: Path) -> None:
 
     items = read_table(Path(str(tmp_path / "m") + ".index").read_bytes())
     small_blocks = bt(items, block_size=512)
-    Path(str(tmp_path / "m") + ".index").write_bytes(_recompress_table(small_blocks, _literal_snappy))
+    Path(str(tmp_path / "m") + ".index").write_bytes(
+        _recompress_table(small_blocks, _literal_snappy)
+    )
     assert len(_block_handles(small_blocks)) > 10
     assert tfc.load(tmp_path / "m") == many
     # a damaged compressed block with a valid CRC is corrupt, not a crash
