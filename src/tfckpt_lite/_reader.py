@@ -157,7 +157,7 @@ class BundleReader:
             e = self.entry(key)
             if e.dtype_info.name == "variant" and not e.slices:
                 try:
-                    self._check_plain(e, e.shape)
+                    self._check_plain(e, e.shape, opaque_ok=True)
                     self.read_variant_protos(key)
                 except CheckpointError as err:
                     raise _with_context(err, path=self.index_path, key=key) from None
@@ -182,10 +182,13 @@ class BundleReader:
             self._sources[shard] = src
         return src
 
-    def _check_plain(self, e: Entry, shape: tuple[int, ...]) -> int:
-        """Validate a data-bearing entry against its dtype and shard; return its element count."""
+    def _check_plain(self, e: Entry, shape: tuple[int, ...], *, opaque_ok: bool = False) -> int:
+        """Validate a data-bearing entry against its dtype and shard; return its element count.
+
+        `opaque_ok` lets DT_VARIANT through (verify() checks its checksums without decoding).
+        """
         dt = e.dtype_info
-        if dt.numpy_dtype is None:
+        if dt.numpy_dtype is None and not (opaque_ok and dt.name == "variant"):
             if dt.name in ("variant", "resource"):
                 raise UnsupportedCheckpointError(
                     f"reading DT_{dt.name.upper()} values is not supported "
