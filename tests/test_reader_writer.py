@@ -914,3 +914,122 @@ def test_manifest_of_fixtures_matches_reader_if_present() -> None:
         assert sorted(ex["tensors"]) == list(r)
         for k, t in ex["tensors"].items():
             assert r.dtype(k) == t["dtype"] and list(r.shape(k)) == t["shape"]
+
+
+# -- fuzzing: damaged entries behind valid block checksums ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fuzz_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[bytes, bytes]]]:
+    d = tmp_path_factory.mktemp("fuzz")
+    with tfc.BundleWriter(d / "c") as w:
+        w.add("f", np.arange(6, dtype=np.float32).reshape(2, 3))
+        w.add("s", [b"ab", b"", b"xyz"])
+        w.add("scalar", np.int64(-5))
+        w.add("e", np.zeros((0, 3), np.int8))
+        w.add_slice("p", (4, 2), "0,2:-", np.ones((2, 2), np.float64))
+        w.add_slice("p", (4, 2), "2,2:-", np.zeros((2, 2), np.float64))
+        w.add_slice("ps", (3,), "0,1", [b"x"])
+        w.add_slice("ps", (3,), "1,2", [b"y", b"z\x00"])
+    return d / "c", read_table(Path(str(d / "c") + ".index").read_bytes())
+
+
+_USER_ACTIONS: list[Callable[[tfc.CheckpointReader, str], object]] = [
+    lambda r, k: r[k],
+    lambda r, k: r.get_tensor(k, verify=False),
+    lambda r, k: (r.shape(k), r.dtype(k)),
+    lambda r, k: r.get_slice(k)[0:1] if r.shape(k) and r.shape(k)[0] else None,
+    lambda r, k: r.get_slice(k)[::-1] if r.shape(k) else None,
+    lambda r, k: r.verify(),
+]
+
+
+def _attempt(action: Callable[[tfc.CheckpointReader, str], object], r: Any, k: str) -> None:
+    try:
+        action(r, k)
+    except tfc.CheckpointError:
+        pass
+
+
+def _exercise(prefix: Path) -> None:
+    """Do everything a user might do; only CheckpointError may come out."""
+    try:
+        r = tfc.load_checkpoint(prefix)
+    except tfc.CheckpointError:
+        return
+    with r:
+        for k in list(r):
+            for action in _USER_ACTIONS:
+                _attempt(action, r, k)
+
+
+@settings(max_examples=int(os.environ.get("TFCKPT_FUZZ_EXAMPLES", "150")), deadline=None)
+@given(st.data())
+def test_damaged_entries_raise_only_checkpoint_errors(
+    fuzz_source: tuple[Path, list[tuple[bytes, bytes]]], data: st.DataObject
+) -> None:
+    import tempfile
+
+    src, items = fuzz_source
+    items = list(items)
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(items) - 1))
+        k, v = items[i]
+        kind = data.draw(st.sampled_from(["byte", "cut", "insert", "key", "varint"]))
+        if kind == "byte" and v:
+            j = data.draw(st.integers(0, len(v) - 1))
+            v = v[:j] + bytes([data.draw(st.integers(0, 255))]) + v[j + 1 :]
+        elif kind == "cut":
+            v = v[: data.draw(st.integers(0, len(v)))]
+        elif kind == "insert":
+            j = data.draw(st.integers(0, len(v)))
+            v = v[:j] + data.draw(st.binary(min_size=1, max_size=4)) + v[j:]
+        elif kind == "varint":
+            field = data.draw(st.sampled_from([1, 3, 4, 5]))
+            v = v + bytes([field << 3]) + encode_varint(data.draw(st.integers(0, 2**64 - 1)))
+        elif kind == "key" and k:
+            k = k + data.draw(st.binary(min_size=1, max_size=3))
+        items[i] = (k, v)
+    dedup = dict(items)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "c"
+        for suffix in (".data-00000-of-00001",):
+            shutil.copy(str(src) + suffix, str(p) + suffix)
+        Path(str(p) + ".index").write_bytes(build_table(sorted(dedup.items())))
+        _exercise(p)
+
+
+def test_verify_checks_variant_tensors(tmp_path: Path) -> None:
+    """DT_VARIANT values cannot be read, but verify() still checks their checksums (FORMAT 5.5)
+    instead of refusing the whole checkpoint."""
+    protos = [b"\x0a\x12tensorflow::Iterator", b"\x12\x03abc"]
+    payload = b""
+    c = 0
+    for proto in protos:
+        payload += encode_varint(len(proto)) + proto
+        c = crc32c(proto, crc32c(len(proto).to_bytes(8, "little"), c))
+        stored = mask_crc(c).to_bytes(4, "little")
+        payload += stored
+        c = crc32c(stored, c)
+    p = tmp_path / "v"
+    Path(str(p) + ".data-00000-of-00001").write_bytes(payload + b"\x07\x00\x00\x00")
+    entries = {
+        b"it": encode_entry(Entry(21, (2,), 0, 0, len(payload), mask_crc(c))),
+        b"n": encode_entry(Entry(3, (), 0, len(payload), 4, mask_crc(crc32c(b"\x07\x00\x00\x00")))),
+    }
+    _write_index(p, entries, encode_header(BundleHeader()))
+    with tfc.load_checkpoint(p) as r:
+        assert r.dtype("it") == "variant" and r.shape("it") == (2,)
+        with pytest.raises(tfc.UnsupportedCheckpointError, match="VARIANT"):
+            r["it"]
+        assert r.verify() == 2
+    damaged = bytearray(payload)
+    damaged[5] ^= 1
+    Path(str(p) + ".data-00000-of-00001").write_bytes(bytes(damaged) + b"\x07\x00\x00\x00")
+    with tfc.load_checkpoint(p) as r, pytest.raises(tfc.ChecksumMismatchError) as ei:
+        r.verify()
+    assert ei.value.key == "it"
+    fixture = TESTDATA / "iterator_variant" / "ckpt"
+    if Path(str(fixture) + ".index").exists():
+        with tfc.load_checkpoint(fixture) as r:
+            assert r.verify() == len(r)

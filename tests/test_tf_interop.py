@@ -288,3 +288,45 @@ def test_tf_sharded_save_reads_identically(tmp_path: Path) -> None:
         check_same_as_tf_reader(r, prefix)
         assert np.array_equal(r["v/.ATTRIBUTES/VARIABLE_VALUE"], np.arange(300, dtype=np.float32))
         assert r.verify() == len(r)
+
+
+@pytest.mark.parametrize("qname", ["qint8", "quint8", "qint16", "quint16", "qint32"])
+def test_quantized_dtypes_tf_writes_we_read(tmp_path: Path, qname: str) -> None:
+    # No NumPy type of their own: they read as the underlying integers, named as TF names them.
+    base = {"qint8": np.int8, "quint8": np.uint8, "qint16": np.int16, "quint16": np.uint16}
+    values = np.array([[1, 2, 3], [4, 5, 127]], dtype=base.get(qname, np.int32))
+    qt = tf.dtypes.as_dtype(qname)
+    tensor = tf.cast(tf.constant(values.astype(np.int32)), tf.int32)
+    tensor = tf.bitcast(tf.constant(values), qt) if qname != "qint32" else tf.bitcast(tensor, qt)
+    tf.raw_ops.SaveV2(
+        prefix=str(tmp_path / "q"), tensor_names=["q"], shape_and_slices=[""], tensors=[tensor]
+    )
+    theirs = tf.train.load_checkpoint(str(tmp_path / "q"))
+    with tfc.load_checkpoint(tmp_path / "q") as r:
+        assert r.dtype("q") == qname == theirs.get_variable_to_dtype_map()["q"].name
+        assert r.shape("q") == (2, 3)
+        assert r["q"].tobytes() == values.tobytes()
+
+
+def test_variant_and_saved_model(tmp_path: Path) -> None:
+    it = iter(tf.data.Dataset.range(10))
+    next(it)
+    module = tf.Module()
+    module.v = tf.Variable([1.0, 2.0])
+    prefix = tf.train.Checkpoint(it=it, m=module).write(str(tmp_path / "ckpt"))
+    with tfc.load_checkpoint(prefix) as r:
+        key = "it/.ATTRIBUTES/ITERATOR_STATE"
+        assert r.dtype(key) == "variant"
+        assert (
+            r.get_variable_to_shape_map()
+            == tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+        )
+        with pytest.raises(tfc.UnsupportedCheckpointError):
+            r[key]
+        assert r.verify() == len(r)  # variant checksums are still checked
+        check_same_as_tf_reader(r, prefix)
+    tf.saved_model.save(module, str(tmp_path / "sm"))
+    with tfc.load_checkpoint(tmp_path / "sm") as r:
+        assert r.prefix == str(tmp_path / "sm" / "variables" / "variables")
+        check_same_as_tf_reader(r, r.prefix)
+        assert r["v/.ATTRIBUTES/VARIABLE_VALUE"].tolist() == [1.0, 2.0]
