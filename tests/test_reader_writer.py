@@ -17,7 +17,6 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 import pytest
-from _tfutil import ALL_DTYPES, FIXED_DTYPES, STRING_SAMPLES, random_array, same_array
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +26,8 @@ from tfckpt_lite._bundle import Header as BundleHeader
 from tfckpt_lite._coding import crc32c, decode_varint, encode_varint, mask_crc
 from tfckpt_lite._ordered_code import encode_slice_key
 from tfckpt_lite._table import FOOTER_SIZE, build_table, read_table
+
+from ._tfutil import ALL_DTYPES, FIXED_DTYPES, STRING_SAMPLES, random_array, same_array
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _tfutil import ALL_DTYPES, STRING_SAMPLES, random_array, same_array
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tfckpt_lite as tfc
+
+from ._tfutil import ALL_DTYPES, STRING_SAMPLES, random_array, same_array
 
 pytestmark = pytest.mark.tf
 tf = pytest.importorskip("tensorflow")
