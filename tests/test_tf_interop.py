@@ -65,7 +65,7 @@ def tf_restore(prefix: str, key: str, dtype: str, spec: str = "") -> Any:
     out = tf.raw_ops.RestoreV2(
         prefix=prefix, tensor_names=[key], shape_and_slices=[spec], dtypes=[tf.as_dtype(dtype)]
     )
-    return out[0].numpy()
+    return tf_value(out[0].numpy())
 
 
 def check_same_as_tf_reader(ours: tfc.CheckpointReader, prefix: str) -> None:
