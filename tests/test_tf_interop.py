@@ -6,6 +6,7 @@ and partitioned variables.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -331,3 +332,77 @@ def test_variant_and_saved_model(tmp_path: Path) -> None:
         assert r.prefix == str(tmp_path / "sm" / "variables" / "variables")
         check_same_as_tf_reader(r, r.prefix)
         assert r["v/.ATTRIBUTES/VARIABLE_VALUE"].tolist() == [1.0, 2.0]
+
+
+# TF's GetSliceValue copies only these dtypes (FORMAT 5.7)
+SLICEABLE = ["float32", "float64", "int32", "uint8", "int16", "int8", "complex64"]
+SLICEABLE += ["complex128", "int64", "bool", "bfloat16", "int4", "uint4"]
+
+
+@st.composite
+def partitions(draw: st.DrawFn) -> tuple[str, tuple[int, ...], list[str], Any]:
+    dtype = draw(st.sampled_from(SLICEABLE))
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)))
+    axis = draw(st.integers(0, len(shape) - 1))
+    cuts = (
+        sorted(draw(st.sets(st.integers(1, shape[axis] - 1), max_size=3)))
+        if shape[axis] > 1
+        else []
+    )
+    bounds = [0, *cuts, shape[axis]]
+    explicit = draw(st.booleans())  # "0,4" (as Python's SaveSliceInfo writes) or "-"
+    specs = []
+    for a, b in itertools.pairwise(bounds):
+        dims = []
+        for i, d in enumerate(shape):
+            if i == axis:
+                dims.append(f"{a},{b - a}")
+            else:
+                dims.append(f"0,{d}" if explicit else "-")
+        specs.append(":".join(dims))
+    value = random_array(dtype, shape, np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
+    return dtype, shape, specs, value
+
+
+def _region(shape: tuple[int, ...], spec: str) -> tuple[slice, ...]:
+    out = []
+    for part, d in zip(spec.split(":"), shape):
+        if part == "-":
+            out.append(slice(0, d))
+        else:
+            a, n = (int(x) for x in part.split(","))
+            out.append(slice(a, a + n))
+    return tuple(out)
+
+
+@TF_SETTINGS
+@given(partitions(), st.data())
+def test_partitioned_round_trips_with_tf(
+    part: tuple[str, tuple[int, ...], list[str], Any], data: st.DataObject
+) -> None:
+    dtype, shape, specs, value = part
+    dims = " ".join(str(d) for d in shape)
+    with tempfile.TemporaryDirectory() as d:
+        ours, theirs = os.path.join(d, "ours"), os.path.join(d, "tf")
+        with tfc.BundleWriter(ours, fsync=False) as w:
+            for spec in specs:
+                w.add_slice("p", shape, spec, value[_region(shape, spec)])
+        tf.raw_ops.SaveV2(
+            prefix=theirs,
+            tensor_names=["p"] * len(specs),
+            shape_and_slices=[f"{dims} {s}" for s in specs],
+            tensors=[tf_tensor(dtype, value[_region(shape, s)]) for s in specs],
+        )
+        assert files(ours) == files(theirs)
+        assert same_array(tf_restore(ours, "p", dtype), value)
+        # a random sub-slice through TF's slice machinery
+        sub = []
+        for n in shape:
+            a = data.draw(st.integers(0, n - 1))
+            sub.append((a, data.draw(st.integers(1, n - a))))
+        sub_spec = ":".join(f"{a},{n}" for a, n in sub)
+        region = tuple(slice(a, a + n) for a, n in sub)
+        assert same_array(tf_restore(ours, "p", dtype, f"{dims} {sub_spec}"), value[region])
+        with tfc.load_checkpoint(theirs) as r:
+            assert list(r) == ["p"] and r.shape("p") == shape and r.dtype("p") == dtype
+            assert same_array(r["p"], value)
