@@ -308,6 +308,10 @@ def test_unsupported_values_are_type_errors(tmp_path: Path) -> None:
             w.add("o", np.array([1, 2], dtype=object))
         with pytest.raises(TypeError):
             w.add(5, 1)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="int64"):
+            w.add("huge", 2**63)  # TF: ValueError too
+        with pytest.raises(ValueError, match="int64"):
+            w.add("tiny", -(2**63) - 1)
         w.add("ok", 1)
     assert list(tfc.load_checkpoint(tmp_path / "c")) == ["ok"]
 

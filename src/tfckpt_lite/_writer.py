@@ -51,6 +51,9 @@ def to_array(value: object) -> np.ndarray[Any, Any]:
     elif isinstance(value, bool):
         arr = np.array(value, dtype=np.bool_)
     elif isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            # TF refuses these too (ValueError); NumPy would raise a bare OverflowError
+            raise ValueError(f"the integer {value} does not fit in int64")
         arr = np.array(value, dtype=np.int32 if _INT32_MIN <= value <= _INT32_MAX else np.int64)
     elif isinstance(value, float):
         arr = np.array(value, dtype=np.float32)
