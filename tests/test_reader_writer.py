@@ -610,6 +610,11 @@ def test_invalid_entries_are_corrupt_not_crashes(tmp_path: Path) -> None:
         # a string tensor claiming 2**40 elements in 10 bytes: refused before allocating
         b"hugestr": encode_entry(Entry(dtype=7, shape=(2**40,), size=10, crc32c=ok_crc)),
         b"slicedstr": encode_entry(Entry(dtype=7, shape=(2**40,), slices=[[(0, -1)]])),
+        b"negoff": encode_entry(Entry(dtype=1, shape=(2,), offset=-8, size=8, crc32c=ok_crc)),
+        b"overlap": encode_entry(Entry(dtype=1, shape=(4,), slices=[[(0, 3)], [(2, 2)]])),
+        b"outside": encode_entry(Entry(dtype=1, shape=(4,), slices=[[(2, 3)]])),
+        b"rank": encode_entry(Entry(dtype=1, shape=(4,), slices=[[(0, 2), (0, 1)]])),
+        b"noslice": encode_entry(Entry(dtype=1, shape=(4,), slices=[[(0, 2)], [(2, 2)]])),
         b"good": encode_entry(Entry(dtype=9, shape=(), size=8, crc32c=ok_crc)),
         # valid for TF (0 elements) but NumPy cannot make an array of this shape
         b"emptybig": encode_entry(Entry(dtype=1, shape=(0, 2**61), crc32c=mask_crc(0))),
@@ -617,7 +622,9 @@ def test_invalid_entries_are_corrupt_not_crashes(tmp_path: Path) -> None:
     _write_index(p, entries, encode_header(BundleHeader()))
     r = tfc.load_checkpoint(p)
     assert r["good"] == 0
-    for k in ("size", "neg", "shard", "past", "huge", "junk", "hugestr", "slicedstr"):
+    corrupt = ["size", "neg", "shard", "past", "huge", "junk", "hugestr", "slicedstr", "negoff"]
+    corrupt += ["overlap", "outside", "rank", "noslice"]
+    for k in corrupt:
         with pytest.raises(tfc.CorruptCheckpointError) as ei:
             r[k]
         assert ei.value.key == k
