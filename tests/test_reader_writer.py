@@ -1045,3 +1045,42 @@ def test_verify_checks_variant_tensors(tmp_path: Path) -> None:
     if Path(str(fixture) + ".index").exists():
         with tfc.load_checkpoint(fixture) as r:
             assert r.verify() == len(r)
+
+
+def test_misaligned_tensors_read_correctly(tmp_path: Path) -> None:
+    # Tensors are packed with no padding (FORMAT 5.1), so after a 1-byte tensor every wider
+    # dtype sits at an odd offset; values must still come out right (and aligned).
+    rng = np.random.default_rng(1)
+    values: dict[str, Any] = {"a_byte": np.uint8(1)}
+    for name in ("float64", "complex128", "int32", "bfloat16", "float16", "uint64"):
+        values[name] = random_array(name, (5, 3), rng)
+        values[name + "_pad"] = np.uint8(7)
+    tfc.save(tmp_path / "c", values)
+    with tfc.load_checkpoint(tmp_path / "c") as r:
+        for k, v in values.items():
+            got = r[k]
+            assert same_array(got, v), k
+            assert got.flags.aligned, k
+            if np.ndim(v):
+                assert same_array(r.get_slice(k)[1:4], v[1:4]), k
+                assert same_array(r.get_slice(k)[-1], v[-1]), k
+
+
+def test_big_endian_partitioned_tensor(tmp_path: Path) -> None:
+    full = np.arange(12, dtype=np.float32).reshape(4, 3)
+    data = b""
+    items: dict[bytes, bytes] = {}
+    slices = [[(0, 1), (0, -1)], [(1, 3), (0, -1)]]
+    for (start, length), _ in slices:
+        part = full[start : start + length].astype(">f4").tobytes()
+        entry = Entry(1, (length, 3), 0, len(data), len(part), mask_crc(crc32c(part)))
+        items[encode_slice_key(b"p", [(start, length), (0, -1)])] = encode_entry(entry)
+        data += part
+    items[b"p"] = encode_entry(Entry(1, (4, 3), slices=slices))
+    p = tmp_path / "be"
+    Path(str(p) + ".data-00000-of-00001").write_bytes(data)
+    _write_index(p, items, encode_header(BundleHeader(big_endian=True)))
+    with tfc.load_checkpoint(p) as r:
+        assert list(r) == ["p"]
+        assert np.array_equal(r["p"], full) and r["p"].dtype == np.dtype("<f4")
+        assert np.array_equal(r.get_slice("p")[2:], full[2:])

@@ -108,6 +108,8 @@ def tensor_sets(draw: st.DrawFn) -> list[tuple[str, str, Any]]:
     for k in keys:
         dtype = draw(st.sampled_from(ALL_DTYPES))
         shape = draw(shapes)
+        if draw(st.integers(0, 24)) == 0:  # now and then a tensor of a few MB
+            shape = draw(st.sampled_from([(512, 1024), (3 << 18,), (64, 64, 64)]))
         if dtype == "string" and draw(st.booleans()):
             value = np.empty(len(STRING_SAMPLES), dtype=object)
             value[:] = STRING_SAMPLES
