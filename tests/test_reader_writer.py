@@ -366,6 +366,10 @@ def test_add_slice_errors(tmp_path: Path) -> None:
             w.add_slice("p", (4,), "2,2", np.zeros(2, np.int32))
         with pytest.raises(ValueError, match="does not fit"):
             w.add_slice("p", (4,), "3,2", np.zeros(2, np.float32))
+        with pytest.raises(ValueError, match="step 1"):
+            w.add_slice("p", (4,), [slice(0, 4, 2)], np.zeros(2, np.float32))
+        with pytest.raises(TypeError):
+            w.add_slice("p", (4,), 3, np.zeros(2, np.float32))
         with pytest.raises(ValueError, match="dims"):
             w.add_slice("p", (4,), "0,1:0,1", np.zeros((1, 1), np.float32))
         with pytest.raises(ValueError, match="duplicate"):
@@ -1084,3 +1088,15 @@ def test_big_endian_partitioned_tensor(tmp_path: Path) -> None:
         assert list(r) == ["p"]
         assert np.array_equal(r["p"], full) and r["p"].dtype == np.dtype("<f4")
         assert np.array_equal(r.get_slice("p")[2:], full[2:])
+
+
+def test_non_utf8_keys_round_trip(tmp_path: Path) -> None:
+    # Keys are bytes on disk; a key that is not UTF-8 comes back surrogate-escaped, and that
+    # str writes the very same bytes again.
+    key = b"bad\xff\xfekey".decode("utf-8", "surrogateescape")
+    tfc.save(tmp_path / "c", {key: 1, "ok": 2})
+    index = read_table(Path(str(tmp_path / "c") + ".index").read_bytes())
+    assert b"bad\xff\xfekey" in dict(index)
+    with tfc.load_checkpoint(tmp_path / "c") as r:
+        assert list(r) == [key, "ok"]  # bytewise order: b"b..." < b"o..."
+        assert r[key] == 1
