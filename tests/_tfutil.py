@@ -35,10 +35,11 @@ FIXED_DTYPES: dict[str, Any] = {
     "float8_e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
     "int4": ml_dtypes.int4,
     "uint4": ml_dtypes.uint4,
-    "int2": ml_dtypes.int2,
-    "uint2": ml_dtypes.uint2,
-    "float4_e2m1fn": ml_dtypes.float4_e2m1fn,
 }
+# newer ml_dtypes only (the library maps them the same way, via getattr)
+for _name in ("int2", "uint2", "float4_e2m1fn"):
+    if hasattr(ml_dtypes, _name):
+        FIXED_DTYPES[_name] = getattr(ml_dtypes, _name)
 SUB_BYTE = ("int4", "uint4", "int2", "uint2", "float4_e2m1fn")
 ALL_DTYPES = (*FIXED_DTYPES, "string")
 

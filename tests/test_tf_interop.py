@@ -230,6 +230,10 @@ def test_tf_train_checkpoint_reads_identically(tmp_path: Path) -> None:
         assert r.dtype("net/h/.ATTRIBUTES/VARIABLE_VALUE") == "bfloat16"
         assert r.verify() == len(r)
     assert tfc.latest_checkpoint(tmp_path) == tf.train.latest_checkpoint(str(tmp_path))
+    for key in ("net/w/.ATTRIBUTES/VARIABLE_VALUE", "step/.ATTRIBUTES/VARIABLE_VALUE"):
+        assert same_array(
+            tfc.load_variable(tmp_path, key), tf.train.load_variable(str(tmp_path), key)
+        )
     assert tfc.list_variables(tmp_path) == [
         (k, list(s)) for k, s in tf.train.list_variables(str(tmp_path))
     ]
