@@ -275,7 +275,7 @@ def test_slice_key_golden_examples() -> None:
     v = b"\x00v/.ATTRIBUTES/VARIABLE_VALUE\x00\x01\x01\x01\xc0\x96\xc0K"
     assert encode_slice_key(b"v/.ATTRIBUTES/VARIABLE_VALUE", [(150, 75)]) == v
     assert decode_slice_key(v) == (b"v/.ATTRIBUTES/VARIABLE_VALUE", [(150, 75)])
-    full = bytes.fromhex("0061000101018 07f".replace(" ", ""))
+    full = bytes.fromhex("00 61 00 01 01 01 80 7f".replace(" ", ""))  # V1 key of `a` [2]
     assert encode_slice_key(b"a", [(0, -1)]) == full
     assert decode_slice_key(full) == (b"a", [(0, -1)])
     assert (

@@ -229,7 +229,7 @@ def test_table_round_trip_against_dict_model(model: dict[bytes, bytes], block_si
             nxt = decode_block(table[index[i + 1][1][0] : index[i + 1][1][0] + index[i + 1][1][1]])
             assert ikey < nxt[0][0]
             # blocks are flushed once their estimate reaches block_size (or for huge entries)
-            assert size + 0 >= block_size or len(nxt[0][0]) + len(nxt[0][1]) >= 2 * block_size
+            assert size >= block_size or len(nxt[0][0]) + len(nxt[0][1]) >= 2 * block_size
 
 
 def test_empty_table_layout() -> None:
