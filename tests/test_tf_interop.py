@@ -412,3 +412,17 @@ def test_partitioned_round_trips_with_tf(
         with tfc.load_checkpoint(theirs) as r:
             assert list(r) == ["p"] and r.shape("p") == shape and r.dtype("p") == dtype
             assert same_array(r["p"], value)
+
+
+def test_checkpoint_manager_state_file(tmp_path: Path) -> None:
+    v = tf.Variable(0.0)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=v), str(tmp_path), max_to_keep=2)
+    for i in range(3):
+        v.assign(float(i))
+        manager.save()
+    assert tfc.latest_checkpoint(tmp_path) == tf.train.latest_checkpoint(str(tmp_path))
+    with tfc.load_checkpoint(tmp_path) as r:
+        assert r.prefix == manager.latest_checkpoint
+        assert r["v/.ATTRIBUTES/VARIABLE_VALUE"] == 2.0
+    with tfc.load_checkpoint(str(tmp_path) + "/") as r:
+        assert r["v/.ATTRIBUTES/VARIABLE_VALUE"] == 2.0
