@@ -24,6 +24,8 @@ marker is unambiguous.
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -254,6 +256,7 @@ class ObjectGraph(Sequence[GraphNode]):
             for a in node.attributes.values():
                 self._by_key.setdefault(a.checkpoint_key, node)
         self._canonical: dict[int, str] | None = None
+        self._dist: dict[int, int] | None = None
 
     def _check_id(self, node_id: int, at: int, what: str) -> None:
         if not 0 <= node_id < len(self.proto.nodes):
@@ -356,6 +359,20 @@ class ObjectGraph(Sequence[GraphNode]):
             self._canonical = paths
         return self._canonical
 
+    def _distances(self) -> dict[int, int]:
+        """node id -> number of child edges on its shortest path from the root."""
+        if self._dist is None:
+            dist = {0: 0}
+            queue = collections.deque([0])
+            while queue:
+                nid = queue.popleft()
+                for _, cid in self.nodes[nid].child_ids:
+                    if cid not in dist:
+                        dist[cid] = dist[nid] + 1
+                        queue.append(cid)
+            self._dist = dist
+        return self._dist
+
     def path_of(self, node: GraphNode | int) -> str | None:
         nid = node if isinstance(node, int) else node.id
         return self.canonical_paths().get(nid)
@@ -393,8 +410,8 @@ class ObjectGraph(Sequence[GraphNode]):
         `key_or_node` is a checkpoint key, a node or a node id. Paths never visit a node twice,
         so cycles cannot make the list infinite; it is further cut at `limit` paths (and a fixed
         work budget), which only very densely shared graphs reach. Ties in length are in
-        alphabetical order. The first path is the node's canonical path unless a tie sorts
-        another one before it.
+        alphabetical order, except that the canonical path (the one TF used for the node's
+        keys, its first breadth-first path) always comes first.
         """
         if isinstance(key_or_node, str):
             target = self.owner(key_or_node).id
@@ -409,19 +426,31 @@ class ObjectGraph(Sequence[GraphNode]):
         slot_owners = self._slot_owners()
         budget = [_PATH_WORK]
 
+        dist = self._distances()
+
         def child_paths(tid: int, avoid: frozenset[int]) -> list[list[str]]:
-            # Walk parent edges from `tid` back to the root; explicit stack, simple paths only.
+            # Best-first walk of parent edges from `tid` back to the root. Priority is the
+            # suffix length plus the node's distance from the root, a lower bound of the
+            # full length, so complete paths come out shortest first even when cut short.
             found: list[list[str]] = []
-            stack: list[tuple[int, list[str], frozenset[int]]] = [(tid, [], avoid | {tid})]
-            while stack and budget[0] > 0 and len(found) < limit:
-                nid, suffix, seen = stack.pop()
+            if tid not in dist:
+                return found
+            tie = itertools.count()
+            heap: list[tuple[int, int, int, tuple[str, ...], frozenset[int]]] = [
+                (dist[tid], next(tie), tid, (), avoid | {tid})
+            ]
+            while heap and budget[0] > 0 and len(found) < limit:
+                _, _, nid, suffix, seen = heapq.heappop(heap)
                 budget[0] -= 1
                 if nid == 0:
-                    found.append(suffix)
+                    found.append(list(suffix))
                     continue
                 for pid, esc in parents.get(nid, ()):
-                    if pid not in seen:
-                        stack.append((pid, [esc, *suffix], seen | {pid}))
+                    if pid not in seen and pid in dist:
+                        item = (esc, *suffix)
+                        heapq.heappush(
+                            heap, (len(item) + dist[pid], next(tie), pid, item, seen | {pid})
+                        )
             return found
 
         results = {"/".join(p) for p in child_paths(target, frozenset())}
@@ -436,5 +465,12 @@ class ObjectGraph(Sequence[GraphNode]):
                     )
                     if len(results) >= limit:
                         break
-        ordered = sorted(results, key=lambda p: (0 if p == "" else p.count("/") + 1, p))
+        canonical = self.canonical_paths().get(target)
+        if canonical is not None:
+            results.add(canonical)  # even when the enumeration was cut short
+
+        def rank(p: str) -> tuple[int, bool, str]:
+            return (0 if p == "" else p.count("/") + 1, p != canonical, p)
+
+        ordered = sorted(results, key=rank)
         return ordered[:limit]

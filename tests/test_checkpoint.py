@@ -1,0 +1,375 @@
+"""Checkpoint / load_tree / CheckpointManager without TensorFlow.
+
+Expected graphs and data orders below were observed from TF 2.21 on the equivalent tf.Module
+trees (the live comparison, byte for byte, is in test_tf_objects.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tfckpt_lite as tfc
+from tfckpt_lite._graph import OBJECT_GRAPH_KEY
+from tfckpt_lite._reader import BundleReader
+from tfckpt_lite._storage import LocalFileSystem
+
+VV = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _data_order(prefix: str | Path) -> list[str]:
+    r = BundleReader(str(prefix), LocalFileSystem())
+    try:
+        return [k for _, k in sorted((r.entry(k).offset, k) for k in r.keys())]
+    finally:
+        r.close()
+
+
+def _tree() -> dict[str, Any]:
+    # "shared" is the same array as sub/w: one variable, first reached as model/shared.
+    shared = np.arange(6, dtype=np.float32).reshape(2, 3)
+    return {
+        "zeta": 1.0,
+        "alpha": np.array([1, 2], np.int32),
+        "lst": [3.0, {"b": 4.0, "a.x/y": 5.0}],
+        "dct": {"z": 6.0, "a": [7.0]},
+        "sub": {"w": shared},
+        "shared": shared,
+    }
+
+
+def test_graph_and_order_match_tf(tmp_path: Path) -> None:
+    ck = tfc.Checkpoint(model=_tree(), step=np.int64(0))
+    prefix = ck.save(tmp_path / "ck")
+    assert prefix == str(tmp_path / "ck-1")
+    # Observed from TF 2.21 (tf.Module with the same attributes, Checkpoint(model=, step=)).
+    assert _data_order(prefix) == [
+        "step" + VV,
+        "save_counter" + VV,
+        "model/zeta" + VV,
+        "model/alpha" + VV,
+        "model/shared" + VV,
+        "model/lst/0" + VV,
+        "model/dct/z" + VV,
+        "model/lst/1/b" + VV,
+        "model/lst/1/a..x.Sy" + VV,
+        "model/dct/a/0" + VV,
+        OBJECT_GRAPH_KEY,
+    ]
+    with tfc.load_checkpoint(prefix) as r:
+        g = r.object_graph
+        assert g is not None
+        kids = [[(n, c.id) for n, c in node.children.items()] for node in g]
+        assert kids[:2] == [
+            [("model", 1), ("step", 2), ("save_counter", 3)],
+            [("zeta", 4), ("alpha", 5), ("lst", 6), ("dct", 7), ("sub", 8), ("shared", 9)],
+        ]
+        assert kids[6] == [("0", 10), ("1", 11)]
+        assert kids[8] == [("w", 9)]  # the shared array is one variable
+        assert kids[11] == [("b", 14), ("a.x/y", 15)]
+        assert g[3].attributes["VARIABLE_VALUE"].full_name == "save_counter"
+        assert g[4].attributes["VARIABLE_VALUE"].full_name == "Variable"
+        assert all(n.has_checkpoint_values for n in g)
+        assert r["save_counter" + VV].dtype == np.int64 and r["save_counter" + VV] == 1
+    assert (tmp_path / "checkpoint").read_text() == (
+        'model_checkpoint_path: "ck-1"\nall_model_checkpoint_paths: "ck-1"\n'
+    )
+    assert ck.save(tmp_path / "ck") == str(tmp_path / "ck-2")
+    assert tfc.latest_checkpoint(tmp_path) == str(tmp_path / "ck-2")
+
+
+def test_write_has_no_counter_and_empty_containers(tmp_path: Path) -> None:
+    ck = tfc.Checkpoint(a={"empty": {}, "nil": []}, b=[np.zeros(3, np.float16)])
+    ck.write(tmp_path / "w")
+    with tfc.load_checkpoint(tmp_path / "w") as r:
+        assert sorted(r) == [OBJECT_GRAPH_KEY, "b/0" + VV]
+        g = r.object_graph
+        assert g is not None
+        assert g.find("a").has_checkpoint_values is False
+        assert g.find("a/empty").has_checkpoint_values is False
+        assert g.find("b").has_checkpoint_values is True
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_bad_trees() -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        tfc.Checkpoint(save_counter=1)
+    with pytest.raises(TypeError, match="str"):
+        tfc.Checkpoint(a={1: 2.0}).graph  # noqa: B018
+    with pytest.raises(TypeError, match="None"):
+        tfc.Checkpoint(a={"x": None}).graph  # noqa: B018
+
+
+def test_cyclic_tree_terminates(tmp_path: Path) -> None:
+    d: dict[str, Any] = {"w": np.ones(2, np.float32)}
+    d["self"] = d
+    ck = tfc.Checkpoint(m=d)
+    ck.write(tmp_path / "c")
+    g = tfc.load_checkpoint(tmp_path / "c").object_graph
+    assert g is not None
+    assert g.find("m/self/self/self") is g.find("m")
+    tree = tfc.load_tree(tmp_path / "c")
+    assert set(tree["m"]) == {"w"}  # the back edge is left out: no cyclic dicts
+
+
+def _as_loaded(v: Any) -> Any:
+    """What load_tree gives back for a tree we wrote: lists become dicts "0", "1", ..."""
+    if isinstance(v, dict):
+        return {k: _as_loaded(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return {str(i): _as_loaded(x) for i, x in enumerate(v)}
+    return tfc._writer.to_array(v)
+
+
+def _assert_same(a: Any, b: Any) -> None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and list(a) == list(b)
+        for k in a:
+            _assert_same(a[k], b[k])
+    else:
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a, b)
+
+
+_names = st.text(st.sampled_from("ab./_éß0"), min_size=1, max_size=4)
+_leaves = st.one_of(
+    st.floats(allow_nan=False, width=32),
+    st.integers(-(2**31), 2**31 - 1),
+    st.lists(st.floats(allow_nan=False, width=32), max_size=3).map(
+        lambda x: np.array(x, np.float32)
+    ),
+    st.binary(max_size=5),
+)
+_trees = st.recursive(
+    _leaves,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=3), st.dictionaries(_names, kids, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree=st.dictionaries(_names.filter(lambda n: n != "save_counter"), _trees, max_size=4))
+def test_tree_round_trip(tmp_path: Path, tree: dict[str, Any]) -> None:
+    prefix = tmp_path / "t"
+    tfc.Checkpoint(**tree).write(prefix, fsync=False)
+    back = tfc.load_tree(prefix)
+    _assert_same(_as_loaded(dict(sorted(tree.items()))), back)
+    # and again through graph mode: the graph bytes are kept
+    with tfc.load_checkpoint(prefix) as r:
+        before = bytes(r[OBJECT_GRAPH_KEY].item())
+    tfc.Checkpoint.from_checkpoint(prefix).write(tmp_path / "t2", fsync=False)
+    with tfc.load_checkpoint(tmp_path / "t2") as r:
+        assert bytes(r[OBJECT_GRAPH_KEY].item()) == before
+    assert (tmp_path / "t.index").read_bytes() == (tmp_path / "t2.index").read_bytes()
+
+
+def test_load_tree_shared_and_attributes(tmp_path: Path) -> None:
+    w = np.ones((2, 2), np.float32)
+    layer = {"kernel": w}
+    tfc.Checkpoint(model={"layer-0": layer, "layer_with_weights-0": layer, "alias": w}).write(
+        tmp_path / "s"
+    )
+    t = tfc.load_tree(tmp_path / "s")
+    assert t["model"]["layer-0"] is t["model"]["layer_with_weights-0"]
+    assert np.array_equal(t["model"]["alias"], w)
+
+
+def test_load_tree_name_based(tmp_path: Path) -> None:
+    tfc.save(
+        tmp_path / "n",
+        {"dense/kernel": np.ones(2), "dense/kernel/Adam": np.zeros(2), "global_step": 3},
+    )
+    t = tfc.load_tree(tmp_path / "n")
+    assert set(t) == {"dense", "global_step"}
+    assert set(t["dense"]["kernel"]) == {"", "Adam"}
+    assert np.array_equal(t["dense"]["kernel"][""], np.ones(2))
+    assert t["global_step"] == 3
+
+
+def test_save_load_keeps_graph(tmp_path: Path) -> None:
+    tfc.Checkpoint(m={"w": np.arange(3, dtype=np.float32)}).write(tmp_path / "a")
+    loaded = tfc.load(tmp_path / "a")
+    loaded["m/w" + VV] = loaded["m/w" + VV] * 2
+    tfc.save(tmp_path / "b", loaded)
+    t = tfc.load_tree(tmp_path / "b")
+    assert np.array_equal(t["m"]["w"], [0, 2, 4])
+
+
+def test_update_by_path_graph_mode(tmp_path: Path) -> None:
+    tfc.Checkpoint(model={"a.b/c": np.zeros(2, np.float32), "n": [np.int64(1)]}).save(
+        tmp_path / "ck"
+    )
+    ed = tfc.Checkpoint.from_checkpoint(tmp_path / "ck-1")
+    assert ed.save_counter == 1
+    assert ed.update_by_path("model/a..b.Sc", np.ones(2, np.float32)) == "model/a..b.Sc" + VV
+    assert ed.update_by_path(["model", "n", "0"], np.int64(9)) == "model/n/0" + VV
+    with pytest.raises(ValueError, match="does not match"):
+        ed.update_by_path("model/n/0", np.int32(9))
+    with pytest.raises(KeyError):
+        ed.update_by_path("model/zzz", 1)
+    with pytest.raises(KeyError):
+        ed["nope"] = 1
+    p = ed.save(tmp_path / "ck")
+    assert p == str(tmp_path / "ck-2")
+    t = tfc.load_tree(p)
+    assert np.array_equal(t["model"]["a.b/c"], [1, 1])
+    assert t["model"]["n"]["0"] == 9
+    assert t["save_counter"] == 2
+
+
+def test_update_by_path_tree_mode(tmp_path: Path) -> None:
+    ck = tfc.Checkpoint(model={"l": [np.zeros(2, np.float32)], "a/b": 1.0})
+    assert ck.update_by_path("model/l/0", np.ones(2, np.float32)) == "model/l/0" + VV
+    assert ck.update_by_path("model/a.Sb", 2.0) == "model/a.Sb" + VV
+    assert ck.tree is not None
+    assert ck.tree["model"]["a/b"] == 2.0
+    with pytest.raises(KeyError):
+        ck.update_by_path("model/nope", 1.0)
+
+
+def test_save_adds_counter_to_graph_without_one(tmp_path: Path) -> None:
+    tfc.Checkpoint(w=np.ones(1, np.float32)).write(tmp_path / "plain")
+    ed = tfc.Checkpoint.from_checkpoint(tmp_path / "plain")
+    assert ed.save_counter is None
+    p = ed.save(tmp_path / "x")
+    g = tfc.load_checkpoint(p).object_graph
+    assert g is not None
+    assert list(g.root.children) == ["w", "save_counter"]
+    assert tfc.load_tree(p)["save_counter"] == 1
+
+
+def test_from_checkpoint_rejects_name_based(tmp_path: Path) -> None:
+    tfc.save(tmp_path / "n", {"a": 1})
+    with pytest.raises(ValueError, match="no object graph"):
+        tfc.Checkpoint.from_checkpoint(tmp_path / "n")
+
+
+def test_keras3_alias_update(tmp_path: Path) -> None:
+    k = np.ones((2, 2), np.float32)
+    # the optimizer's _trainable_variables list holds the model's kernel (shared node)
+    tfc.Checkpoint(model={"dense": {"kernel": k}}, optimizer={"_trainable_variables": [k]}).write(
+        tmp_path / "k"
+    )
+    ed = tfc.Checkpoint.from_checkpoint(tmp_path / "k")
+    key = ed.update_by_path("optimizer/_trainable_variables/0", np.zeros((2, 2), np.float32))
+    assert key == "model/dense/kernel" + VV
+    g = ed.graph
+    assert g.paths(key) == ["model/dense/kernel", "optimizer/_trainable_variables/0"]
+
+
+# -- CheckpointManager ---------------------------------------------------------------------
+
+
+def _files(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir())
+
+
+def test_manager_keeps_last_n(tmp_path: Path) -> None:
+    mgr = tfc.CheckpointManager(tmp_path, max_to_keep=2)
+    assert mgr.latest_checkpoint is None and mgr.checkpoints == []
+    paths = [mgr.save({"w": np.full(2, i, np.float32)}) for i in range(4)]
+    assert paths == [str(tmp_path / f"ckpt-{i}") for i in range(1, 5)]
+    assert mgr.checkpoints == paths[2:]
+    assert _files(tmp_path) == [
+        "checkpoint",
+        "ckpt-3.data-00000-of-00001",
+        "ckpt-3.index",
+        "ckpt-4.data-00000-of-00001",
+        "ckpt-4.index",
+    ]
+    st = tfc.get_checkpoint_state(tmp_path)
+    assert st is not None
+    assert st.all_model_checkpoint_paths == paths[2:]
+    assert len(st.all_model_checkpoint_timestamps) == 2
+    text = (tmp_path / "checkpoint").read_text().splitlines()
+    assert text[:3] == [
+        'model_checkpoint_path: "ckpt-4"',
+        'all_model_checkpoint_paths: "ckpt-3"',
+        'all_model_checkpoint_paths: "ckpt-4"',
+    ]
+    assert text[-1].startswith("last_preserved_timestamp: ")
+    assert tfc.load_tree(paths[-1])["save_counter"] == 4
+    # a new manager picks up the list and the numbering
+    mgr2 = tfc.CheckpointManager(tmp_path, max_to_keep=2)
+    assert mgr2.checkpoints == paths[2:]
+    assert mgr2.save({"w": np.zeros(2, np.float32)}) == str(tmp_path / "ckpt-5")
+    assert mgr2.checkpoints == [paths[3], str(tmp_path / "ckpt-5")]
+
+
+def test_manager_checkpoint_object_and_numbers(tmp_path: Path) -> None:
+    mgr = tfc.CheckpointManager(tmp_path, max_to_keep=None, checkpoint_name="model")
+    ck = tfc.Checkpoint(w=np.ones(1, np.float32))
+    assert mgr.save(ck) == str(tmp_path / "model-1")
+    assert mgr.save(ck, checkpoint_number=100) == str(tmp_path / "model-100")
+    assert ck.save_counter == 2  # incremented even with an explicit number, as TF
+    assert mgr.save(ck, checkpoint_number=1) == str(tmp_path / "model-1")
+    assert mgr.checkpoints == [str(tmp_path / "model-100"), str(tmp_path / "model-1")]
+    flat = mgr.save({"a": 1, "b/c": 2.0}, name_based=True)
+    assert sorted(tfc.load(flat)) == ["a", "b/c"]
+    with pytest.raises(ValueError):
+        tfc.CheckpointManager(tmp_path, max_to_keep=0)
+
+
+def test_manager_keep_every_n_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    mgr = tfc.CheckpointManager(tmp_path, max_to_keep=1, keep_checkpoint_every_n_hours=1)
+    saved = []
+    for _ in range(5):
+        clock[0] += 1800  # half an hour apart
+        saved.append(mgr.save({"w": np.ones(1, np.float32)}))
+    # ckpt-2 (1 h after the start) and ckpt-4 (1 h after ckpt-2) are preserved forever
+    on_disk = sorted(n[: -len(".index")] for n in _files(tmp_path) if n.endswith(".index"))
+    assert on_disk == ["ckpt-2", "ckpt-4", "ckpt-5"]
+    assert mgr.checkpoints == [saved[-1]]
+    st = tfc.get_checkpoint_state(tmp_path)
+    assert st is not None and st.last_preserved_timestamp == 1_000_000.0 + 4 * 1800
+
+
+def test_manager_ignores_debris_and_foreign_paths(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    tfc.save(other / "ckpt-1", {"a": 1})
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "ckpt-9.index.tempstate123").write_bytes(b"x")
+    (run / "ckpt-9_temp").mkdir()
+    now = time.time()
+    tfc.update_checkpoint_state(
+        run,
+        str(other / "ckpt-1"),
+        [str(other / "ckpt-1")],
+        [now - 10],
+        now - 100,
+        save_relative_paths=False,
+    )
+    mgr = tfc.CheckpointManager(run, max_to_keep=1)
+    assert mgr.checkpoints == []  # the foreign path is not managed
+    for _ in range(3):
+        mgr.save({"w": np.ones(1, np.float32)})
+    assert (other / "ckpt-1.index").exists()  # never deleted
+    assert "ckpt-9.index.tempstate123" in _files(run)
+    assert mgr.checkpoints == [os.path.join(str(run), "ckpt-3")]
+
+
+def test_manager_time_went_back(tmp_path: Path) -> None:
+    future = time.time() + 10_000
+    tfc.save(tmp_path / "ckpt-1", {"a": 1})
+    tfc.update_checkpoint_state(
+        tmp_path, str(tmp_path / "ckpt-1"), [str(tmp_path / "ckpt-1")], [future + 5], future
+    )
+    mgr = tfc.CheckpointManager(tmp_path, max_to_keep=1)
+    # the preserved time is capped to now and the checkpoint's stamp too: it is not managed
+    # any more, hence never deleted by this manager (TF's rule)
+    assert mgr.checkpoints == []
+    mgr.save({"a": np.int32(2)})
+    assert (tmp_path / "ckpt-1.index").exists()
