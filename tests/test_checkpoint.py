@@ -27,7 +27,8 @@ VV = "/.ATTRIBUTES/VARIABLE_VALUE"
 def _data_order(prefix: str | Path) -> list[str]:
     r = BundleReader(str(prefix), LocalFileSystem())
     try:
-        return [k for _, k in sorted((r.entry(k).offset, k) for k in r.keys())]
+        keys = r.keys()
+        return [k for _, k in sorted((r.entry(k).offset, k) for k in keys)]
     finally:
         r.close()
 
@@ -149,14 +150,14 @@ _leaves = st.one_of(
 )
 _trees = st.recursive(
     _leaves,
-    lambda kids: st.one_of(
-        st.lists(kids, max_size=3), st.dictionaries(_names, kids, max_size=3)
-    ),
+    lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(_names, kids, max_size=3)),
     max_leaves=10,
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(tree=st.dictionaries(_names.filter(lambda n: n != "save_counter"), _trees, max_size=4))
 def test_tree_round_trip(tmp_path: Path, tree: dict[str, Any]) -> None:
     prefix = tmp_path / "t"
@@ -231,7 +232,8 @@ def test_update_by_path_tree_mode(tmp_path: Path) -> None:
     assert ck.update_by_path("model/l/0", np.ones(2, np.float32)) == "model/l/0" + VV
     assert ck.update_by_path("model/a.Sb", 2.0) == "model/a.Sb" + VV
     assert ck.tree is not None
-    assert ck.tree["model"]["a/b"] == 2.0
+    model = ck.tree["model"]
+    assert isinstance(model, dict) and model["a/b"] == 2.0
     with pytest.raises(KeyError):
         ck.update_by_path("model/nope", 1.0)
 

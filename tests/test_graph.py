@@ -39,7 +39,7 @@ def _graph(spec: list[dict[str, object]]) -> pb.TrackableObjectGraph:
 
 
 # FORMAT.md 6.4's observed example (TF 2.21, Checkpoint(net=Module(), v=var, optimizer=Adam V1)).
-SLOT_GRAPH = [
+SLOT_GRAPH: list[dict[str, object]] = [
     {"children": [(1, "net"), (2, "optimizer"), (3, "v")]},
     {},
     {"children": [(4, "beta1_power"), (5, "beta2_power")], "slots": [(3, "m", 6), (3, "v", 7)]},
@@ -94,7 +94,7 @@ def test_slot_graph_navigation() -> None:
 def test_keras3_alias_paths() -> None:
     # Keras 3 shape: the kernel is first reached as optimizer/_trainable_variables/0 (the
     # Checkpoint's children: model, optimizer; optimizer is also tracked under the model).
-    spec = [
+    spec: list[dict[str, object]] = [
         {"children": [(1, "model"), (2, "optimizer")]},
         {"children": [(3, "dense"), (2, "optimizer")]},
         {"children": [(4, "_trainable_variables")]},
@@ -119,7 +119,7 @@ def test_keras3_alias_paths() -> None:
 
 
 def test_cycles_terminate() -> None:
-    spec = [
+    spec: list[dict[str, object]] = [
         {"children": [(1, "a")]},
         {"children": [(2, "b"), (0, "root")]},
         {"children": [(1, "back"), (3, "leaf"), (2, "self")]},
@@ -195,7 +195,7 @@ def test_reader_object_graph(tmp_path: Path) -> None:
         g = r.object_graph
         assert g is not None
         assert g.find("model/w").value_key == "model/w/.ATTRIBUTES/VARIABLE_VALUE"
-        assert g.keys() == ["model/w/.ATTRIBUTES/VARIABLE_VALUE"]
+        assert g.checkpoint_keys() == ["model/w/.ATTRIBUTES/VARIABLE_VALUE"]
         assert g.root.has_checkpoint_values is True
         assert g.root.registered_saver is None
 

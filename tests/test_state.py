@@ -24,8 +24,9 @@ MANAGER_TEXT = (
 
 
 def test_format_matches_tf_manager_text() -> None:
-    st_ = CheckpointState("ckpt-3", ["ckpt-2", "ckpt-3"], [1795635003.0610116, 1795635003.07044],
-                          1795635002.0468583)
+    st_ = CheckpointState(
+        "ckpt-3", ["ckpt-2", "ckpt-3"], [1795635003.0610116, 1795635003.07044], 1795635002.0468583
+    )
     assert format_state(st_) == MANAGER_TEXT
     assert parse_state(MANAGER_TEXT.encode()) == st_
 
@@ -69,7 +70,9 @@ def test_update_rejects_mismatched_timestamps(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timestamps"):
         tfc.update_checkpoint_state(tmp_path, "a", ["a", "b"], [1.0])
     with pytest.raises(ValueError, match="conflicts"):
-        tfc.update_checkpoint_state(tmp_path, str(tmp_path / "checkpoint"), save_relative_paths=False)
+        tfc.update_checkpoint_state(
+            tmp_path, str(tmp_path / "checkpoint"), save_relative_paths=False
+        )
 
 
 def test_get_state_joins_relative_keeps_absolute(tmp_path: Path) -> None:
@@ -81,7 +84,10 @@ def test_get_state_joins_relative_keeps_absolute(tmp_path: Path) -> None:
     s = tfc.get_checkpoint_state(tmp_path)
     assert s is not None
     assert s.model_checkpoint_path == os.path.join(str(tmp_path), "ckpt-2")
-    assert s.all_model_checkpoint_paths == ["/elsewhere/ckpt-1", os.path.join(str(tmp_path), "ckpt-2")]
+    assert s.all_model_checkpoint_paths == [
+        "/elsewhere/ckpt-1",
+        os.path.join(str(tmp_path), "ckpt-2"),
+    ]
     assert s.all_model_checkpoint_timestamps == []
     assert s.last_preserved_timestamp == 0.0
 
@@ -128,7 +134,9 @@ def test_huge_state_file(tmp_path: Path) -> None:
         tfc.get_checkpoint_state(tmp_path)
 
 
-def test_atomic_write_failure_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_failure_keeps_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tfc.update_checkpoint_state(tmp_path, "ck-1")
     before = (tmp_path / "checkpoint").read_bytes()
 
@@ -151,7 +159,7 @@ def test_latest_checkpoint_ignores_debris(tmp_path: Path) -> None:
     assert tfc.latest_checkpoint(tmp_path) == os.path.join(str(tmp_path), "ckpt-1")
 
 
-_paths = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+_paths = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=20)
 
 
 @given(

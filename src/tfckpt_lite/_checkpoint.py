@@ -186,7 +186,7 @@ class Checkpoint:
                 raise ValueError(f"{r.prefix!r} has no object graph; use load() and save()")
             self._source = r.prefix
             self._graph_bytes = bytes(r[OBJECT_GRAPH_KEY].reshape(-1)[0])
-            order = [k for k in graph.keys() if k in r]
+            order = [k for k in graph.checkpoint_keys() if k in r]
             known = set(order)
             rest = sorted(k for k in r if k != OBJECT_GRAPH_KEY and k not in known)
             self._values = {k: r[k] for k in [*order, *rest]}
@@ -212,7 +212,9 @@ class Checkpoint:
             raise KeyError(f"{key!r} is not a tensor of this checkpoint")
         self._values[key] = value
 
-    def update_by_path(self, path: str | Sequence[str], value: object, *, strict: bool = True) -> str:
+    def update_by_path(
+        self, path: str | Sequence[str], value: object, *, strict: bool = True
+    ) -> str:
         """Replace the variable at an object path; returns the checkpoint key written.
 
         `path` is `/`-joined escaped local names (as in keys and `ObjectGraph.paths()`), or a

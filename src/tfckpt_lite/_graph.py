@@ -116,7 +116,7 @@ class Attribute:
 
 @dataclass(frozen=True)
 class SlotVariable:
-    """On an optimizer node: slot `slot_name` of variable node `original_variable` is node `slot_variable`."""
+    """On an optimizer node: slot `slot_name` of node `original_variable` is `slot_variable`."""
 
     original_variable: int
     slot_name: str
@@ -214,7 +214,9 @@ class ObjectGraph(Sequence[GraphNode]):
         self.proto = proto
         n = len(proto.nodes)
         if n == 0:
-            raise CorruptCheckpointError("object graph has no nodes", path=path, key=OBJECT_GRAPH_KEY)
+            raise CorruptCheckpointError(
+                "object graph has no nodes", path=path, key=OBJECT_GRAPH_KEY
+            )
         nodes: list[GraphNode] = []
         for i, obj in enumerate(proto.nodes):
             child_ids: list[tuple[str, int]] = []
@@ -253,8 +255,8 @@ class ObjectGraph(Sequence[GraphNode]):
         self.nodes: tuple[GraphNode, ...] = tuple(nodes)
         self._by_key: dict[str, GraphNode] = {}
         for node in self.nodes:
-            for a in node.attributes.values():
-                self._by_key.setdefault(a.checkpoint_key, node)
+            for attr in node.attributes.values():
+                self._by_key.setdefault(attr.checkpoint_key, node)
         self._canonical: dict[int, str] | None = None
         self._dist: dict[int, int] | None = None
 
@@ -312,10 +314,12 @@ class ObjectGraph(Sequence[GraphNode]):
         """The node whose attribute has checkpoint key `key`."""
         node = self._by_key.get(key)
         if node is None:
-            raise TensorNotFoundError("no object in the graph owns this key", path=self.path, key=key)
+            raise TensorNotFoundError(
+                "no object in the graph owns this key", path=self.path, key=key
+            )
         return node
 
-    def keys(self) -> list[str]:
+    def checkpoint_keys(self) -> list[str]:
         """Every checkpoint key the graph references, in node order."""
         return list(self._by_key)
 
@@ -396,7 +400,9 @@ class ObjectGraph(Sequence[GraphNode]):
                 for s in optimizer.slot_variables:
                     if s.original_variable == node.id and s.slot_name == parts[-1]:
                         return self.nodes[s.slot_variable]
-                raise KeyError(f"{path!r}: the optimizer has no slot {parts[-1]!r} for that variable")
+                raise KeyError(
+                    f"{path!r}: the optimizer has no slot {parts[-1]!r} for that variable"
+                )
             child = node.children.get(name)
             if child is None:
                 raise KeyError(f"{path!r}: no child {name!r} at node {node.id}")

@@ -59,7 +59,9 @@ class CheckpointManager:
         fsync: bool = True,
     ) -> None:
         if max_to_keep is not None and max_to_keep <= 0:
-            raise ValueError(f"expected a positive integer or None for max_to_keep, got {max_to_keep}")
+            raise ValueError(
+                f"expected a positive integer or None for max_to_keep, got {max_to_keep}"
+            )
         self._directory = os.fspath(directory)
         self._max_to_keep = max_to_keep
         self._keep_every = keep_checkpoint_every_n_hours
@@ -177,10 +179,7 @@ class CheckpointManager:
                 continue
             base = glob.escape(prefix)
             for path in [*glob.glob(base + ".index"), *glob.glob(base + ".data-?????-of-?????")]:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass  # another process deleted it first
+                _unlink_if_exists(path)
 
     def _record_state(self) -> None:
         assert self._latest is not None
@@ -193,3 +192,10 @@ class CheckpointManager:
             save_relative_paths=True,
             fsync=self._fsync,
         )
+
+
+def _unlink_if_exists(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass  # another process deleted it first

@@ -82,7 +82,9 @@ def parse_state(text: bytes) -> CheckpointState:
     try:
         text_format.Merge(decoded, msg)
     except (text_format.ParseError, ValueError, UnicodeError) as e:
-        raise CorruptCheckpointError(f"state file is not a text-format CheckpointState: {e}") from None
+        raise CorruptCheckpointError(
+            f"state file is not a text-format CheckpointState: {e}"
+        ) from None
     return CheckpointState(
         model_checkpoint_path=msg.model_checkpoint_path,
         all_model_checkpoint_paths=list(msg.all_model_checkpoint_paths),
