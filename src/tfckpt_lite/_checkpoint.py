@@ -336,10 +336,11 @@ def load_tree(path: str | os.PathLike[str]) -> dict[str, Any]:
       * optimizer slot variables live on the optimizer's dict under ``".OPTIMIZER_SLOT"``:
         ``{canonical variable path: {slot name: array}}``, e.g.
         ``tree["optimizer"][".OPTIMIZER_SLOT"]["model/dense/kernel"]["m"]``;
-      * shared objects: a variable appears at every path that reaches it (the same array
-        object); a container appears wherever the edge keeps it at its shortest distance
-        from the root (e.g. both tf-keras ``layer-0`` and ``layer_with_weights-0``). Longer
-        edges back to containers are left out, so the result never contains a cycle.
+      * shared objects appear at every path that reaches them, as the same array or dict
+        object (tf-keras ``layer-0`` *is* ``layer_with_weights-0``), except that an edge
+        which would close a cycle (e.g. a child pointing back to its parent) is left out:
+        the result never contains itself. Edges of the canonical (breadth-first) paths are
+        always kept, so every tensor is reachable at the path its key names.
     Name-based (TF1) checkpoints nest by ``/`` in the names; a name that is also the prefix of
     other names (``dense/kernel`` beside ``dense/kernel/Adam``) keeps its value under ``""``.
     """
@@ -375,43 +376,73 @@ def _nest_names(flat: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_TREE_WORK: Final = 5_000_000  # reachability steps load_tree may spend on shared containers
+
+
 def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]:
-    depth: dict[int, int] = {0: 0}
-    queue = collections.deque([0])
-    while queue:
-        nid = queue.popleft()
-        for _, cid in graph[nid].child_ids:
-            if cid not in depth:
-                depth[cid] = depth[nid] + 1
-                queue.append(cid)
-    canonical = graph.canonical_paths()
+    canonical = graph.canonical_paths()  # reachable nodes, slot variables included
+    order = list(canonical)  # breadth-first, then slot variables
 
     def is_leaf(node: GraphNode) -> bool:
         return not node.child_ids and not node.slot_variables and len(node.attributes) == 1
 
-    def value(key: str) -> Any:
-        return reader[key]
-
     built: dict[int, Any] = {}
-    for nid in sorted(canonical, key=lambda i: (depth.get(i, len(graph)), i)):
+    for nid in order:
         node = graph[nid]
         if is_leaf(node):
-            built[nid] = value(next(iter(node.attributes.values())).checkpoint_key)
+            built[nid] = reader[next(iter(node.attributes.values())).checkpoint_key]
         else:
             built[nid] = {}
-    for nid, obj in built.items():
+
+    # Which container edges to keep: first every edge of the breadth-first spanning tree (the
+    # canonical paths), then each other edge unless it closes a cycle among kept edges.
+    tree_parent: dict[int, int] = {}
+    for nid in order:
+        for _, cid in graph[nid].child_ids:
+            if cid != 0 and cid not in tree_parent:
+                tree_parent[cid] = nid
+    kept: dict[int, list[int]] = collections.defaultdict(list)
+    for cid, pid in tree_parent.items():
+        if isinstance(built.get(cid), dict):
+            kept[pid].append(cid)
+    budget = [_TREE_WORK]
+
+    def reaches(src: int, dst: int) -> bool:
+        # Is dst reachable from src over kept edges? Out of budget counts as "yes" (drop).
+        seen = {src}
+        stack = [src]
+        while stack:
+            budget[0] -= 1
+            if budget[0] < 0:
+                return True
+            n = stack.pop()
+            if n == dst:
+                return True
+            for c in kept.get(n, ()):
+                if c not in seen:
+                    seen.add(c)
+                    stack.append(c)
+        return False
+
+    for nid in order:
+        obj = built[nid]
         if not isinstance(obj, dict):
             continue
         node = graph[nid]
         for name, cid in node.child_ids:
-            if cid not in built:
+            child = built.get(cid)
+            if child is None:
                 continue
-            child_is_leaf = not isinstance(built[cid], dict)
-            if child_is_leaf or depth.get(cid) == depth.get(nid, -2) + 1:
-                obj[name] = built[cid]
+            if not isinstance(child, dict):
+                obj[name] = child
+            elif tree_parent.get(cid) == nid and name == _first_edge_name(graph, nid, cid):
+                obj[name] = child
+            elif not reaches(cid, nid):
+                kept[nid].append(cid)
+                obj[name] = child
         if node.attributes:
             obj[OBJECT_ATTRIBUTES] = {
-                a.name: value(a.checkpoint_key) for a in node.attributes.values()
+                a.name: reader[a.checkpoint_key] for a in node.attributes.values()
             }
         if node.slot_variables:
             slots: dict[str, dict[str, Any]] = {}
@@ -419,8 +450,15 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
                 var_path = canonical.get(s.original_variable)
                 if var_path is None or s.slot_variable not in built:
                     continue
-                slots.setdefault(var_path, {})[s.slot_name] = built[s.slot_variable]
+                slot = built[s.slot_variable]
+                if isinstance(slot, dict) and reaches(s.slot_variable, nid):
+                    continue
+                slots.setdefault(var_path, {})[s.slot_name] = slot
             obj[OPTIMIZER_SLOT] = slots
     root = built[0]
     assert isinstance(root, dict)
     return root
+
+
+def _first_edge_name(graph: ObjectGraph, parent: int, child: int) -> str:
+    return next(n for n, c in graph[parent].child_ids if c == child)
