@@ -396,13 +396,13 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
 
     # Which container edges to keep: first every edge of the breadth-first spanning tree (the
     # canonical paths), then each other edge unless it closes a cycle among kept edges.
-    tree_parent: dict[int, int] = {}
+    tree_edge: dict[int, tuple[int, str]] = {}  # child -> (parent, local name)
     for nid in order:
-        for _, cid in graph[nid].child_ids:
-            if cid != 0 and cid not in tree_parent:
-                tree_parent[cid] = nid
+        for name, cid in graph[nid].child_ids:
+            if cid != 0 and cid not in tree_edge:
+                tree_edge[cid] = (nid, name)
     kept: dict[int, list[int]] = collections.defaultdict(list)
-    for cid, pid in tree_parent.items():
+    for cid, (pid, _) in tree_edge.items():
         if isinstance(built.get(cid), dict):
             kept[pid].append(cid)
     budget = [_TREE_WORK]
@@ -433,9 +433,8 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
             child = built.get(cid)
             if child is None:
                 continue
-            if not isinstance(child, dict):
-                obj[name] = child
-            elif tree_parent.get(cid) == nid and name == _first_edge_name(graph, nid, cid):
+            leaf = not isinstance(child, dict)
+            if leaf or tree_edge.get(cid) == (nid, name):
                 obj[name] = child
             elif not reaches(cid, nid):
                 kept[nid].append(cid)
@@ -458,7 +457,3 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
     root = built[0]
     assert isinstance(root, dict)
     return root
-
-
-def _first_edge_name(graph: ObjectGraph, parent: int, child: int) -> str:
-    return next(n for n, c in graph[parent].child_ids if c == child)
