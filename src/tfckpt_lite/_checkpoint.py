@@ -341,6 +341,8 @@ def load_tree(path: str | os.PathLike[str]) -> dict[str, Any]:
         which would close a cycle (e.g. a child pointing back to its parent) is left out:
         the result never contains itself. Edges of the canonical (breadth-first) paths are
         always kept, so every tensor is reachable at the path its key names.
+      * an attribute whose key is missing from the bundle (TF writes none for a variable
+        that was never initialized) is left out.
     Name-based (TF1) checkpoints nest by ``/`` in the names; a name that is also the prefix of
     other names (``dense/kernel`` beside ``dense/kernel/Adam``) keeps its value under ``""``.
     """
@@ -390,7 +392,9 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
     for nid in order:
         node = graph[nid]
         if is_leaf(node):
-            built[nid] = reader[next(iter(node.attributes.values())).checkpoint_key]
+            key = next(iter(node.attributes.values())).checkpoint_key
+            if key in reader:  # TF saves no value for an uninitialized (graph-mode) variable
+                built[nid] = reader[key]
         else:
             built[nid] = {}
 
@@ -425,7 +429,7 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
         return False
 
     for nid in order:
-        obj = built[nid]
+        obj = built.get(nid)
         if not isinstance(obj, dict):
             continue
         node = graph[nid]
@@ -441,7 +445,9 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
                 obj[name] = child
         if node.attributes:
             obj[OBJECT_ATTRIBUTES] = {
-                a.name: reader[a.checkpoint_key] for a in node.attributes.values()
+                a.name: reader[a.checkpoint_key]
+                for a in node.attributes.values()
+                if a.checkpoint_key in reader
             }
         if node.slot_variables:
             slots: dict[str, dict[str, Any]] = {}
