@@ -84,7 +84,8 @@ class TensorSlicer:
     def __getitem__(self, index: Any) -> np.ndarray[Any, Any]:
         idx = index if isinstance(index, tuple) else (index,)
         if not self.shape or not idx or idx[0] is Ellipsis:
-            return self._backend.read(self.key)[index]
+            out: np.ndarray[Any, Any] = self._backend.read(self.key)[index]
+            return out
         first, rest = idx[0], idx[1:]
         n = self.shape[0]
         if isinstance(first, (int, np.integer)):
@@ -92,17 +93,21 @@ class TensorSlicer:
             if not -n <= i < n:
                 raise IndexError(f"index {i} is out of bounds for axis 0 with size {n}")
             i %= n
-            return self._backend.read_rows(self.key, i, i + 1)[(0, *rest)]
+            row: np.ndarray[Any, Any] = self._backend.read_rows(self.key, i, i + 1)[(0, *rest)]
+            return row
         if isinstance(first, slice):
             rows = range(*first.indices(n))
             if not rows:
-                return self._backend.read_rows(self.key, 0, 0)[(slice(None), *rest)]
+                empty: np.ndarray[Any, Any] = self._backend.read_rows(self.key, 0, 0)
+                return empty[(slice(None), *rest)]
             lo, hi = min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1
             block = self._backend.read_rows(self.key, lo, hi)
             stop = rows.stop - lo
             local = slice(rows.start - lo, stop if stop >= 0 else None, rows.step)
-            return block[(local, *rest)]
-        return self._backend.read(self.key)[index]
+            sliced: np.ndarray[Any, Any] = block[(local, *rest)]
+            return sliced
+        whole: np.ndarray[Any, Any] = self._backend.read(self.key)[index]
+        return whole
 
 
 class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):

@@ -13,7 +13,7 @@ All decoders take `(buf, pos, limit)`, never read at or beyond `limit`, and rais
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import Any, Final
 
 import crc32c as _crc32c
 
@@ -39,7 +39,7 @@ _MAX_VARINT64_BYTES: Final = 10
 Buffer = bytes | bytearray | memoryview
 
 
-def crc32c(data: object, value: int = 0) -> int:
+def crc32c(data: Any, value: int = 0) -> int:
     """CRC32C (Castagnoli) of `data`, continuing from `value` (0 starts afresh).
 
     `data` may be any contiguous buffer (bytes, memoryview, mmap, numpy array): the `crc32c`

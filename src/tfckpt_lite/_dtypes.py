@@ -66,7 +66,8 @@ class DType:
 
 
 def _np(spec: Any) -> np.dtype[Any]:
-    return np.dtype(spec)
+    dt: np.dtype[Any] = np.dtype(spec)
+    return dt
 
 
 _TABLE: Final[tuple[tuple[int, str, Any], ...]] = (
