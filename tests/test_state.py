@@ -171,3 +171,18 @@ def test_text_round_trip(model: str, others: list[str], stamps: float) -> None:
     paths = [*others, model]
     s = CheckpointState(model, paths, [stamps] * len(paths), stamps)
     assert parse_state(format_state(s).encode("utf-8")) == s
+
+
+def test_debris_is_not_a_checkpoint(tmp_path: Path) -> None:
+    # What an interrupted TF save leaves behind (FORMAT.md 1.3).
+    (tmp_path / "ckpt-2.data-00000-of-00001.tempstate3334579828729822356").write_bytes(b"x")
+    (tmp_path / "ckpt-2.index.tempstate10724928146175773728").write_bytes(b"x")
+    (tmp_path / "ckpt-2_temp").mkdir()
+    tfc.save(tmp_path / "ckpt-2_temp" / "part-00000-of-00001", {"a": 1})
+    with pytest.raises(tfc.CheckpointNotFoundError):
+        tfc.load_checkpoint(tmp_path)
+    tfc.save(tmp_path / "ckpt-1", {"a": 2})
+    with tfc.load_checkpoint(tmp_path) as r:
+        assert r.prefix == str(tmp_path / "ckpt-1")
+    mgr = tfc.CheckpointManager(tmp_path)
+    assert mgr.checkpoints == [] and mgr.latest_checkpoint is None

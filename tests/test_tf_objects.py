@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 import tfckpt_lite as tfc
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "0")
 tf = pytest.importorskip("tensorflow")
 
 pytestmark = pytest.mark.tf
@@ -66,11 +65,6 @@ def _tf_checkpoint(root: dict[str, Any]) -> Any:
 def _files_equal(a: str, b: str) -> None:
     for suffix in (".index", ".data-00000-of-00001"):
         assert Path(a + suffix).read_bytes() == Path(b + suffix).read_bytes(), suffix
-
-
-def _flat_tf(obj: Any) -> list[Any]:
-    """Every tf.Variable value under a TF object, by attribute walk, for comparisons."""
-    return [v.numpy() for v in tf.nest.flatten(obj, expand_composites=False)]
 
 
 # -- tf.Module trees ------------------------------------------------------------------------

@@ -238,8 +238,9 @@ class Checkpoint:
                 parent[last] = value
             else:
                 raise TypeError(f"{path!r}: cannot replace inside a {type(parent).__name__}")
-            prefix = "/".join(escape_local_name(n) for n in names)
-            return attribute_key(prefix, VARIABLE_VALUE)
+            key = self.graph.find(names).value_key  # the canonical key, even via an alias
+            assert key is not None
+            return key
         graph = self.graph
         node = graph.find(path)
         key = node.value_key
