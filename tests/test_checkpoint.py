@@ -375,3 +375,10 @@ def test_manager_time_went_back(tmp_path: Path) -> None:
     assert mgr.checkpoints == []
     mgr.save({"a": np.int32(2)})
     assert (tmp_path / "ckpt-1.index").exists()
+
+
+def test_manager_refuses_corrupt_state(tmp_path: Path) -> None:
+    (tmp_path / "checkpoint").write_bytes(b"\x00\xffgarbage")
+    with pytest.raises(tfc.CorruptCheckpointError) as e:
+        tfc.CheckpointManager(tmp_path)
+    assert e.value.path == str(tmp_path / "checkpoint")

@@ -362,3 +362,35 @@ def test_manager_interop_both_ways(tmp_path: Path) -> None:
     ours2 = tfc.CheckpointManager(d, max_to_keep=2)
     assert ours2.checkpoints == [os.path.join(d, "ckpt-4"), os.path.join(d, "ckpt-5")]
     assert not os.path.exists(os.path.join(d, "ckpt-3.index"))
+
+
+@pytest.mark.parametrize(("max_to_keep", "hours"), [(2, None), (1, 1.0), (3, 0.5), (None, None)])
+def test_manager_deletion_identical_to_tf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_to_keep: int | None, hours: float | None
+) -> None:
+    """Same saves on a fake clock: TF's manager and ours leave the same files and state text."""
+    import time
+
+    clock = [1_700_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    w = np.ones(2, np.float32)
+    ck = tf.train.Checkpoint(model=_module({"w": w}, {}))
+    tf_mgr = tf.train.CheckpointManager(
+        ck, str(tmp_path / "tf"), max_to_keep=max_to_keep, keep_checkpoint_every_n_hours=hours
+    )
+    ours = tfc.CheckpointManager(
+        tmp_path / "ours", max_to_keep=max_to_keep, keep_checkpoint_every_n_hours=hours
+    )
+    for _ in range(7):
+        clock[0] += 1000.0
+        tf_mgr.save()
+        ours.save({"model": {"w": w}})
+        assert [os.path.basename(p) for p in ours.checkpoints] == [
+            os.path.basename(p) for p in tf_mgr.checkpoints
+        ]
+    assert sorted(os.listdir(tmp_path / "ours")) == sorted(os.listdir(tmp_path / "tf"))
+    assert (tmp_path / "ours" / "checkpoint").read_bytes() == (
+        tmp_path / "tf" / "checkpoint"
+    ).read_bytes()
+    # the checkpoints themselves are byte-identical too
+    _files_equal(str(tmp_path / "ours" / "ckpt-7"), str(tmp_path / "tf" / "ckpt-7"))

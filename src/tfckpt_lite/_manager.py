@@ -11,8 +11,9 @@ take over a directory the other wrote:
     `keep_checkpoint_every_n_hours` newer than the last preserved one is kept on disk (and
     leaves the list), every other one loses `P.index` and `P.data-?????-of-?????`.
 Differences, on purpose: paths the state file names outside `directory` are dropped from the
-list but never deleted (a hostile or stale state file cannot make us delete foreign files),
-and numbering without a `Checkpoint` object continues from the latest checkpoint's
+list but never deleted (a hostile or stale state file cannot make us delete foreign files); an
+unreadable state file raises CorruptCheckpointError instead of being silently replaced; and
+numbering without a `Checkpoint` object continues from the latest checkpoint's
 `save_counter` (see `save`). Debris of interrupted saves (`*.tempstate<n>`, `*_temp/`) is never
 listed, as only the state file names checkpoints, and never matches the deletion patterns.
 """
