@@ -159,6 +159,7 @@ def test_path_explosion_is_capped() -> None:
         ([{"children": [(-1, "x")]}], "child node -1"),
         ([{"slots": [(0, "m", 9)]}], "slot variable node 9"),
         ([{"children": [(0, "x"), (0, "x")]}], "two children named"),
+        ([{"attrs": ["k1", "k2"]}], "two attributes named"),
     ],
 )
 def test_invalid_graphs(spec: list[dict[str, object]], match: str) -> None:
@@ -250,3 +251,45 @@ def test_realworld_graphs_navigable() -> None:
         if state.is_file():
             s = tfc.get_checkpoint_state(state.parent)
             assert s is not None and s.model_checkpoint_path
+
+
+def test_prefix_attribute_keys(tmp_path: Path) -> None:
+    # A legacy saveable's attribute key is a prefix of the keys it stores (TF matches by
+    # prefix): one tensor under it is its value, several a {suffix: value} dict.
+    g = _graph(
+        [
+            {"children": [(1, "it"), (2, "two")]},
+            {"attrs": ["it/.ATTRIBUTES/ITERATOR"]},
+            {"attrs": ["two/.ATTRIBUTES/X"]},
+        ]
+    )
+    tfc.save(
+        tmp_path / "p",
+        {
+            "it/.ATTRIBUTES/ITERATOR_STATE": b"state",
+            "two/.ATTRIBUTES/X_a": np.int32(1),
+            "two/.ATTRIBUTES/X_b": np.int32(2),
+            OBJECT_GRAPH_KEY: g.SerializeToString(),
+        },
+    )
+    with tfc.load_checkpoint(tmp_path / "p") as r:
+        og = r.object_graph
+        assert og is not None
+        assert og.owner("it/.ATTRIBUTES/ITERATOR_STATE").id == 1
+        assert og.paths("two/.ATTRIBUTES/X_b") == ["two"]
+    t = tfc.load_tree(tmp_path / "p")
+    assert t["it"] == b"state"
+    assert t["two"] == {"_a": 1, "_b": 2}
+
+
+def test_iterator_fixture_owner() -> None:
+    # TF 2.21 fixture: graph key it/.ATTRIBUTES/ITERATOR, stored it/.ATTRIBUTES/ITERATOR_STATE.
+    prefix = Path(__file__).resolve().parent.parent / "testdata" / "iterator_variant" / "ckpt"
+    if not Path(str(prefix) + ".index").exists():
+        pytest.skip("fixtures not present")
+    with tfc.load_checkpoint(prefix) as r:
+        g = r.object_graph
+        assert g is not None
+        assert g.paths("it/.ATTRIBUTES/ITERATOR_STATE") == ["it"]
+    with pytest.raises(tfc.UnsupportedCheckpointError):
+        tfc.load_tree(prefix)  # DT_VARIANT values are opaque; never silently dropped

@@ -24,6 +24,7 @@ documented there); name-based checkpoints nest by `/` in their names.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -342,8 +343,10 @@ def load_tree(path: str | os.PathLike[str]) -> dict[str, Any]:
         which would close a cycle (e.g. a child pointing back to its parent) is left out:
         the result never contains itself. Edges of the canonical (breadth-first) paths are
         always kept, so every tensor is reachable at the path its key names.
-      * an attribute whose key is missing from the bundle (TF writes none for a variable
-        that was never initialized) is left out.
+      * an attribute whose `checkpoint_key` is only a prefix of the stored keys (legacy
+        saveables, e.g. a tf.data iterator's ITERATOR -> ITERATOR_STATE) gets the one tensor
+        stored under it, or ``{suffix: array}`` for several; one with nothing stored (TF
+        writes nothing for a variable that was never initialized) is left out.
     Name-based (TF1) checkpoints nest by ``/`` in the names; a name that is also the prefix of
     other names (``dense/kernel`` beside ``dense/kernel/Adam``) keeps its value under ``""``.
     """
@@ -389,15 +392,36 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
     def is_leaf(node: GraphNode) -> bool:
         return not node.child_ids and not node.slot_variables and len(node.attributes) == 1
 
+    sorted_keys = sorted(reader)
+
+    def attribute_value(key: str) -> Any:
+        # The exact key, or the tensors stored under it as a prefix (legacy saveables, e.g.
+        # ITERATOR -> ITERATOR_STATE): one is its value, several a {suffix: value} dict.
+        # None when nothing is stored (TF writes nothing for an uninitialized variable).
+        if key in reader:
+            return reader[key]
+        lo = bisect.bisect_left(sorted_keys, key)
+        hi = lo
+        while hi < len(sorted_keys) and sorted_keys[hi].startswith(key):
+            hi += 1
+        found = sorted_keys[lo:hi]
+        if not found:
+            return None
+        if len(found) == 1:
+            return reader[found[0]]
+        return {k[len(key) :]: reader[k] for k in found}
+
     built: dict[int, Any] = {}
+    containers: set[int] = set()  # nodes built as dicts of children (not leaf values)
     for nid in order:
         node = graph[nid]
         if is_leaf(node):
-            key = next(iter(node.attributes.values())).checkpoint_key
-            if key in reader:  # TF saves no value for an uninitialized (graph-mode) variable
-                built[nid] = reader[key]
+            value = attribute_value(next(iter(node.attributes.values())).checkpoint_key)
+            if value is not None:
+                built[nid] = value
         else:
             built[nid] = {}
+            containers.add(nid)
 
     # Which container edges to keep: first every edge of the breadth-first spanning tree (the
     # canonical paths), then each other edge unless it closes a cycle among kept edges.
@@ -408,7 +432,7 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
                 tree_edge[cid] = (nid, name)
     kept: dict[int, list[int]] = collections.defaultdict(list)
     for cid, (pid, _) in tree_edge.items():
-        if isinstance(built.get(cid), dict):
+        if cid in containers:
             kept[pid].append(cid)
     budget = [_TREE_WORK]
 
@@ -430,26 +454,22 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
         return False
 
     for nid in order:
-        obj = built.get(nid)
-        if not isinstance(obj, dict):
+        if nid not in containers:
             continue
+        obj = built[nid]
         node = graph[nid]
         for name, cid in node.child_ids:
             child = built.get(cid)
             if child is None:
                 continue
-            leaf = not isinstance(child, dict)
-            if leaf or tree_edge.get(cid) == (nid, name):
+            if cid not in containers or tree_edge.get(cid) == (nid, name):
                 obj[name] = child
             elif not reaches(cid, nid):
                 kept[nid].append(cid)
                 obj[name] = child
         if node.attributes:
-            obj[OBJECT_ATTRIBUTES] = {
-                a.name: reader[a.checkpoint_key]
-                for a in node.attributes.values()
-                if a.checkpoint_key in reader
-            }
+            attrs = {a.name: attribute_value(a.checkpoint_key) for a in node.attributes.values()}
+            obj[OBJECT_ATTRIBUTES] = {k: v for k, v in attrs.items() if v is not None}
         if node.slot_variables:
             slots: dict[str, dict[str, Any]] = {}
             for s in node.slot_variables:
@@ -457,7 +477,7 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
                 if var_path is None or s.slot_variable not in built:
                     continue
                 slot = built[s.slot_variable]
-                if isinstance(slot, dict) and reaches(s.slot_variable, nid):
+                if s.slot_variable in containers and reaches(s.slot_variable, nid):
                     continue
                 slots.setdefault(var_path, {})[s.slot_name] = slot
             obj[OPTIMIZER_SLOT] = slots

@@ -8,7 +8,8 @@ walking these edges, never by parsing keys, so this graph is the authority on "w
 Invariants enforced by `ObjectGraph.from_bytes` (all violations are CorruptCheckpointError):
   * the bytes parse as the proto and stay under `MAX_GRAPH_BYTES`;
   * there is at least one node; every node id (children, slot references) is in range;
-  * no node has two children with the same local name (restore would be ambiguous).
+  * no node has two children, or two attributes, with the same name (restore would be
+    ambiguous).
 The graph may share nodes (one variable reachable from several paths, as Keras 3's
 `optimizer/_trainable_variables/0`) and may contain cycles. Nothing here recurses: every walk is
 an explicit queue or stack with a visited set or a work budget.
@@ -161,7 +162,7 @@ class GraphNode:
         self.attributes = attributes
         self.slot_variables = slot_variables
         self.registered_saver = registered_saver
-        #: The stored flag; None when the writer left it out (TF < 2.4).
+        #: The stored flag; None when the writer left it out (older TF versions).
         self.has_checkpoint_values = has_checkpoint_values
         self._children: Mapping[str, GraphNode] | None = None
 
@@ -205,8 +206,8 @@ class ObjectGraph(Sequence[GraphNode]):
         g = tfckpt_lite.load_checkpoint("ckpt-3").object_graph
         g.root.children["model"].children["dense"].children["kernel"].attributes
         g.find("model/dense/kernel").value_key   # 'model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE'
-        g.paths("optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE")
-        # ['model/dense/kernel', 'optimizer/_trainable_variables/0', ...] shortest first
+        g.paths("optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE")  # Keras 3
+        # ['optimizer/_trainable_variables/0', ..., 'model/_functional/_operations/1/_kernel']
     """
 
     def __init__(self, proto: _pb.TrackableObjectGraph, path: str | None = None) -> None:
@@ -233,7 +234,13 @@ class ObjectGraph(Sequence[GraphNode]):
                 child_ids.append((ref.local_name, ref.node_id))
             attrs: dict[str, Attribute] = {}
             for a in obj.attributes:
-                attrs.setdefault(a.name, Attribute(a.name, a.checkpoint_key, a.full_name))
+                if a.name in attrs:
+                    raise CorruptCheckpointError(
+                        f"object graph node {i} has two attributes named {a.name!r}",
+                        path=path,
+                        key=OBJECT_GRAPH_KEY,
+                    )
+                attrs[a.name] = Attribute(a.name, a.checkpoint_key, a.full_name)
             slots = []
             for s in obj.slot_variables:
                 self._check_id(s.original_variable_node_id, i, "slot's original variable")
@@ -311,8 +318,19 @@ class ObjectGraph(Sequence[GraphNode]):
     # -- lookups ----------------------------------------------------------------------------
 
     def owner(self, key: str) -> GraphNode:
-        """The node whose attribute has checkpoint key `key`."""
+        """The node whose attribute has checkpoint key `key`.
+
+        An attribute's `checkpoint_key` may also be a *prefix* of the keys it owns: objects
+        saved through a legacy SaveableObject (e.g. a tf.data iterator: attribute key
+        `it/.ATTRIBUTES/ITERATOR`, tensor `it/.ATTRIBUTES/ITERATOR_STATE`) store their
+        tensors under suffixed names, and TF's restore matches them by prefix too. The
+        longest matching attribute key wins.
+        """
         node = self._by_key.get(key)
+        i = len(key)
+        while node is None and i > 0:
+            i -= 1
+            node = self._by_key.get(key[:i])
         if node is None:
             raise TensorNotFoundError(
                 "no object in the graph owns this key", path=self.path, key=key
