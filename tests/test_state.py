@@ -186,3 +186,28 @@ def test_debris_is_not_a_checkpoint(tmp_path: Path) -> None:
         assert r.prefix == str(tmp_path / "ckpt-1")
     mgr = tfc.CheckpointManager(tmp_path)
     assert mgr.checkpoints == [] and mgr.latest_checkpoint is None
+
+
+def _state_files() -> list[Path]:
+    here = Path(__file__).resolve().parent.parent
+    roots = [here / "testdata"]
+    for cand in (
+        os.environ.get("TFCKPT_REALWORLD"),
+        here.parent / "shared" / "real-world-checkpoints",
+        "/work/shared/real-world-checkpoints",
+    ):
+        if cand and Path(cand).is_dir():
+            roots.append(Path(cand))
+            break
+    return sorted(p for r in roots if r.is_dir() for p in r.rglob("checkpoint") if p.is_file())
+
+
+def test_real_state_files_reserialize_identically() -> None:
+    """Every TF-written state file we have (fixtures: TF 2.21; corpus: many TF versions)
+    parses and formats back to the very same bytes."""
+    files = _state_files()
+    if not files:
+        pytest.skip("no fixtures or corpus present")
+    for f in files:
+        raw = f.read_bytes()
+        assert format_state(parse_state(raw)).encode("utf-8") == raw, f
