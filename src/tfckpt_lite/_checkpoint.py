@@ -33,6 +33,7 @@ from typing import Any, Final
 import numpy as np
 
 from ._api import load_checkpoint
+from ._dtypes import DType
 from ._graph import (
     OBJECT_ATTRIBUTES,
     OBJECT_GRAPH_KEY,
@@ -164,6 +165,7 @@ class Checkpoint:
         self.save_counter: int | None = None
         self._graph_bytes: bytes | None = None
         self._values: dict[str, object] = {}
+        self._dtypes: dict[str, DType] = {}
         self._source: str | None = None
 
     # -- graph mode -----------------------------------------------------------------------
@@ -191,6 +193,8 @@ class Checkpoint:
             known = set(order)
             rest = sorted(k for k in r if k != OBJECT_GRAPH_KEY and k not in known)
             self._values = {k: r[k] for k in [*order, *rest]}
+            # NumPy cannot tell qint8 from int8: remember TF's dtypes to write them back.
+            self._dtypes = {k: r.dtype_info(k) for k in self._values}
             counter = graph.root.children.get(SAVE_COUNTER)
             if counter is not None and counter.value_key in self._values:
                 self.save_counter = int(np.asarray(self._values[counter.value_key]).reshape(-1)[0])
@@ -288,7 +292,10 @@ class Checkpoint:
         """Write the checkpoint at exactly `prefix` (atomically); returns the prefix."""
         with BundleWriter(prefix, fsync=fsync) as w:
             for key, value in self.tensors():
-                w.add(key, value)
+                arr = to_array(value)
+                dt = self._dtypes.get(key)
+                same = dt is not None and dt.numpy_dtype == arr.dtype.newbyteorder("<")
+                w.add(key, arr, dtype=dt if same else None)
         return w.prefix
 
     def save(self, file_prefix: str | os.PathLike[str], *, fsync: bool = True) -> str:
