@@ -109,7 +109,7 @@ def test_get_state_missing_is_none(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "content",
     [
-        b"\xff\xfe\x00binary",
+        b"\xff\xfebinary",
         b"model_checkpoint_path: ",
         b'model_checkpoint_path: "a"\nunknown_field: 3\n',
         b'model_checkpoint_path: "unterminated\n',
@@ -211,3 +211,10 @@ def test_real_state_files_reserialize_identically() -> None:
     for f in files:
         raw = f.read_bytes()
         assert format_state(parse_state(raw)).encode("utf-8") == raw, f
+
+
+def test_binary_checkpoint_file_is_no_state(tmp_path: Path) -> None:
+    # A V1 checkpoint saved under the prefix "checkpoint" (a table: NUL bytes) is not a state
+    # file; TF's get_checkpoint_state cannot parse it either.
+    (tmp_path / "checkpoint").write_bytes(b"\x00\x00\x01table")
+    assert tfc.get_checkpoint_state(tmp_path) is None
