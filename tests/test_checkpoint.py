@@ -378,7 +378,7 @@ def test_manager_time_went_back(tmp_path: Path) -> None:
 
 
 def test_manager_refuses_corrupt_state(tmp_path: Path) -> None:
-    (tmp_path / "checkpoint").write_bytes(b"\x00\xffgarbage")
+    (tmp_path / "checkpoint").write_bytes(b"\xffgarbage: {")
     with pytest.raises(tfc.CorruptCheckpointError) as e:
         tfc.CheckpointManager(tmp_path)
     assert e.value.path == str(tmp_path / "checkpoint")
