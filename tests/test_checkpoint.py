@@ -421,3 +421,15 @@ def test_writer_dtype_override(tmp_path: Path) -> None:
     with tfc.load_checkpoint(tmp_path / "q") as r:
         assert r.dtype("q") == "qint8"
         assert r["q"].tolist() == [1, -2]
+
+
+def test_manager_flat_mapping_updates_counter(tmp_path: Path) -> None:
+    src = tfc.Checkpoint(w=np.ones(1, np.float32))
+    src.save(tmp_path / "src" / "ck")
+    src.save(tmp_path / "src" / "ck")
+    flat = tfc.load(tmp_path / "src" / "ck-2")
+    mgr = tfc.CheckpointManager(tmp_path / "run")
+    p = mgr.save(flat)
+    assert p == str(tmp_path / "run" / "ckpt-1")
+    assert tfc.load_tree(p)["save_counter"] == 1
+    assert tfc.load_tree(mgr.save(flat))["save_counter"] == 2

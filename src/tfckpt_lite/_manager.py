@@ -38,6 +38,8 @@ from ._writer import save as save_tensors
 
 __all__ = ["CheckpointManager"]
 
+_COUNTER_KEY = f"{SAVE_COUNTER}/.ATTRIBUTES/VARIABLE_VALUE"
+
 
 class CheckpointManager:
     """Keeps the last `max_to_keep` checkpoints of a directory, as `tf.train.CheckpointManager`.
@@ -112,9 +114,8 @@ class CheckpointManager:
             if self._latest is not None:
                 try:
                     with load_checkpoint(self._latest) as r:
-                        key = f"{SAVE_COUNTER}/.ATTRIBUTES/VARIABLE_VALUE"
-                        if key in r:
-                            self._counter = int(np.asarray(r[key]).reshape(-1)[0])
+                        if _COUNTER_KEY in r:
+                            self._counter = int(np.asarray(r[_COUNTER_KEY]).reshape(-1)[0])
                 except (CheckpointError, OSError):
                     pass  # a missing or damaged latest checkpoint: start from 1 like TF
         self._counter += 1
@@ -133,7 +134,7 @@ class CheckpointManager:
           * a `Checkpoint`: its `save_counter` is incremented (as TF's manager does) and
             numbers the checkpoint unless `checkpoint_number` is given;
           * a mapping with `_CHECKPOINTABLE_OBJECT_GRAPH` (e.g. `load(src)` edited): written
-            key by key, graph kept;
+            key by key, graph kept, its `save_counter` (if any) set to the new count;
           * with `name_based=True`, a flat mapping of names to tensors (no object graph);
           * any other mapping: a tree, written as `Checkpoint(**tree)` with a `save_counter`.
         Without a `Checkpoint` object the number continues from this manager's counter, which
@@ -151,7 +152,10 @@ class CheckpointManager:
             number = counter if checkpoint_number is None else checkpoint_number
             prefix = f"{self._prefix}-{int(number)}"
             if name_based or OBJECT_GRAPH_KEY in tree_or_tensors:
-                save_tensors(prefix, tree_or_tensors, fsync=self._fsync)
+                tensors = dict(tree_or_tensors)
+                if _COUNTER_KEY in tensors and not name_based:
+                    tensors[_COUNTER_KEY] = np.array(counter, dtype=np.int64)  # as TF's would
+                save_tensors(prefix, tensors, fsync=self._fsync)
             else:
                 ckpt = Checkpoint(**dict(tree_or_tensors))
                 ckpt.save_counter = counter
