@@ -167,6 +167,7 @@ class Checkpoint:
         self._values: dict[str, object] = {}
         self._dtypes: dict[str, DType] = {}
         self._source: str | None = None
+        self._parsed: ObjectGraph | None = None  # graph mode: the kept graph, parsed once
 
     # -- graph mode -----------------------------------------------------------------------
 
@@ -183,11 +184,13 @@ class Checkpoint:
         self = cls.__new__(cls)
         self.tree = None
         self.save_counter = None
+        self._parsed = None
         with load_checkpoint(path) as r:
             graph = r.object_graph
             if graph is None:
                 raise ValueError(f"{r.prefix!r} has no object graph; use load() and save()")
             self._source = r.prefix
+            self._parsed = graph
             self._graph_bytes = bytes(r[OBJECT_GRAPH_KEY].reshape(-1)[0])
             order = [k for k in graph.checkpoint_keys() if k in r]
             known = set(order)
@@ -246,8 +249,10 @@ class Checkpoint:
             key = self.graph.find(names).value_key  # the canonical key, even via an alias
             assert key is not None
             return key
-        graph = self.graph
-        node = graph.find(path)
+        if self._parsed is None:
+            assert self._graph_bytes is not None
+            self._parsed = ObjectGraph.from_bytes(self._graph_bytes, self._source)
+        node = self._parsed.find(path)
         key = node.value_key
         if key is None or key not in self._values:
             raise KeyError(f"{path!r} owns no tensor")

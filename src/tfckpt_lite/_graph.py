@@ -266,6 +266,10 @@ class ObjectGraph(Sequence[GraphNode]):
                 self._by_key.setdefault(attr.checkpoint_key, node)
         self._canonical: dict[int, str] | None = None
         self._dist: dict[int, int] | None = None
+        self._reverse: (
+            tuple[dict[int, list[tuple[int, str]]], dict[int, list[tuple[int, SlotVariable]]]]
+            | None
+        ) = None
 
     def _check_id(self, node_id: int, at: int, what: str) -> None:
         if not 0 <= node_id < len(self.proto.nodes):
@@ -341,13 +345,21 @@ class ObjectGraph(Sequence[GraphNode]):
         """Every checkpoint key the graph references, in node order."""
         return list(self._by_key)
 
-    def _slot_owners(self) -> dict[int, list[tuple[int, SlotVariable]]]:
-        """slot-variable node id -> [(optimizer node id, reference)]."""
-        out: dict[int, list[tuple[int, SlotVariable]]] = collections.defaultdict(list)
-        for node in self.nodes:
-            for s in node.slot_variables:
-                out[s.slot_variable].append((node.id, s))
-        return out
+    def _reverse_edges(
+        self,
+    ) -> tuple[dict[int, list[tuple[int, str]]], dict[int, list[tuple[int, SlotVariable]]]]:
+        """child id -> [(parent id, escaped name)], and slot-variable id -> [(optimizer id,
+        reference)]; built once, as paths() is typically called for every key."""
+        if self._reverse is None:
+            parents: dict[int, list[tuple[int, str]]] = collections.defaultdict(list)
+            slots: dict[int, list[tuple[int, SlotVariable]]] = collections.defaultdict(list)
+            for node in self.nodes:
+                for name, cid in node.child_ids:
+                    parents[cid].append((node.id, escape_local_name(name)))
+                for s in node.slot_variables:
+                    slots[s.slot_variable].append((node.id, s))
+            self._reverse = (dict(parents), dict(slots))
+        return self._reverse
 
     def canonical_paths(self) -> dict[int, str]:
         """node id -> its first breadth-first path (TF's path for its keys); slots included."""
@@ -443,11 +455,7 @@ class ObjectGraph(Sequence[GraphNode]):
             target = key_or_node if isinstance(key_or_node, int) else key_or_node.id
         if not 0 <= target < len(self.nodes):
             raise IndexError(f"node {target} is not in the graph")
-        parents: dict[int, list[tuple[int, str]]] = collections.defaultdict(list)
-        for node in self.nodes:
-            for name, cid in node.child_ids:
-                parents[cid].append((node.id, escape_local_name(name)))
-        slot_owners = self._slot_owners()
+        parents, slot_owners = self._reverse_edges()
         budget = [_PATH_WORK]
 
         dist = self._distances()
