@@ -343,7 +343,9 @@ def load_tree(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A checkpoint as nested dicts following its object graph.
 
     Layout (object-based checkpoints):
-      * keys are the children's local names, unescaped (a dict key "a.b/c" is "a.b/c");
+      * keys are the children's local names, unescaped (a dict key "a.b/c" is "a.b/c"); a
+        list (ListWrapper) is a dict too, with keys "0", "1", ...; objects without values
+        (a Keras layer without weights, a tf.function) are empty dicts;
       * a variable (a node whose only content is one attribute) is its array;
       * other nodes are dicts of their children; a node that also owns attributes keeps them
         under ``".ATTRIBUTES"``: ``{attribute name: array}``;
