@@ -108,16 +108,67 @@ def test_bad_trees() -> None:
         tfc.Checkpoint(a={"x": None}).graph  # noqa: B018
 
 
-def test_cyclic_tree_terminates(tmp_path: Path) -> None:
+def test_cyclic_tree_is_an_error() -> None:
     d: dict[str, Any] = {"w": np.ones(2, np.float32)}
     d["self"] = d
-    ck = tfc.Checkpoint(m=d)
-    ck.write(tmp_path / "c")
-    g = tfc.load_checkpoint(tmp_path / "c").object_graph
-    assert g is not None
-    assert g.find("m/self/self/self") is g.find("m")
-    tree = tfc.load_tree(tmp_path / "c")
-    assert set(tree["m"]) == {"w"}  # the back edge is left out: no cyclic dicts
+    with pytest.raises(ValueError, match="m/self: the tree contains itself"):
+        tfc.Checkpoint(m=d).graph  # noqa: B018
+    lst: list[Any] = [1.0]
+    lst.append({"x": lst})
+    with pytest.raises(ValueError, match="contains itself"):
+        tfc.Checkpoint(m=lst).graph  # noqa: B018
+
+
+def test_repeated_container_is_two_nodes() -> None:
+    # TF wraps a plain dict anew on every assignment: two nodes, one shared variable inside.
+    w = np.ones(2, np.float32)
+    d = {"x": w}
+    g = tfc.Checkpoint(model={"a": d, "b": d}).graph
+    assert [(n, c.id) for n, c in g.find("model").children.items()] == [("a", 2), ("b", 3)]
+    assert g.find("model/a/x") is g.find("model/b/x")
+
+
+def _cyclic_graph_checkpoint(prefix: Path) -> None:
+    """root -> m -> (w, layer-0 -> L, layer_with_weights-0 -> L, back -> m); L -> kernel."""
+    from tfckpt_lite._proto import trackable_object_graph_pb2 as pb
+
+    g = pb.TrackableObjectGraph()
+    spec: list[tuple[list[tuple[int, str]], list[str]]] = [
+        ([(1, "m")], []),
+        ([(2, "w"), (3, "layer-0"), (3, "layer_with_weights-0"), (1, "back")], []),
+        ([], ["m/w" + VV]),
+        ([(4, "kernel"), (1, "owner")], []),
+        ([], ["m/layer-0/kernel" + VV]),
+    ]
+    for children, keys in spec:
+        o = g.nodes.add()
+        for cid, name in children:
+            o.children.add(node_id=cid, local_name=name)
+        for k in keys:
+            o.attributes.add(name="VARIABLE_VALUE", checkpoint_key=k)
+    tfc.save(
+        prefix,
+        {
+            "m/w" + VV: np.ones(2, np.float32),
+            "m/layer-0/kernel" + VV: np.zeros((2, 2), np.float32),
+            OBJECT_GRAPH_KEY: g.SerializeToString(),
+        },
+    )
+
+
+def test_load_tree_shared_and_cyclic_graph(tmp_path: Path) -> None:
+    _cyclic_graph_checkpoint(tmp_path / "c")
+    t = tfc.load_tree(tmp_path / "c")
+    m = t["m"]
+    assert list(m) == ["w", "layer-0", "layer_with_weights-0"]  # back edge left out
+    assert m["layer-0"] is m["layer_with_weights-0"]  # shared object, shared dict
+    assert list(m["layer-0"]) == ["kernel"]  # its edge back to m would close a cycle
+    assert np.array_equal(m["layer-0"]["kernel"], np.zeros((2, 2)))
+    # graph mode keeps such a graph as it is
+    ed = tfc.Checkpoint.from_checkpoint(tmp_path / "c")
+    ed.update_by_path("m/layer_with_weights-0/owner/w", np.full(2, 3, np.float32))
+    ed.write(tmp_path / "d")
+    assert np.array_equal(tfc.load_tree(tmp_path / "d")["m"]["w"], [3, 3])
 
 
 def _as_loaded(v: Any) -> Any:
@@ -173,15 +224,27 @@ def test_tree_round_trip(tmp_path: Path, tree: dict[str, Any]) -> None:
     assert (tmp_path / "t.index").read_bytes() == (tmp_path / "t2.index").read_bytes()
 
 
-def test_load_tree_shared_and_attributes(tmp_path: Path) -> None:
-    w = np.ones((2, 2), np.float32)
-    layer = {"kernel": w}
-    tfc.Checkpoint(model={"layer-0": layer, "layer_with_weights-0": layer, "alias": w}).write(
-        tmp_path / "s"
+def test_load_tree_attributes_on_containers(tmp_path: Path) -> None:
+    from tfckpt_lite._proto import trackable_object_graph_pb2 as pb
+
+    g = pb.TrackableObjectGraph()
+    root = g.nodes.add()
+    root.children.add(node_id=1, local_name="obj")
+    obj = g.nodes.add()
+    obj.children.add(node_id=2, local_name="v")
+    obj.attributes.add(name="py_state", checkpoint_key="obj/.ATTRIBUTES/py_state")
+    g.nodes.add().attributes.add(name="VARIABLE_VALUE", checkpoint_key="obj/v" + VV)
+    tfc.save(
+        tmp_path / "a",
+        {
+            "obj/.ATTRIBUTES/py_state": b"{}",
+            "obj/v" + VV: 1.0,
+            OBJECT_GRAPH_KEY: g.SerializeToString(),
+        },
     )
-    t = tfc.load_tree(tmp_path / "s")
-    assert t["model"]["layer-0"] is t["model"]["layer_with_weights-0"]
-    assert np.array_equal(t["model"]["alias"], w)
+    t = tfc.load_tree(tmp_path / "a")
+    assert t["obj"][".ATTRIBUTES"] == {"py_state": b"{}"}
+    assert t["obj"]["v"] == 1.0
 
 
 def test_load_tree_name_based(tmp_path: Path) -> None:

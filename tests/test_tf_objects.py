@@ -394,3 +394,19 @@ def test_manager_deletion_identical_to_tf(
     ).read_bytes()
     # the checkpoints themselves are byte-identical too
     _files_equal(str(tmp_path / "ours" / "ckpt-7"), str(tmp_path / "tf" / "ckpt-7"))
+
+
+def test_repeated_dict_and_list_like_tf(tmp_path: Path) -> None:
+    """TF wraps one plain dict/list assigned twice into two wrapper nodes; so do we."""
+    w = np.array([1.0, 2.0], np.float32)
+    d = {"x": w}
+    three = np.array(3.0, np.float32)
+    lst = [w, three]
+    v = tf.Variable(w)
+    td = {"x": v}
+    tl = [v, tf.Variable(three)]
+    m = tf.Module()
+    m.a, m.b, m.c, m.d = td, td, tl, tl
+    theirs = tf.train.Checkpoint(model=m).write(str(tmp_path / "tf"))
+    ours = tfc.Checkpoint(model={"a": d, "b": d, "c": lst, "d": lst}).write(tmp_path / "ours")
+    _files_equal(ours, theirs)

@@ -9,8 +9,10 @@ and arrays, producing the object graph TF builds for the equivalent `tf.Module` 
   * a list or tuple is a `ListWrapper` node with children "0", "1", ...;
   * anything else is a variable leaf: one attribute VARIABLE_VALUE, full name "Variable" (as an
     unnamed `tf.Variable`), key `<escaped path>/.ATTRIBUTES/VARIABLE_VALUE`.
-Node ids are breadth-first discovery order; an object (dict, list or ndarray, by identity) met
-again gets an edge to its first node, as TF shares a tracked object, so cycles terminate.
+Node ids are breadth-first discovery order. The same ndarray met again is the same variable
+(an edge to its first node, as one tf.Variable tracked twice). The same dict or list met again
+is a new node each time, exactly as TF wraps a plain dict or list in a new _DictWrapper /
+ListWrapper on every assignment (verified); a container inside itself is a ValueError.
 Tensors go to the data file in node order and the graph last (FORMAT.md 6.5), so the bundle is
 byte-identical to TF's for the same tree (tested against TF 2.21).
 
@@ -52,6 +54,7 @@ from ._writer import BundleWriter, to_array
 __all__ = ["Checkpoint", "build_graph", "load_tree"]
 
 SAVE_COUNTER: Final = "save_counter"
+MAX_TREE_NODES: Final = 1 << 24  # dicts repeated inside dicts can expand exponentially
 _Obj = _pb.TrackableObjectGraph.TrackableObject
 
 
@@ -83,13 +86,14 @@ def build_graph(
     full_names = full_names or {}
     graph = _pb.TrackableObjectGraph()
     values: list[tuple[str, np.ndarray[Any, Any]]] = []
-    by_identity: dict[int, int] = {}
+    by_identity: dict[int, int] = {}  # id(ndarray) -> node: one array is one variable
     keep_alive: list[object] = []  # ids stay unique while the objects live
-    queue: collections.deque[tuple[int, object, str]] = collections.deque()
+    # (node id, value, escaped path, ids of the containers on the way from the root)
+    queue: collections.deque[tuple[int, object, str, frozenset[int]]] = collections.deque()
     graph.nodes.add()
-    queue.append((0, dict(root_children), ""))
+    queue.append((0, dict(root_children), "", frozenset()))
     while queue:
-        nid, value, path = queue.popleft()
+        nid, value, path, ancestors = queue.popleft()
         node = graph.nodes[nid]
         if not _is_container(value):
             arr = to_array(value)
@@ -98,19 +102,24 @@ def build_graph(
             node.attributes.add(name=VARIABLE_VALUE, full_name=name, checkpoint_key=key)
             values.append((key, arr))
             continue
+        inside = ancestors | {id(value)}
         for local, child in _children_of(value):
-            shareable = _is_container(child) or isinstance(child, np.ndarray)
-            cid = by_identity.get(id(child)) if shareable else None
+            esc = escape_local_name(local)
+            child_path = f"{path}/{esc}" if path else esc
+            if child is None:
+                raise TypeError(f"{child_path}: None is not a tensor")
+            if _is_container(child) and id(child) in inside:
+                raise ValueError(f"{child_path}: the tree contains itself")
+            cid = by_identity.get(id(child)) if isinstance(child, np.ndarray) else None
             if cid is None:
-                if child is None:
-                    raise TypeError(f"{path}/{escape_local_name(local)}: None is not a tensor")
                 cid = len(graph.nodes)
+                if cid >= MAX_TREE_NODES:
+                    raise ValueError(f"the tree expands to more than {MAX_TREE_NODES} objects")
                 graph.nodes.add()
-                if shareable:
+                if isinstance(child, np.ndarray):
                     by_identity[id(child)] = cid
                     keep_alive.append(child)
-                esc = escape_local_name(local)
-                queue.append((cid, child, f"{path}/{esc}" if path else esc))
+                queue.append((cid, child, child_path, inside))
             node.children.add(node_id=cid, local_name=local)
     _fill_has_checkpoint_values(graph)
     return graph.SerializeToString(), values
