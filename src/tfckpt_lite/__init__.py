@@ -16,6 +16,7 @@ from ._api import (
     load_checkpoint,
     load_variable,
 )
+from ._checkpoint import Checkpoint, load_tree
 from ._convert import (
     ConversionReport,
     UnsupportedConversionError,
@@ -34,6 +35,9 @@ from ._errors import (
     TensorNotFoundError,
     UnsupportedCheckpointError,
 )
+from ._graph import Attribute, GraphNode, ObjectGraph, RegisteredSaver, SlotVariable
+from ._manager import CheckpointManager
+from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
 from ._torch import (
     BATCHNORM_RULES,
     LAYERNORM_RULES,
@@ -52,15 +56,23 @@ __version__ = "0.1.0"
 __all__ = [
     "BATCHNORM_RULES",
     "LAYERNORM_RULES",
+    "Attribute",
     "BundleWriter",
+    "Checkpoint",
     "CheckpointError",
+    "CheckpointManager",
     "CheckpointNotFoundError",
     "CheckpointReader",
+    "CheckpointState",
     "ChecksumMismatchError",
     "ConversionReport",
     "CorruptCheckpointError",
     "DType",
+    "GraphNode",
     "NotACheckpointError",
+    "ObjectGraph",
+    "RegisteredSaver",
+    "SlotVariable",
     "TensorNotFoundError",
     "TensorSlicer",
     "UnsupportedCheckpointError",
@@ -73,14 +85,17 @@ __all__ = [
     "depthwise_to_torch",
     "from_npz",
     "from_safetensors",
+    "get_checkpoint_state",
     "latest_checkpoint",
     "list_variables",
     "load",
     "load_checkpoint",
+    "load_tree",
     "load_variable",
     "rename_key",
     "save",
     "to_npz",
     "to_safetensors",
     "to_torch",
+    "update_checkpoint_state",
 ]

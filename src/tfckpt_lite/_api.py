@@ -106,7 +106,7 @@ class TensorSlicer:
             return out
         first, rest = idx[0], idx[1:]
         n = self.shape[0]
-        if isinstance(first, (int, np.integer)):
+        if isinstance(first, (int, np.integer)) and not isinstance(first, bool):
             i = int(first)
             if not -n <= i < n:
                 raise IndexError(f"index {i} is out of bounds for axis 0 with size {n}")

@@ -21,7 +21,9 @@ __all__ = ["Resolved", "advice", "resolve", "sniff"]
 
 _DATA_RE: Final = re.compile(r"^(?P<prefix>.+)\.data-\d{5,}-of-\d{5,}$")
 _TABLE_MAGIC: Final = bytes.fromhex("57fb808b247547db")
-_TEMP_RE: Final = re.compile(r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part")
+# TF's debris: `X.tempstate<u64>` files and the per-shard `P_temp[_<hex>]/part-NNNNN-of-NNNNN`
+# bundles of an unfinished sharded save. Anchored so user paths like `run_temp/parts` pass.
+_TEMP_RE: Final = re.compile(r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part-\d{5,}-of-\d{5,}")
 
 
 class Resolved:
