@@ -286,6 +286,7 @@ def test_tree_and_model_paths_follow_the_object_graph(
     net.dense.kernel = tf.Variable(tf.ones([2, 3]))
     net.dense.bias = tf.Variable(tf.zeros([3]))
     net.alias = net.dense  # a shared node
+    net.empty = tf.Module()  # holds no tensors: hidden unless --all
 
     prefix = tf.train.Checkpoint(model=net).write(str(tmp_path / "ckpt"))
     doc = run_json(capsys, "tree", prefix)
@@ -293,6 +294,8 @@ def test_tree_and_model_paths_follow_the_object_graph(
     dense = doc["tree"]["model"]["dense"]
     assert dense["kernel"] == "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"
     assert doc["tree"]["model"]["alias"] == "(same object as model/dense)"
+    assert "empty" not in doc["tree"]["model"]
+    assert run_json(capsys, "tree", prefix, "--all")["tree"]["model"]["empty"] == "(no tensors)"
     ls = run_json(capsys, "ls", prefix, "model/dense/*", "--model-paths")
     assert {t["name"] for t in ls["tensors"]} == {"model/dense/kernel", "model/dense/bias"}
     code, out, _ = run(capsys, "show", prefix, "model/dense/kernel")

@@ -370,3 +370,19 @@ def test_to_torch_names_by_model_path(tmp_path: Path) -> None:
     assert list(sd) == ["net.encoder.kernel"]
     assert isinstance(sd["net.encoder.kernel"], torch.Tensor)
     assert sd["net.encoder.kernel"].tolist() == [[0, 3], [1, 4], [2, 5]]
+
+
+def test_keras3_port_by_model_path(torch: Any) -> None:
+    """Keras 3 stores a Dense kernel as optimizer/_trainable_variables/0; by model path it is
+    model/.../_kernel, and "auto" transposes it."""
+    pytest.importorskip("tfckpt_lite._graph")
+    src = Path(__file__).resolve().parents[1] / "testdata" / "keras3" / "ckpt"
+    if not Path(str(src) + ".index").exists():
+        pytest.skip("keras3 fixture not present")
+    sd = tfc.to_torch(src, model_paths=True, transpose="auto", separator=".")
+    w = sd["model._functional._operations.1._kernel"]
+    with tfc.load_checkpoint(src) as r:
+        tf_kernel = r["optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE"]
+    assert tuple(w.shape) == tf_kernel.shape[::-1]
+    np.testing.assert_array_equal(w.numpy(), tf_kernel.T)
+    assert not any(k.startswith("optimizer.") for k in sd)  # optimizer state left out

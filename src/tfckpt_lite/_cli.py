@@ -271,6 +271,8 @@ def _cmd_ls(args: argparse.Namespace) -> int:
                     "size": _nbytes(r, key),
                 }
             )
+        if graph is not None:
+            rows.sort(key=lambda x: x["name"])
         if args.sort == "size":
             rows.sort(key=lambda x: -x["size"])
         total = sum(x["size"] for x in rows)
@@ -405,7 +407,7 @@ def _attr_key(attr: Any) -> str:
     return attr if isinstance(attr, str) else str(getattr(attr, "checkpoint_key", attr))
 
 
-def _graph_tree(graph: Any) -> dict[str, Any] | None:
+def _graph_tree(graph: Any, show_empty: bool = False) -> dict[str, Any] | None:
     """Nested dicts following the object graph: child name -> subtree; a variable is a leaf
     ``name -> storage key``; its optimizer slots are leaves ``name (slot s)``; other
     attributes ``name/.ATTRIBUTES/attr``. A node reached again (graphs share nodes and may
@@ -451,7 +453,7 @@ def _graph_tree(graph: Any) -> dict[str, Any] | None:
                 continue
             before = len(out)
             leaves(name, child, out)
-            if len(out) == before:
+            if len(out) == before and show_empty:
                 out[name] = "(no tensors)"
         return out
 
@@ -475,7 +477,7 @@ def _name_tree(keys: Sequence[str]) -> dict[str, Any]:
 def _cmd_tree(args: argparse.Namespace) -> int:
     with _open(args.path) as r:
         graph = _object_graph(r)
-        tree = _graph_tree(graph) if graph is not None else None
+        tree = _graph_tree(graph, args.all) if graph is not None else None
         kind = "object graph" if tree is not None else "names"
         if tree is None:
             tree = _name_tree([k for k in r if k != "_CHECKPOINTABLE_OBJECT_GRAPH"])
@@ -737,6 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = cmd("tree", "the object graph (model paths), or names nested by '/'", _cmd_tree)
     s.add_argument("path", metavar="PATH")
+    s.add_argument("--all", action="store_true", help="also objects that hold no tensors")
     s.add_argument("--json", action="store_true")
 
     s = cmd("diff", "compare two checkpoints: added, removed and changed tensors", _cmd_diff)

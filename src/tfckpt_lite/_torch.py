@@ -131,7 +131,7 @@ def _auto_layout(key: str, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """`transpose="auto"`: a key whose last component is ``kernel`` (or ``depthwise_kernel``)
     is converted by rank: 2 Dense, 3 Conv1D, 4 Conv2D (depthwise by name), 5 Conv3D."""
     leaf = key[: -len(ATTRIBUTES_SUFFIX)] if key.endswith(ATTRIBUTES_SUFFIX) else key
-    last = leaf.rsplit("/", 1)[-1]
+    last = leaf.rsplit("/", 1)[-1].lstrip("_")  # Keras 3 names it `_kernel`
     if last not in ("kernel", "depthwise_kernel", "weights", "depthwise_weights"):
         return arr
     if arr.ndim == 4 and "depthwise" in leaf:
@@ -240,13 +240,15 @@ def to_torch(
         rename: ordered ``(regex, replacement)`` rules applied in turn to every name (a
             replacement of None drops matching names), or a callable ``name -> name|None``.
             Rules see the name after `strip_attributes` / `model_paths`, before `separator`.
-        transpose: layout conversion, keyed on the original TF name: None (keep TF layouts),
+        transpose: layout conversion, keyed on the TF name before `rename` (the model path
+            with `model_paths`; no ``/.ATTRIBUTES/VARIABLE_VALUE``): None (keep TF layouts),
             ``"auto"`` (kernels by rank: Dense, Conv1D/2D/3D, depthwise by name), a list of
             ``(regex, layout)`` rules with layout one of ``"dense"``, ``"conv1d"``,
             ``"conv2d"``, ``"conv3d"``, ``"depthwise"``, ``"none"`` or a function of the
             array (first matching rule wins), or a callable ``(name, array) -> array``.
-        exclude: regexes of TF keys to leave out (default: optimizer state, counters, the
-            object graph). Strings and other non-numeric tensors are always left out.
+        exclude: regexes of TF keys (of model paths, with `model_paths`) to leave out
+            (default: optimizer state, counters, the object graph). Strings and other
+            non-numeric tensors are always left out.
         strip_attributes: drop the ``/.ATTRIBUTES/VARIABLE_VALUE`` suffix of TF2 keys.
         model_paths: name TF2 variables by their object-graph model path
             (``model/layer_with_weights-0/kernel``) where the graph gives one.
@@ -287,16 +289,19 @@ def to_torch(
     origin: dict[str, str] = {}
     try:
         for key in reader:
-            if any(rx.search(key) for rx in excluded):
-                continue
             dt = reader.dtype_info(key)
             if not dt.is_fixed_size:
                 continue  # strings, variants, resources have no tensor form
             name = key
             if graph is not None:
                 name = model_path(graph, key) or key
+            # `exclude` sees the model path when there is one: Keras 3 stores model weights
+            # under optimizer/_trainable_variables/N, which must not count as optimizer state.
+            if any(rx.search(name) for rx in excluded):
+                continue
             if strip_attributes and name.endswith(ATTRIBUTES_SUFFIX):
                 name = name[: -len(ATTRIBUTES_SUFFIX)]
+            tf_name = name
             new = rename_key(name, rename)
             if new is None:
                 continue
@@ -304,7 +309,7 @@ def to_torch(
                 new = new.replace("/", separator)
             if new in out:
                 raise ValueError(f"keys {origin[new]!r} and {key!r} both map to {new!r}")
-            arr = layout(key, reader.get_tensor(key))
+            arr = layout(tf_name, reader.get_tensor(key))
             tensor = _to_tensor(torch, arr, dt.name)
             if dtype is not None and tensor.is_floating_point():
                 tensor = tensor.to(dtype)
