@@ -306,7 +306,9 @@ def test_state_text_identical_to_tf(
 ) -> None:
     from tensorflow.python.checkpoint import checkpoint_management as cm
 
-    paths = [str(tmp_path / n) for n in names]
+    # Checkpoints live apart from both state directories, so that a generated name can never
+    # be one of them (its relative path would then differ between the two directories).
+    paths = [str(tmp_path / "ckpts" / n) for n in names]
     ts = stamps[: len(paths)]
     (tmp_path / "a").mkdir(exist_ok=True)
     (tmp_path / "b").mkdir(exist_ok=True)

@@ -76,7 +76,7 @@ def _length_words(lengths: np.ndarray[Any, Any], big_endian: bool) -> bytes:
 def decode_strings(
     buf: Buffer, n: int, stored_crc: int, *, big_endian: bool = False, verify: bool = True
 ) -> np.ndarray[Any, Any]:
-    """The n strings of a DT_STRING payload `buf` (exactly the entry's bytes), as an object array."""
+    """The n strings of a DT_STRING payload `buf` (exactly the entry's bytes), as objects."""
     size = len(buf)
     # Checked before allocating: n comes from the index and may be absurd.
     if size < n + 4:

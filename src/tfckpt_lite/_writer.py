@@ -67,9 +67,12 @@ def to_array(value: object) -> np.ndarray[Any, Any]:
             and not hasattr(value, "dtype")
         ):
             arr = arr.astype(np.float32)  # a list of Python floats, as TF converts it
-        elif arr.dtype == np.int64 and not hasattr(value, "dtype"):
-            if arr.size == 0 or (arr.min() >= _INT32_MIN and arr.max() <= _INT32_MAX):
-                arr = arr.astype(np.int32)
+        elif (
+            arr.dtype == np.int64
+            and not hasattr(value, "dtype")
+            and (arr.size == 0 or (arr.min() >= _INT32_MIN and arr.max() <= _INT32_MAX))
+        ):
+            arr = arr.astype(np.int32)  # a list of Python ints, as TF converts it
     if arr.dtype.kind in "SUO":
         flat = [_as_bytes(v) for v in arr.reshape(-1).tolist()]
         out = np.empty(len(flat), dtype=object)
