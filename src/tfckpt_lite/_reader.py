@@ -219,9 +219,14 @@ class BundleReader:
         src = self._source(e.shard_id)
         buf = src.read(e.offset, e.size)
         if not dt.is_fixed_size:
-            return decode_strings(
-                buf, n, e.crc32c, big_endian=self.header.big_endian, verify=verify
-            ).reshape(shape)
+            try:
+                strings = decode_strings(
+                    buf, n, e.crc32c, big_endian=self.header.big_endian, verify=verify
+                )
+            except CheckpointError as err:
+                # The index was read and checked whole; what fails here is the shard's bytes.
+                raise _with_context(err, path=src.path) from None
+            return strings.reshape(shape)
         if verify:
             actual = crc32c(buf)
             if actual != unmask_crc(e.crc32c):
