@@ -185,9 +185,7 @@ class PromiseBroken(AssertionError):
     pass
 
 
-def check_error(
-    err: BaseException, what: str, key: str | None, blame: str | None = None
-) -> None:
+def check_error(err: BaseException, what: str, key: str | None, blame: str | None = None) -> None:
     """`err` must be a CheckpointError naming a file (`blame`, when given) and `key`."""
     if not isinstance(err, CheckpointError):
         raise PromiseBroken(f"{what}: {type(err).__name__} escaped: {err!r}") from err
