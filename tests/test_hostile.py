@@ -585,3 +585,24 @@ def test_read_all_helper_covers_every_key() -> None:
     assert out.opened == ["a", "b"]
     assert {k for k, _ in out.ops} == {"", "a", "b"}
     assert not out.errors()
+
+
+def test_verify_checks_variant_payloads() -> None:
+    """`verify` checksums DT_VARIANT tensors (it used to refuse them as unreadable)."""
+    from _robust_util import REPO, load_dir
+
+    prefix = REPO / "testdata" / "iterator_variant" / "ckpt"
+    if not prefix.with_suffix(".index").exists():
+        pytest.skip("testdata not present")
+    files = {f"/h/{k}".replace("/h/ckpt", P): v for k, v in load_dir(prefix).items()}
+    with tfckpt_lite.load_checkpoint(P, filesystem=MemFS(files)) as r:
+        assert r.verify() == 2
+        key = "it/.ATTRIBUTES/ITERATOR_STATE"
+        e = r._backend.entry(key)  # type: ignore[attr-defined]
+    bad = bytearray(files[DATA])
+    bad[e.offset + e.size // 2] ^= 1
+    files[DATA] = bytes(bad)
+    with tfckpt_lite.load_checkpoint(P, filesystem=MemFS(files)) as r:
+        with pytest.raises(ChecksumMismatchError) as info:
+            r.verify()
+    check_error(info.value, "variant", key, DATA)

@@ -148,8 +148,12 @@ class BundleReader:
         e = self.entry(key)
         if e.dtype_info.name != "variant":
             raise TypeError(f"{key!r} is not a DT_VARIANT tensor")
-        buf = self._source(e.shard_id).read(e.offset, e.size)
-        return decode_variants(buf, check_shape(e.shape), e.crc32c, verify=verify)
+        src = self._source(e.shard_id)
+        buf = src.read(e.offset, e.size)
+        try:
+            return decode_variants(buf, check_shape(e.shape), e.crc32c, verify=verify)
+        except CheckpointError as err:
+            raise _with_context(err, path=src.path, key=key) from None
 
     def verify(self) -> int:
         """Read every tensor with checksums on; return how many were checked."""
@@ -157,7 +161,7 @@ class BundleReader:
             e = self.entry(key)
             if e.dtype_info.name == "variant" and not e.slices:
                 try:
-                    self._check_plain(e, e.shape)
+                    self._check_plain(e, e.shape, opaque_ok=True)
                     self.read_variant_protos(key)
                 except CheckpointError as err:
                     raise _with_context(err, path=self.index_path, key=key) from None
@@ -182,10 +186,14 @@ class BundleReader:
             self._sources[shard] = src
         return src
 
-    def _check_plain(self, e: Entry, shape: tuple[int, ...]) -> int:
-        """Validate a data-bearing entry against its dtype and shard; return its element count."""
+    def _check_plain(self, e: Entry, shape: tuple[int, ...], opaque_ok: bool = False) -> int:
+        """Validate a data-bearing entry against its dtype and shard; return its element count.
+
+        `opaque_ok`: the caller only checksums a DT_VARIANT payload, so its lack of a NumPy
+        form is no error.
+        """
         dt = e.dtype_info
-        if dt.numpy_dtype is None:
+        if dt.numpy_dtype is None and not (opaque_ok and dt.name == "variant"):
             if dt.name in ("variant", "resource"):
                 raise UnsupportedCheckpointError(
                     f"reading DT_{dt.name.upper()} values is not supported "
