@@ -602,7 +602,9 @@ def test_verify_checks_variant_payloads() -> None:
     bad = bytearray(files[DATA])
     bad[e.offset + e.size // 2] ^= 1
     files[DATA] = bytes(bad)
-    with tfckpt_lite.load_checkpoint(P, filesystem=MemFS(files)) as r:
-        with pytest.raises(ChecksumMismatchError) as info:
-            r.verify()
+    with (
+        tfckpt_lite.load_checkpoint(P, filesystem=MemFS(files)) as r,
+        pytest.raises(ChecksumMismatchError) as info,
+    ):
+        r.verify()
     check_error(info.value, "variant", key, DATA)
