@@ -27,7 +27,11 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 import pytest
-from _robust_util import (
+
+import tfckpt_lite
+from tfckpt_lite._table import build_table, read_table
+
+from ._robust_util import (
     REPO,
     MemFS,
     Outcome,
@@ -38,9 +42,6 @@ from _robust_util import (
     read_all,
     realworld_dir,
 )
-
-import tfckpt_lite
-from tfckpt_lite._table import build_table, read_table
 
 SCALE = float(os.environ.get("TFCKPT_SWEEP_SCALE", "1"))
 SEED = 20261125

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _robust_util import MemFS, check_error, read_all
 
 import tfckpt_lite
 from tfckpt_lite import (
@@ -35,6 +34,8 @@ from tfckpt_lite._ordered_code import encode_slice_key
 from tfckpt_lite._table import TABLE_MAGIC, build_table
 from tfckpt_lite._tensor_codec import decode_strings, encode_strings
 from tfckpt_lite._wire import field_bytes, field_varint
+
+from ._robust_util import MemFS, check_error, read_all
 
 P = "/h/ckpt"
 INDEX = P + ".index"
@@ -589,7 +590,7 @@ def test_read_all_helper_covers_every_key() -> None:
 
 def test_verify_checks_variant_payloads() -> None:
     """`verify` checksums DT_VARIANT tensors (it used to refuse them as unreadable)."""
-    from _robust_util import REPO, load_dir
+    from ._robust_util import REPO, load_dir
 
     prefix = REPO / "testdata" / "iterator_variant" / "ckpt"
     if not prefix.with_suffix(".index").exists():

@@ -146,13 +146,18 @@ class BundleReader:
 
     def read_variant_protos(self, key: str, *, verify: bool = True) -> list[bytes]:
         e = self.entry(key)
-        if e.dtype_info.name != "variant":
-            raise TypeError(f"{key!r} is not a DT_VARIANT tensor")
-        src = self._source(e.shard_id)
-        buf = src.read(e.offset, e.size)
+        if e.dtype_info.name != "variant" or e.slices:
+            raise TypeError(f"{key!r} is not an unpartitioned DT_VARIANT tensor")
         try:
-            return decode_variants(buf, check_shape(e.shape), e.crc32c, verify=verify)
+            n = self._check_plain(e, e.shape, opaque_ok=True)
+            src = self._source(e.shard_id)
+            buf = src.read(e.offset, e.size)
         except CheckpointError as err:
+            raise _with_context(err, path=self.index_path, key=key) from None
+        try:
+            return decode_variants(buf, n, e.crc32c, verify=verify)
+        except CheckpointError as err:
+            # The index was read and checked whole; what fails here is the shard's bytes.
             raise _with_context(err, path=src.path, key=key) from None
 
     def verify(self) -> int:
@@ -160,11 +165,7 @@ class BundleReader:
         for key in self._raw:
             e = self.entry(key)
             if e.dtype_info.name == "variant" and not e.slices:
-                try:
-                    self._check_plain(e, e.shape, opaque_ok=True)
-                    self.read_variant_protos(key)
-                except CheckpointError as err:
-                    raise _with_context(err, path=self.index_path, key=key) from None
+                self.read_variant_protos(key)
             elif e.dtype_info.name in ("resource",):
                 continue
             else:
@@ -186,11 +187,10 @@ class BundleReader:
             self._sources[shard] = src
         return src
 
-    def _check_plain(self, e: Entry, shape: tuple[int, ...], opaque_ok: bool = False) -> int:
+    def _check_plain(self, e: Entry, shape: tuple[int, ...], *, opaque_ok: bool = False) -> int:
         """Validate a data-bearing entry against its dtype and shard; return its element count.
 
-        `opaque_ok`: the caller only checksums a DT_VARIANT payload, so its lack of a NumPy
-        form is no error.
+        `opaque_ok` lets DT_VARIANT through for checksum verification of its raw payload.
         """
         dt = e.dtype_info
         if dt.numpy_dtype is None and not (opaque_ok and dt.name == "variant"):

@@ -44,6 +44,8 @@ def to_array(value: object) -> np.ndarray[Any, Any]:
     """
     if isinstance(value, np.ndarray):
         arr = value
+    elif isinstance(value, np.generic):  # before float: np.float64 subclasses float
+        arr = np.asarray(value)
     elif isinstance(value, (bytes, str)):
         arr = np.array(_as_bytes(value), dtype=object)
     elif isinstance(value, bool):
