@@ -176,12 +176,14 @@ def test_sweep_writer_multiblock(tmp_path: Path) -> None:
     assert stats["open-error"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "prefix"), _testdata_cases(), ids=lambda x: str(x))
 def test_sweep_tf_fixture(name: str, prefix: Path) -> None:
     files = load_dir(prefix)
     sweep(files, prefix.name, flips=600, truncations=120)
 
 
+@pytest.mark.slow
 def test_sweep_realworld() -> None:
     cases = _corpus_cases()
     if not cases:
