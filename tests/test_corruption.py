@@ -151,7 +151,11 @@ def sweep(files: Files, name: str, *, flips: int, truncations: int) -> Counter[s
             what = f"{mode} {fname}@{where}"
             out = read_all(path, MemFS({**base, target: mutated}))
             try:
-                stats[check_promise(pristine, out, what, data_mutated=is_data, blame=target)] += 1
+                stats[
+                    check_promise(
+                        pristine, out, what, data_mutated=is_data, blame=target, notes=stats
+                    )
+                ] += 1
             except PromiseBroken as e:
                 failures.append(str(e))
             stats["copies"] += 1
