@@ -33,7 +33,7 @@ import numpy as np
 import tfckpt_lite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.test_corruption import _writer_small  # noqa: E402
+from tests.test_corruption import _writer_small
 
 WORKER = r"""
 import os, sys, json, hashlib
@@ -110,7 +110,7 @@ def ours(path: str) -> tuple[str, Any]:
             for k in sorted(r):
                 try:
                     out[k] = digest(r[k])
-                except tfckpt_lite.CheckpointError as e:
+                except tfckpt_lite.CheckpointError as e:  # noqa: PERF203 - per key, on purpose
                     out[k] = "ERR:" + type(e).__name__
             return "ok", out
     except tfckpt_lite.CheckpointError as e:
@@ -170,7 +170,10 @@ def main() -> None:
                 for k, v in files.items():
                     (d / k).write_bytes(mutated if k == fname else v)
                 mode = "flip" if label.startswith("flip") else "truncate"
-                for who, res in (("TF 2.21", tf.read(str(d / name))), ("ours", ours(str(d / name)))):
+                for who, res in (
+                    ("TF 2.21", tf.read(str(d / name))),
+                    ("ours", ours(str(d / name))),
+                ):
                     c = classify(res, reference[who])
                     table.setdefault((f"{kind} {mode}", who), Counter())[c] += 1
                     if c in ("WRONG", "abort", "hang", "LEAK"):
@@ -183,7 +186,8 @@ def main() -> None:
     for (what, who), c in sorted(table.items()):
         print(
             f"| {what} | {who} | {sum(c.values())} | {c['exact']} | {c['error']} | "
-            f"{c['WRONG']} | {c['abort']} | {c['hang']} |" + (f" LEAK {c['LEAK']}" if c["LEAK"] else "")
+            f"{c['WRONG']} | {c['abort']} | {c['hang']} |"
+            + (f" LEAK {c['LEAK']}" if c["LEAK"] else "")
         )
     for k, v in examples.items():
         print(f"{k}: {len(v)}, e.g. {v[:5]}")
