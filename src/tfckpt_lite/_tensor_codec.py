@@ -78,9 +78,8 @@ def decode_strings(
 ) -> np.ndarray[Any, Any]:
     """The n strings of a DT_STRING payload `buf` (exactly the entry's bytes), as objects."""
     size = len(buf)
-    # Each element takes at least its one-byte length: n is checked against the bytes
-    # present before it sizes anything.
-    if n < 0 or size < n + 4:
+    # Checked before allocating: n comes from the index and may be absurd.
+    if size < n + 4:
         raise CorruptCheckpointError(
             f"string tensor of {n} elements needs at least {n + 4} bytes, has {size}"
         )
