@@ -62,22 +62,21 @@ def write_state(d: Path, name: str) -> None:
     os.replace(tmp, d / "checkpoint")
 
 
-# -- what the child does ---------------------------------------------------------------------
+# -- what the child does: one generation of each scenario ---------------------------------------
 
 
-def scenario_save_same_prefix(d: Path, start: int) -> None:
-    for g in range(start, start + 10_000):
-        tfckpt_lite.save(d / "ckpt", tensors(g))
+def gen_save(d: Path, g: int) -> None:
+    """`save` over the same prefix again and again."""
+    tfckpt_lite.save(d / "ckpt", tensors(g))
 
 
-def scenario_writer_with_state(d: Path, start: int) -> None:
-    """Streaming BundleWriter to fresh prefixes, state file after each, keep the last two."""
-    for g in range(start, start + 10_000):
-        with tfckpt_lite.BundleWriter(d / f"ckpt-{g}") as w:
-            for k, v in tensors(g).items():
-                w.add(k, v)
-        write_state(d, f"ckpt-{g}")
-        remove_checkpoint(d / f"ckpt-{g - 2}")
+def gen_writer_with_state(d: Path, g: int) -> None:
+    """Streaming BundleWriter to a fresh prefix, state file after it, keep the last two."""
+    with tfckpt_lite.BundleWriter(d / f"ckpt-{g}") as w:
+        for k, v in tensors(g).items():
+            w.add(k, v)
+    write_state(d, f"ckpt-{g}")
+    remove_checkpoint(d / f"ckpt-{g - 2}")
 
 
 def remove_checkpoint(prefix: Path) -> None:
@@ -89,20 +88,35 @@ def remove_checkpoint(prefix: Path) -> None:
         data.unlink()
 
 
-def scenario_checkpoint_manager(d: Path, start: int) -> None:
-    manager_cls: Any = tfckpt_lite.CheckpointManager  # type: ignore[attr-defined]
-    ckpt_cls: Any = tfckpt_lite.Checkpoint  # type: ignore[attr-defined]
-    for g in range(start, start + 10_000):
-        ckpt = ckpt_cls(**tensors(g))
-        manager_cls(ckpt, str(d), max_to_keep=2).save()
+def gen_checkpoint_save(d: Path, g: int) -> None:
+    """`Checkpoint.save`: object-based checkpoint `ckpt-g` plus the state file."""
+    ckpt = tfckpt_lite.Checkpoint(**tensors(g))
+    ckpt.save_counter = g - 1
+    ckpt.save(d / "ckpt")
 
 
-SCENARIOS: dict[str, Callable[[Path, int], None]] = {
-    "save": scenario_save_same_prefix,
-    "writer+state": scenario_writer_with_state,
+def gen_manager(d: Path, g: int) -> None:
+    """`CheckpointManager.save` with max_to_keep=2 (a fresh manager: a restarted job)."""
+    manager = tfckpt_lite.CheckpointManager(d, max_to_keep=2)
+    manager.save(tensors(g), checkpoint_number=g)
+
+
+GENERATIONS: dict[str, Callable[[Path, int], None]] = {
+    "save": gen_save,
+    "writer+state": gen_writer_with_state,
 }
 if hasattr(tfckpt_lite, "CheckpointManager") and hasattr(tfckpt_lite, "Checkpoint"):
-    SCENARIOS["manager"] = scenario_checkpoint_manager
+    GENERATIONS["Checkpoint.save"] = gen_checkpoint_save
+    GENERATIONS["CheckpointManager.save"] = gen_manager
+STATEFUL = {"writer+state", "Checkpoint.save", "CheckpointManager.save"}
+
+
+def saving_forever(scenario: str, d: Path, start: int) -> Callable[[], None]:
+    def body() -> None:
+        for g in range(start, start + 10_000):
+            GENERATIONS[scenario](d, g)
+
+    return body
 
 
 class KillAt:
@@ -192,11 +206,18 @@ def run_child(
 # -- what the parent checks ---------------------------------------------------------------------
 
 
+def _plain_name(key: str) -> str | None:
+    """The tensor name in `tensors()` for a key of a name-based or object-based checkpoint."""
+    if key in ("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter/.ATTRIBUTES/VARIABLE_VALUE"):
+        return None
+    return key.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE")
+
+
 def check_values(prefix: Path | str) -> int:
     """The checkpoint reads completely, checksums on, with one generation's values."""
     with tfckpt_lite.load_checkpoint(prefix) as r:
         r.verify()
-        got = {k: r[k] for k in r}
+        got = {name: r[k] for k in r if (name := _plain_name(k)) is not None}
     g = int(got["a_step"])
     want = tensors(g)
     assert got.keys() == want.keys(), f"{prefix}: keys {sorted(got)}"
@@ -205,121 +226,86 @@ def check_values(prefix: Path | str) -> int:
     return g
 
 
-def check_dir(d: Path, scenario: str) -> str:
-    """Assert the crash-safety promise on directory `d`; return an outcome label."""
+def check_dir(d: Path, scenario: str) -> tuple[str, list[int]]:
+    """Assert the crash-safety promise on directory `d`; return an outcome label and the
+    generations of the finished checkpoints."""
     finished = sorted(p.with_suffix("") for p in d.glob("*.index"))
-    temps = [p for p in d.iterdir() if ".tempstate" in p.name]
-    for prefix in finished:
-        check_values(prefix)  # nothing that looks finished holds partial data
+    temps = [p for p in d.iterdir() if ".tempstate" in p.name or ".tmp" in p.name]
+    gens = sorted(check_values(p) for p in finished)  # nothing finished holds partial data
     outcome = "finished" if finished else "nothing-finished"
-    if (d / "checkpoint").exists():
+    if scenario in STATEFUL:
         latest = tfckpt_lite.latest_checkpoint(d)
-        assert latest is not None, "state file names a checkpoint that does not exist"
-        check_values(latest)
-        assert check_values(d) == check_values(latest)  # the directory form, temps and all
-    elif scenario == "save" and finished:
+        assert latest is not None, "the state file must always name a whole checkpoint"
+        g = check_values(latest)
+        assert check_values(d) == g  # the directory form, stale temp files and all
+        outcome += f", latest={'newest' if g == max(gens) else 'previous'}"
+    elif finished:
         check_values(d / "ckpt")
     for t in temps:  # a stale temp file is never mistaken for a checkpoint
         with pytest.raises(tfckpt_lite.NotACheckpointError):
             tfckpt_lite.load_checkpoint(t)
     if temps:
-        outcome += "+stale-temps"
-    return outcome
-
-
-def prepare(d: Path, scenario: str, g: int) -> None:
-    if scenario == "save":
-        tfckpt_lite.save(d / "ckpt", tensors(g))
-    elif scenario == "writer+state":
-        tfckpt_lite.save(d / f"ckpt-{g}", tensors(g))
-        write_state(d, f"ckpt-{g}")
-    # Checkpoint/CheckpointManager scenarios start from an empty directory.
-
-
-def recover(d: Path, scenario: str, g: int) -> None:
-    """After a crash the next save must work and win."""
-    if scenario == "save":
-        tfckpt_lite.save(d / "ckpt", tensors(g))
-        assert check_values(d / "ckpt") == g
-    elif scenario == "writer+state":
-        tfckpt_lite.save(d / f"ckpt-{g}", tensors(g))
-        write_state(d, f"ckpt-{g}")
-        assert check_values(d) == g
+        outcome += " +stale temps"
+    return outcome, gens
 
 
 # -- the tests ------------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+@pytest.mark.parametrize("scenario", sorted(GENERATIONS))
 def test_kill_at_random_moments(tmp_path: Path, scenario: str) -> None:
     rnd = random.Random(f"{SEED}-{scenario}")
-    body = SCENARIOS[scenario]
-    # How long one save takes here, so that kills spread over the first few saves.
+    gen = GENERATIONS[scenario]
+    # How long one generation takes here, so that kills spread over the first few.
+    (tmp_path / "timing").mkdir()
     t = time.perf_counter()
-    body_once = tmp_path / "timing"
-    body_once.mkdir()
-    tfckpt_lite.save(body_once / "ckpt", tensors(1))
+    gen(tmp_path / "timing", 1)
     one = max(time.perf_counter() - t, 0.002)
     outcomes: Counter[str] = Counter()
     for trial in range(RANDOM_TRIALS):
         d = tmp_path / f"t{trial}"
         d.mkdir()
         start = 2 + 1000 * trial
-        prepare(d, scenario, start - 1)  # a previous checkpoint the crash must not harm
-        status = run_child(
-            lambda d=d, start=start: body(d, start),  # type: ignore[misc]
-            kill_after=rnd.uniform(0, 6 * one),
-        )
-        assert os.WIFSIGNALED(status), "the child finished 10,000 saves before being killed?"
-        outcome = check_dir(d, scenario)
+        gen(d, start - 1)  # a previous checkpoint the crash must not harm
+        status = run_child(saving_forever(scenario, d, start), kill_after=rnd.uniform(0, 6 * one))
+        assert os.WIFSIGNALED(status), f"the child failed or finished (status {status})"
+        outcome, _ = check_dir(d, scenario)
         outcomes[outcome] += 1
-        if scenario == "writer+state":  # the state file always names a whole checkpoint
-            assert outcome.startswith("finished")
-        if trial % 10 == 0:
-            recover(d, scenario, start + 999)
-    STATS.update({f"random {scenario} {k}": v for k, v in outcomes.items()})
+        if trial % 10 == 0:  # after a crash the next save works and wins
+            gen(d, start + 999)
+            assert check_values(d if scenario in STATEFUL else d / "ckpt") == start + 999
+    STATS.update({f"random kill, {scenario}: {k}": v for k, v in outcomes.items()})
     assert sum(outcomes.values()) == RANDOM_TRIALS
 
 
-@pytest.mark.parametrize("scenario", ["save", "writer+state"])
+@pytest.mark.parametrize("scenario", sorted(GENERATIONS))
 def test_kill_before_every_write_step(tmp_path: Path, scenario: str) -> None:
     """Deterministic: one trial per file-system call of a save, killed just before it."""
+    gen = GENERATIONS[scenario]
     outcomes: Counter[str] = Counter()
     k = 0
     while True:
         d = tmp_path / f"k{k}"
         d.mkdir()
-        # One whole save first (not instrumented), then the instrumented second one.
-        if scenario == "save":
-            tfckpt_lite.save(d / "ckpt", tensors(1))
-        else:
-            body_first = tfckpt_lite.save(d / "ckpt-1", tensors(1))
-            write_state(d, os.path.basename(body_first))
+        gen(d, 1)  # one whole save first (not instrumented), then the instrumented second
 
         def second(d: Path = d, k: int = k) -> None:
             KillAt(k).install()
-            if scenario == "save":
-                tfckpt_lite.save(d / "ckpt", tensors(2))
-            else:
-                with tfckpt_lite.BundleWriter(d / "ckpt-2") as w:
-                    for name, v in tensors(2).items():
-                        w.add(name, v)
-                write_state(d, "ckpt-2")
+            gen(d, 2)
 
         status = run_child(second)
-        outcome = check_dir(d, scenario)
-        gens = sorted(check_values(p.with_suffix("")) for p in d.glob("*.index"))
+        outcome, gens = check_dir(d, scenario)
+        assert set(gens) <= {1, 2}
         if os.WIFEXITED(status):
-            assert os.WEXITSTATUS(status) == 0
+            assert os.WEXITSTATUS(status) == 0, "the instrumented save failed"
             assert gens[-1] == 2
             break
-        outcomes[f"{outcome} gens={gens}"] += 1
-        if scenario == "writer+state":
-            assert gens and gens[0] == 1, "the previous checkpoint must survive"
+        outcomes[f"{outcome}, finished gens {gens}"] += 1
         k += 1
-        assert k < 200
-    STATS.update({f"step {scenario} {o}": n for o, n in outcomes.items()})
+        assert k < 300
+    STATS.update({f"kill before step k, {scenario}: {o}": n for o, n in outcomes.items()})
+    STATS[f"kill before step k, {scenario}: steps"] = k
     assert k >= 8  # open, writes, flush, fsync, close, index, renames: all were hit
 
 

@@ -93,17 +93,19 @@ def fs_with(index: bytes, data: dict[str, bytes] | bytes = b"") -> MemFS:
 
 
 @contextmanager
-def bounded(seconds: float = 2.0, megabytes: float = 64) -> Iterator[None]:
-    """The block must finish fast and allocate little: no hang, no size taken on trust."""
-    tracemalloc.start()
+def bounded(seconds: float = 2.0, megabytes: float | None = 64) -> Iterator[None]:
+    """The block must finish fast and allocate little: no hang, no size taken on trust.
+    (`megabytes=None`: time only; tracing allocations slows pure-Python loops tenfold.)"""
+    if megabytes is not None:
+        tracemalloc.start()
     t = time.perf_counter()
     try:
         yield
     finally:
-        _, peak = tracemalloc.get_traced_memory()
+        peak = tracemalloc.get_traced_memory()[1] if megabytes is not None else 0
         tracemalloc.stop()
     assert time.perf_counter() - t < seconds
-    assert peak < megabytes * 2**20, f"peak allocation {peak} bytes"
+    assert megabytes is None or peak < megabytes * 2**20, f"peak allocation {peak} bytes"
 
 
 def expect(
@@ -303,7 +305,7 @@ def test_string_length_varint_longer_than_ten_bytes() -> None:
 def test_string_count_claims_trillions() -> None:
     payload, crc = encode_strings([b"abc"])
     fs = fs_with(index_bytes({b"s": string_entry(payload, crc, 10**12)}), payload)
-    expect(fs, "s", CorruptCheckpointError, "needs at least", blame=DATA)
+    expect(fs, "s", CorruptCheckpointError, "invalid size in bundle entry")
 
 
 @pytest.mark.parametrize("n", [10**12, 2**62])
@@ -469,27 +471,48 @@ def _real_ckpt(d: Path) -> str:
     [
         b"\x00\x01\x02\xff\xfe binary \x80",
         b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+        b"\xff\xfe not UTF-8, no NUL",
         b'model_checkpoint_path: "unterminated',
         b'model_checkpoint_path: "bad \\q escape"',
         b"model_checkpoint_path ckpt-1",
+        b'model_checkpoint_path: "ckpt-1"\n' + b"\0" * 100,
     ],
 )
+@pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")
 def test_state_file_not_text(tmp_path: Path, content: bytes) -> None:
+    """A binary state file is taken for a V1 checkpoint named `checkpoint` (as TF: no state);
+    other garbage is a CorruptCheckpointError naming the state file. Never anything else."""
     _real_ckpt(tmp_path)
-    (tmp_path / "checkpoint").write_bytes(content)
-    for call in (tfckpt_lite.latest_checkpoint, tfckpt_lite.load_checkpoint):
-        with bounded(), pytest.raises(CorruptCheckpointError) as info:
-            call(tmp_path)
-        assert info.value.path == str(tmp_path / "checkpoint")
+    state = tmp_path / "checkpoint"
+    state.write_bytes(content)
+    with bounded():
+        try:
+            assert tfckpt_lite.latest_checkpoint(tmp_path) is None
+        except CorruptCheckpointError as e:
+            assert e.path == str(state)
+        with pytest.raises(CheckpointError) as info:
+            tfckpt_lite.load_checkpoint(tmp_path)
+    assert info.value.path == str(state)
 
 
 def test_state_file_huge(tmp_path: Path) -> None:
     _real_ckpt(tmp_path)
     with open(tmp_path / "checkpoint", "wb") as f:
         f.write(b'model_checkpoint_path: "ckpt-1"\n')
-        f.truncate(64 << 20)  # sparse: 64 MiB of NULs, never read whole
+        f.write(b"#" * (17 << 20))
     with bounded(megabytes=40), pytest.raises(CorruptCheckpointError, match="larger than"):
         tfckpt_lite.latest_checkpoint(tmp_path)
+
+
+def test_state_file_huge_sparse(tmp_path: Path) -> None:
+    _real_ckpt(tmp_path)
+    with open(tmp_path / "checkpoint", "wb") as f:
+        f.write(b'model_checkpoint_path: "ckpt-1"\n')
+        f.truncate(1 << 30)  # a sparse GiB of NULs: never read whole
+    with bounded(megabytes=40):
+        assert tfckpt_lite.latest_checkpoint(tmp_path) is None
+        with pytest.raises(CheckpointError):
+            tfckpt_lite.load_checkpoint(tmp_path)
 
 
 @pytest.mark.parametrize("target", ["../outside/ckpt-1", "/nonexistent/dir/ckpt-1", "/etc"])
@@ -548,36 +571,70 @@ def test_empty_files(tmp_path: Path) -> None:
 # -- the object graph (when the graph module exists) -----------------------------------------------
 
 
-def test_object_graph_hostile() -> None:
-    graph = pytest.importorskip("tfckpt_lite._graph")
-    from tfckpt_lite._wire import field_bytes as fb
-    from tfckpt_lite._wire import field_varint as fv
+def _graph_bytes(children: list[list[int]], attrs: dict[int, str] | None = None) -> bytes:
+    pb = pytest.importorskip("tfckpt_lite._proto.trackable_object_graph_pb2")
+    g = pb.TrackableObjectGraph()
+    for i, kids in enumerate(children):
+        node = g.nodes.add()
+        for j, c in enumerate(kids):
+            ref = node.children.add()
+            ref.node_id = c
+            ref.local_name = f"c{j}"
+        if attrs and i in attrs:
+            a = node.attributes.add()
+            a.name = "VARIABLE_VALUE"
+            a.checkpoint_key = attrs[i]
+    data: bytes = g.SerializeToString()
+    return data
 
-    def node(children: list[int]) -> bytes:
-        return b"".join(fb(1, fv(1, c) + fb(2, b"c%d" % c)) for c in children)
 
-    cases = [
-        fb(1, node([0])),  # a node that is its own child: cyclic
-        fb(1, node([1])) + fb(1, node([0])),  # two-node cycle
-        fb(1, node([5])),  # a child that does not exist
-        fb(1, node([2**40])),
-        fb(1, fv(1, 2**63)),
-        b"\xff" * 64,
-        fb(1, b"") * 100000,  # enormous but valid: many empty nodes
+def _graph_cases() -> list[tuple[str, bytes]]:
+    n = 2000
+    return [
+        ("self loop", _graph_bytes([[0]])),
+        ("two-node cycle", _graph_bytes([[1], [0]], {1: "x/.ATTRIBUTES/VARIABLE_VALUE"})),
+        ("child that does not exist", _graph_bytes([[5]])),
+        ("child id 2^31-1", _graph_bytes([[2**31 - 1]])),
+        ("negative child id", _graph_bytes([[-1]])),
+        ("no nodes", b""),
+        ("not a proto", b"\xff" * 64),
+        ("deep chain", _graph_bytes([[i + 1] for i in range(n - 1)] + [[]], {n - 1: "k"})),
+        ("wide", _graph_bytes([list(range(1, n))] + [[] for _ in range(n - 1)])),
+        # 40 diamonds in a row: 2^40 distinct paths to the last node
+        (
+            "exponential paths",
+            _graph_bytes(
+                [[i + 1, i + 1] if i % 2 == 0 else [i + 1] for i in range(80)] + [[]],
+                {80: "deep/.ATTRIBUTES/VARIABLE_VALUE"},
+            ),
+        ),
+        ("many empty nodes", b"\n\x00" * 100_000),
     ]
-    for raw in cases:
-        with bounded(seconds=10, megabytes=512):
-            try:
-                g = graph.ObjectGraph.from_bytes(raw, "/x")
-            except CheckpointError as e:
-                assert e.path is not None
-                continue
-            for fn in ("describe", "paths", "to_dict"):
-                if hasattr(g, fn):
-                    try:
-                        getattr(g, fn)()
-                    except CheckpointError:
-                        pass
+
+
+@pytest.mark.parametrize(("name", "raw"), _graph_cases(), ids=[c[0] for c in _graph_cases()])
+def test_object_graph_hostile(name: str, raw: bytes) -> None:
+    """Cyclic, dangling, deep, wide, exponentially many paths: every query stays bounded."""
+    graph = pytest.importorskip("tfckpt_lite._graph")
+    with bounded(seconds=10, megabytes=None):
+        try:
+            g = graph.ObjectGraph.from_bytes(raw, "/x/ckpt")
+        except CheckpointError as e:
+            assert e.path == "/x/ckpt"
+            return
+        repr(g)
+        g.checkpoint_keys()
+        paths = g.canonical_paths()
+        assert paths.get(0, "") == ""
+        last = len(g) - 1
+        for node in (0, last):
+            g.path_of(node)
+            assert len(g.paths(node)) <= graph.MAX_PATHS
+        for key in g.checkpoint_keys():
+            g.owner(key)
+            g.paths(key)
+        with pytest.raises((KeyError, CheckpointError)):
+            g.find("no/such/child")
 
 
 def test_read_all_helper_covers_every_key() -> None:
