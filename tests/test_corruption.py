@@ -198,6 +198,38 @@ def test_sweep_realworld() -> None:
     assert total["copies"] > 10000
 
 
+def _corpus_v1_files() -> list[Path]:
+    """Single-file V1 checkpoints (SavedTensorSlices tables) of the corpus, deduplicated."""
+    root = realworld_dir()
+    if root is None:
+        return []
+    seen: set[bytes] = set()
+    out = []
+    skip = (".index", ".pb", ".meta", ".md", ".pbtxt", ".json", ".txt")
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.name.endswith(skip) or ".data-" in p.name:
+            continue
+        data = p.read_bytes()
+        if len(data) < 48 or data[-8:] != bytes.fromhex("57fb808b247547db"):
+            continue
+        h = hashlib.sha256(data).digest()
+        if h not in seen:
+            seen.add(h)
+            out.append(p)
+    return out
+
+
+@pytest.mark.slow
+def test_sweep_realworld_v1() -> None:
+    files = _corpus_v1_files()
+    if not files:
+        pytest.skip("real-world corpus not found (set TFCKPT_REALWORLD)")
+    total: Counter[str] = Counter()
+    for p in files:
+        total += sweep({p.name: p.read_bytes()}, p.name, flips=300, truncations=60)
+    assert total["exact"] > 0 and total["copies"] > 1000
+
+
 def test_sweep_on_disk(tmp_path: Path) -> None:
     """A sample through real files: mmap, `list_variables`, `load`, and the path forms."""
     files, name = _writer_small(tmp_path / "src")
@@ -239,6 +271,41 @@ def test_sweep_on_disk(tmp_path: Path) -> None:
                 assert got.keys() == expected.keys()
                 for k in got:
                     np.testing.assert_array_equal(got[k], expected[k])
+
+
+def test_sweep_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The `tfckpt` command on damaged copies: exit 1 or 3 with a message, never a traceback;
+    `verify` exits 0 only when every value is intact."""
+    from tfckpt_lite._cli import main
+
+    files, name = _writer_small(tmp_path / "src")
+    expected = tfckpt_lite.load(tmp_path / "src" / name)
+    rnd = random.Random(SEED + 1)
+    codes: Counter[int] = Counter()
+    for trial in range(30):
+        d = tmp_path / f"t{trial}"
+        d.mkdir()
+        fname = sorted(files)[trial % len(files)]
+        data = files[fname]
+        bad = _flip(data, rnd.randrange(8 * len(data))) if trial % 3 else data[: len(data) // 2]
+        for k, v in files.items():
+            (d / k).write_bytes(bad if k == fname else v)
+        path = str(d / name)
+        for argv in (["ls", path], ["verify", path], ["tree", path], ["show", path, "strs"]):
+            code = main(argv)
+            err = capsys.readouterr().err
+            assert code in (0, 1, 3), (argv, code, err)
+            assert "Traceback" not in err
+            if code:
+                assert err.strip(), f"{argv}: exit {code} without a message"
+            codes[code] += 1
+            if argv[0] == "verify" and code == 0:
+                got = tfckpt_lite.load(path)
+                assert all(
+                    np.asarray(got[k]).tolist() == np.asarray(expected[k]).tolist()
+                    for k in expected
+                )
+    assert codes[1] > 0
 
 
 def test_promise_checker_catches_violations() -> None:
