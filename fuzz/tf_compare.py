@@ -44,6 +44,14 @@ try:
         print("GET-OK", k, getattr(v, "shape", None), repr(v)[:60].replace("\n", " "), flush=True)
 except Exception as e:
     print("RAISED", type(e).__name__, str(e).splitlines()[0][:160] if str(e) else "", flush=True)
+if "object graph" in sys.argv[2]:
+    try:
+        ckpt = tf.train.Checkpoint(a=tf.Variable(1.0))
+        ckpt.read(path).expect_partial()
+        print("GET-OK restore a =", float(ckpt.a.numpy()), flush=True)
+    except Exception as e:
+        msg = str(e).splitlines()[0][:160] if str(e) else ""
+        print("RAISED", type(e).__name__, msg, flush=True)
 """
 
 
@@ -147,7 +155,33 @@ def state_file_binary(d: Path) -> Path:
     return d
 
 
+def with_graph(d: Path, children: list[list[int]]) -> Path:
+    """A checkpoint whose object graph has the given child edges (node 1 owns `v`)."""
+    from tfckpt_lite._proto import trackable_object_graph_pb2 as pb
+
+    g = pb.TrackableObjectGraph()
+    for i, kids in enumerate(children):
+        node = g.nodes.add()
+        for j, c in enumerate(kids):
+            ref = node.children.add()
+            ref.node_id = c
+            ref.local_name = "a" if j == 0 else f"a{j}"
+        if i == 1:
+            attr = node.attributes.add()
+            attr.name = "VARIABLE_VALUE"
+            attr.full_name = "a"
+            attr.checkpoint_key = "a/.ATTRIBUTES/VARIABLE_VALUE"
+    tensors = {
+        "_CHECKPOINTABLE_OBJECT_GRAPH": g.SerializeToString(),
+        "a/.ATTRIBUTES/VARIABLE_VALUE": np.float32(5.0),
+    }
+    return Path(tfckpt_lite.save(d / "ckpt", tensors))
+
+
 CASES: list[tuple[str, Callable[[Path], Path]]] = [
+    ("object graph: child id 7 of 2 nodes", lambda d: with_graph(d, [[7], []])),
+    ("object graph: cycle root->1->root", lambda d: with_graph(d, [[1], [0]])),
+    ("object graph: negative child id", lambda d: with_graph(d, [[-5], []])),
     ("negative dimension (2, -3)", lambda d: write(d, {b"w": entry(ONES, shape=(2, -3))})),
     ("shape (2^40,), 24-byte entry", lambda d: write(d, {b"w": entry(ONES, shape=(2**40,))})),
     (
@@ -173,11 +207,14 @@ CASES: list[tuple[str, Callable[[Path], Path]]] = [
 ]
 
 
-def run_tf(python: str, path: Path) -> str:
+def run_tf(python: str, path: Path, name: str) -> str:
     t = time.perf_counter()
     try:
         r = subprocess.run(
-            [python, "-c", TF_SCRIPT, str(path)], capture_output=True, text=True, timeout=120
+            [python, "-c", TF_SCRIPT, str(path), name],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     except subprocess.TimeoutExpired:
         return "**hang** (killed after 120 s)"
@@ -200,11 +237,15 @@ def run_tf(python: str, path: Path) -> str:
     )
 
 
-def run_ours(path: Path) -> str:
+def run_ours(path: Path, name: str) -> str:
     try:
         with tfckpt_lite.load_checkpoint(path) as r:
             vals = {k: r[k] for k in r}
             r.verify()
+            if "object graph" in name:
+                g = r.object_graph
+                tree = tfckpt_lite.load_tree(path)  # type: ignore[attr-defined]
+                return f"returns values; graph of {len(g or [])} nodes, tree {tree}"
         return f"returns values ({len(vals)} tensors)"
     except tfckpt_lite.CheckpointError as e:
         return f"{type(e).__name__}: {e}"
@@ -221,8 +262,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, build) in enumerate(CASES):
             path = build(Path(tmp) / f"case{i}")
-            tf = run_tf(args.tf_python, path)
-            ours = run_ours(path).replace(tmp, "…")
+            tf = run_tf(args.tf_python, path, name)
+            ours = run_ours(path, name).replace(tmp, "…")
             rows.append(f"| {name} | {tf.replace('|', '/')} | {ours.replace('|', '/')} |")
             print(rows[-1], flush=True)
     if args.out:
