@@ -8,6 +8,7 @@ what the lie claims (a 2^40-element tensor would need terabytes).
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 import tracemalloc
@@ -666,3 +667,37 @@ def test_verify_checks_variant_payloads() -> None:
     ):
         r.verify()
     check_error(info.value, "variant", key, DATA)
+
+
+@pytest.mark.tf
+def test_tf_aborts_where_we_raise(tmp_path: Path) -> None:
+    """Live check of the headline of docs/robustness.md: on an index entry with a negative
+    dimension TF 2.21 kills the whole process (CHECK failure); we raise, naming file and key."""
+    pytest.importorskip("tensorflow")
+    import subprocess
+    import sys
+
+    d = tmp_path / "neg"
+    d.mkdir()
+    (d / "ckpt.index").write_bytes(index_bytes({b"w": f32_entry(ONES, shape=(2, -3))}))
+    (d / "ckpt.data-00000-of-00001").write_bytes(ONES_RAW)
+    script = (
+        "import sys, tensorflow as tf\n"
+        "r = tf.train.load_checkpoint(sys.argv[1])\n"
+        "r.get_tensor('w')\n"
+        "print('returned')\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(d / "ckpt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode < 0, (proc.returncode, proc.stdout, proc.stderr[-500:])  # a signal
+    assert "Check failed" in proc.stderr
+    with pytest.raises(CorruptCheckpointError, match="negative dimension") as info:
+        tfckpt_lite.load_checkpoint(d / "ckpt").get_tensor("w")
+    assert info.value.key == "w" and info.value.path == str(d / "ckpt.index")
