@@ -145,6 +145,13 @@ def _rows(r: tfckpt_lite.CheckpointReader, key: str) -> object:
     return (r.get_slice(key)[0], r.get_slice(key)[n // 2 : n], r.get_slice(key)[n - 1])
 
 
+def _graph_summary(r: tfckpt_lite.CheckpointReader) -> object:
+    g = r.object_graph
+    if g is None:
+        return None
+    return len(g), g.checkpoint_keys(), g.canonical_paths()
+
+
 def read_all(path: str, fs: Any = None, *, slices: bool = True) -> Outcome:
     """Run every public read operation on the checkpoint at `path`."""
     out = Outcome()
@@ -166,6 +173,7 @@ def read_all(path: str, fs: Any = None, *, slices: bool = True) -> Outcome:
             if slices:
                 out.ops[(k, "rows")] = _try(lambda k=k: _rows(r, k))  # type: ignore[misc]
         out.ops[("", "verify")] = _try(r.verify)
+        out.ops[("", "object_graph")] = _try(lambda: _graph_summary(r))
     return out
 
 

@@ -638,6 +638,27 @@ def test_object_graph_hostile(name: str, raw: bytes) -> None:
             g.find("no/such/child")
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.array([], dtype=object),  # used to escape as IndexError
+        np.array(2**40),  # bytes(<numpy int>) used to try to allocate a TiB: MemoryError
+        np.float32(3),
+        np.array([b"\n\x00", b"\n\x00"], dtype=object),  # used to take the first silently
+    ],
+    ids=["empty", "int 2^40", "float", "two strings"],
+)
+def test_object_graph_tensor_of_the_wrong_kind(tmp_path: Path, value: Any) -> None:
+    prefix = tfckpt_lite.save(tmp_path / "c", {"_CHECKPOINTABLE_OBJECT_GRAPH": value, "x": 1})
+    with (
+        bounded(),
+        tfckpt_lite.load_checkpoint(prefix) as r,
+        pytest.raises(CorruptCheckpointError, match="must be a single string") as info,
+    ):
+        r.object_graph  # noqa: B018
+    assert info.value.key == "_CHECKPOINTABLE_OBJECT_GRAPH" and info.value.path == prefix
+
+
 def test_read_all_helper_covers_every_key() -> None:
     fs = fs_with(index_bytes({b"a": f32_entry(ONES), b"b": f32_entry(ONES)}), ONES_RAW)
     out = read_all(P, fs)
