@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -290,11 +291,43 @@ def test_parse_state(data: bytes) -> None:
         assert isinstance(st_.model_checkpoint_path, str)
 
 
+@st.composite
+def object_graphs(draw: st.DrawFn) -> bytes:
+    """Valid-looking TrackableObjectGraphs: random edges (cycles, sharing), attributes, slots."""
+    pb: Any = pytest.importorskip("tfckpt_lite._proto.trackable_object_graph_pb2")
+    n = draw(st.integers(1, 12))
+    g = pb.TrackableObjectGraph()
+    node_ids = st.integers(0, n - 1) | st.integers(-3, n + 3)
+    for _ in range(n):
+        node = g.nodes.add()
+        for name in draw(st.lists(st.sampled_from(["a", "b", "a.b", "x/y", ""]), max_size=3)):
+            ref = node.children.add()
+            ref.node_id = draw(node_ids)
+            ref.local_name = name
+        if draw(st.booleans()):
+            attr = node.attributes.add()
+            attr.name = "VARIABLE_VALUE"
+            attr.checkpoint_key = draw(st.sampled_from(["k", "a/.ATTRIBUTES/VARIABLE_VALUE"]))
+        if draw(st.integers(0, 4)) == 0:
+            slot = node.slot_variables.add()
+            slot.original_variable_node_id = draw(node_ids)
+            slot.slot_variable_node_id = draw(node_ids)
+            slot.slot_name = "m"
+    data: bytes = g.SerializeToString()
+    return data
+
+
 @fuzz
-@given(st.binary(max_size=300))
+@given(st.binary(max_size=300) | object_graphs() | mutated(object_graphs()))
 def test_object_graph(data: bytes) -> None:
     graph: Any = pytest.importorskip("tfckpt_lite._graph")
-    only_checkpoint_errors(lambda: graph.ObjectGraph.from_bytes(data, "/fuzz"))
+    g = only_checkpoint_errors(lambda: graph.ObjectGraph.from_bytes(data, "/fuzz"))
+    if g is not None:  # every query on a graph that parsed stays within the promise
+        only_checkpoint_errors(g.canonical_paths)
+        for key in g.checkpoint_keys():
+            only_checkpoint_errors(partial(g.paths, key))
+        for i in range(len(g)):
+            only_checkpoint_errors(partial(g.path_of, i))
 
 
 def test_fuzz_catches_a_leak() -> None:
