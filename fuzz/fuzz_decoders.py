@@ -57,7 +57,12 @@ def _variants(data: bytes) -> None:
 def _graph(data: bytes) -> None:
     from tfckpt_lite._graph import ObjectGraph  # type: ignore[import-not-found]
 
-    ObjectGraph.from_bytes(data, "/fuzz")
+    g = ObjectGraph.from_bytes(data, "/fuzz")
+    g.canonical_paths()
+    for key in g.checkpoint_keys()[:20]:
+        g.paths(key, limit=50)
+    for i in range(min(len(g), 50)):
+        g.path_of(i)
 
 
 def _read_all_in_memory(files: dict[str, bytes]) -> None:
@@ -151,9 +156,18 @@ def seeds(name: str) -> list[bytes]:
             b'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-1"\n'
             b"all_model_checkpoint_timestamps: 1.5\n"
         ],
-        "graph": [],
+        "graph": _graph_seeds(),
     }
     return by_target[name]
+
+
+def _graph_seeds() -> list[bytes]:
+    out = []
+    for idx in sorted(Path("testdata").rglob("*.index")):
+        with tfckpt_lite.load_checkpoint(idx) as r:
+            if "_CHECKPOINTABLE_OBJECT_GRAPH" in r:
+                out.append(bytes(r["_CHECKPOINTABLE_OBJECT_GRAPH"].reshape(-1)[0]))
+    return out
 
 
 def _items_seed(index: bytes) -> bytes:
