@@ -433,3 +433,19 @@ def test_zz_report_crash_totals(capsys: pytest.CaptureFixture[str]) -> None:
         print("\ncrash trials:")
         for k, v in sorted(STATS.items()):
             print(f"  {k}: {v}")
+
+
+def test_disk_full_during_manager_save(tmp_path: Path) -> None:
+    """CheckpointManager on a full disk: the save fails cleanly, the state file still names
+    the previous checkpoint, which reads; no temp file is left."""
+    if "CheckpointManager.save" not in GENERATIONS:
+        pytest.skip("no CheckpointManager")
+    with tiny_tmpfs(tmp_path / "mnt", "1m") as d:
+        gen_manager(d, 1)
+        before = {p.name for p in d.iterdir()}
+        with pytest.raises(OSError) as info:
+            gen_manager(d, 2)
+        assert info.value.errno == errno.ENOSPC
+        assert {p.name for p in d.iterdir()} == before, "temp files left behind"
+        assert tfckpt_lite.latest_checkpoint(d) == str(d / "ckpt-1")
+        assert check_values(d) == 1
