@@ -352,3 +352,38 @@ def test_fuzz_catches_a_leak() -> None:
 def test_decode_slice_key_regressions(key: bytes, match: str) -> None:
     with pytest.raises(CheckpointError, match=match):
         decode_slice_key(key)
+
+
+@st.composite
+def safetensors_headers(draw: st.DrawFn) -> tuple[bytes, int]:
+    """Near-valid safetensors headers: JSON with odd dtypes, shapes and offsets."""
+    import json
+
+    entries: dict[str, Any] = {}
+    pos = 0
+    for i in range(draw(st.integers(0, 4))):
+        shape = draw(st.lists(st.integers(-2, 5) | st.just(2**62), max_size=3))
+        n = 1
+        for d in shape:
+            n *= max(d, 0)
+        size = n * 4 + draw(st.sampled_from([0, 0, 0, 1, -4]))
+        end = pos + size if draw(st.booleans()) else draw(st.integers(-5, 2**64))
+        entries[f"t{i}"] = {
+            "dtype": draw(st.sampled_from(["F32", "F32", "I64", "BOOL", "F8_E4M3", "X", 3])),
+            "shape": shape,
+            "data_offsets": [pos, end],
+        }
+        pos = max(pos, end) if isinstance(end, int) else pos
+    if draw(st.booleans()):
+        entries["__metadata__"] = draw(st.sampled_from([{"a": "b"}, {"a": 1}, "x", []]))
+    text = json.dumps(entries).encode()
+    head = len(text).to_bytes(8, "little") + text
+    return head, len(head) + draw(st.integers(0, 64))
+
+
+@fuzz
+@given(safetensors_headers() | st.tuples(st.binary(max_size=120), st.integers(0, 2**40)))
+def test_read_safetensors_header(case: tuple[bytes, int]) -> None:
+    convert: Any = pytest.importorskip("tfckpt_lite._convert")
+    head, file_size = case
+    only_checkpoint_errors(lambda: convert.read_safetensors_header(head, file_size, "/f"))
