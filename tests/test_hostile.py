@@ -455,6 +455,27 @@ def test_bad_slices(extents: list[list[tuple[int, int]]], match: str) -> None:
     expect(sliced(extents), "p", CorruptCheckpointError, match)
 
 
+def test_many_slices_are_not_quadratic() -> None:
+    """20,000 one-element slices (a 650 KB index): pairwise overlap checks took ~75 s."""
+    k = 20_000
+    extents = [[(i, 1)] for i in range(k)]
+    entries: dict[bytes, Entry | bytes] = {b"p": Entry(dtype=1, shape=(k,), slices=extents)}
+    for i, ext in enumerate(extents):
+        entries[encode_slice_key(b"p", ext)] = f32_entry(np.full(1, i, np.float32), offset=4 * i)
+    fs = fs_with(index_bytes(entries), np.arange(k, dtype=np.float32).tobytes())
+    with bounded(seconds=5, megabytes=None), tfckpt_lite.load_checkpoint(P, filesystem=fs) as r:
+        np.testing.assert_array_equal(r["p"], np.arange(k, dtype=np.float32))
+    # and an overlap among them is still found, as fast
+    entries[b"p"] = Entry(dtype=1, shape=(k,), slices=[*extents[:-1], [(k - 2, 1)]])
+    fs = fs_with(index_bytes(entries), fs.files[DATA])
+    with (
+        bounded(seconds=5, megabytes=None),
+        tfckpt_lite.load_checkpoint(P, filesystem=fs) as r,
+        pytest.raises(CorruptCheckpointError, match="overlapping"),
+    ):
+        r["p"]
+
+
 def test_listed_slice_without_entry() -> None:
     fs = sliced([[(0, 2), (0, -1)], [(2, 2), (0, -1)]], stored=[[(0, 2), (0, -1)]])
     expect(fs, "p", CorruptCheckpointError, "has no entry")

@@ -273,15 +273,10 @@ class BundleReader:
             self._check_plain(e, e.shape)
         _check_numpy_shape(e.shape, dt)
         name = encode_key(key)
-        boxes: list[tuple[tuple[int, int], ...]] = []
         parts: list[tuple[tuple[slice, ...], Entry, tuple[int, ...]]] = []
         covered = 0
         for extents in e.slices:
             box = _slice_box(extents, e.shape)
-            for other in boxes:
-                if all(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in zip(box, other)):
-                    raise CorruptCheckpointError(f"overlapping slices {extents}")
-            boxes.append(box)
             shape = tuple(b - a for a, b in box)
             covered += check_shape(shape)
             raw = self._slice_raw.get(encode_slice_key(name, extents))
@@ -295,11 +290,21 @@ class BundleReader:
                 )
             self._check_plain(se, shape)
             parts.append((tuple(slice(a, b) for a, b in box), se, shape))
-        if covered != n:
+        if covered < n:
             raise CorruptCheckpointError(
                 f"does not have sufficient slices for partitioned tensor: slices cover "
                 f"{covered} of {n} elements"
             )
+        # In-bounds slices whose sizes add up to at least the tensor's tile it exactly iff no
+        # element is claimed twice. A one-byte-per-element mask finds that in O(n) (comparing
+        # slices pairwise was O(k^2): minutes for 50,000 slices in a 1.5 MB index); n is at
+        # most `covered`, which the slices' data in the shards has already vouched for.
+        claimed = np.zeros(e.shape, np.bool_)
+        for region, _, _ in parts:
+            if claimed[region].any():
+                extents = [(r.start, r.stop - r.start) for r in region]
+                raise CorruptCheckpointError(f"overlapping slices: {extents} overlaps another")
+            claimed[region] = True
         assert dt.numpy_dtype is not None
         out = np.empty(e.shape, dt.numpy_dtype)
         for region, se, shape in parts:
