@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from ._dtypes import DType
-from ._errors import UnsupportedCheckpointError
+from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
 from ._paths import resolve
 from ._state import latest_checkpoint_in
 from ._storage import FileSystem, LocalFileSystem
@@ -224,6 +224,15 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
                 from ._graph import ObjectGraph
 
                 raw = self._backend.read(OBJECT_GRAPH_KEY)
+                # One serialized proto in a scalar string. Anything else is damage: an empty
+                # tensor has no bytes, and bytes(<numpy int>) would allocate that many bytes.
+                if raw.dtype != object or raw.size != 1:
+                    dtype = self._backend.info(OBJECT_GRAPH_KEY)[0].name
+                    raise CorruptCheckpointError(
+                        f"the object graph must be a single string, found {dtype}{list(raw.shape)}",
+                        path=self.prefix,
+                        key=OBJECT_GRAPH_KEY,
+                    )
                 self._graph = ObjectGraph.from_bytes(bytes(raw.reshape(-1)[0]), self.prefix)
         assert self._graph is not True
         return self._graph

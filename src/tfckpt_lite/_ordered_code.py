@@ -102,6 +102,8 @@ def _read_signed(buf: bytes, pos: int) -> tuple[int, int]:
     bits = 8 * n
     if not sign:
         value -= 1 << bits
+    if not -(2**63) <= value < 2**63:
+        raise CorruptCheckpointError("signed number in slice key does not fit in 64 bits")
     if _signed(value) != bytes(buf[pos : pos + n]):
         raise CorruptCheckpointError("non-canonical signed number in slice key")
     return value, pos + n
@@ -140,7 +142,9 @@ def decode_slice_key(key: bytes) -> tuple[bytes, list[Extent]]:
     for _ in range(rank):
         start, pos = _read_signed(key, pos)
         length, pos = _read_signed(key, pos)
-        extents.append((start, -1 if length < 0 else length))
+        if length < -1:
+            raise CorruptCheckpointError(f"negative length {length} in slice key")
+        extents.append((start, length))
     if pos != n:
         raise CorruptCheckpointError("trailing bytes in slice key")
     return bytes(name), extents

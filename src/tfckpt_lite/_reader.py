@@ -150,10 +150,15 @@ class BundleReader:
             raise TypeError(f"{key!r} is not an unpartitioned DT_VARIANT tensor")
         try:
             n = self._check_plain(e, e.shape, opaque_ok=True)
-            buf = self._source(e.shard_id).read(e.offset, e.size)
-            return decode_variants(buf, n, e.crc32c, verify=verify)
+            src = self._source(e.shard_id)
+            buf = src.read(e.offset, e.size)
         except CheckpointError as err:
             raise _with_context(err, path=self.index_path, key=key) from None
+        try:
+            return decode_variants(buf, n, e.crc32c, verify=verify)
+        except CheckpointError as err:
+            # The index was read and checked whole; what fails here is the shard's bytes.
+            raise _with_context(err, path=src.path, key=key) from None
 
     def verify(self) -> int:
         """Read every tensor with checksums on; return how many were checked."""
@@ -230,9 +235,14 @@ class BundleReader:
         src = self._source(e.shard_id)
         buf = src.read(e.offset, e.size)
         if not dt.is_fixed_size:
-            return decode_strings(
-                buf, n, e.crc32c, big_endian=self.header.big_endian, verify=verify
-            ).reshape(shape)
+            try:
+                strings = decode_strings(
+                    buf, n, e.crc32c, big_endian=self.header.big_endian, verify=verify
+                )
+            except CheckpointError as err:
+                # The index was read and checked whole; what fails here is the shard's bytes.
+                raise _with_context(err, path=src.path) from None
+            return strings.reshape(shape)
         if verify:
             actual = crc32c(buf)
             if actual != unmask_crc(e.crc32c):
@@ -263,15 +273,10 @@ class BundleReader:
             self._check_plain(e, e.shape)
         _check_numpy_shape(e.shape, dt)
         name = encode_key(key)
-        boxes: list[tuple[tuple[int, int], ...]] = []
         parts: list[tuple[tuple[slice, ...], Entry, tuple[int, ...]]] = []
         covered = 0
         for extents in e.slices:
             box = _slice_box(extents, e.shape)
-            for other in boxes:
-                if all(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in zip(box, other)):
-                    raise CorruptCheckpointError(f"overlapping slices {extents}")
-            boxes.append(box)
             shape = tuple(b - a for a, b in box)
             covered += check_shape(shape)
             raw = self._slice_raw.get(encode_slice_key(name, extents))
@@ -285,11 +290,21 @@ class BundleReader:
                 )
             self._check_plain(se, shape)
             parts.append((tuple(slice(a, b) for a, b in box), se, shape))
-        if covered != n:
+        if covered < n:
             raise CorruptCheckpointError(
                 f"does not have sufficient slices for partitioned tensor: slices cover "
                 f"{covered} of {n} elements"
             )
+        # In-bounds slices whose sizes add up to at least the tensor's tile it exactly iff no
+        # element is claimed twice. A one-byte-per-element mask finds that in O(n) (comparing
+        # slices pairwise was O(k^2): minutes for 50,000 slices in a 1.5 MB index); n is at
+        # most `covered`, which the slices' data in the shards has already vouched for.
+        claimed = np.zeros(e.shape, np.bool_)
+        for region, _, _ in parts:
+            if claimed[region].any():
+                extents = [(r.start, r.stop - r.start) for r in region]
+                raise CorruptCheckpointError(f"overlapping slices: {extents} overlaps another")
+            claimed[region] = True
         assert dt.numpy_dtype is not None
         out = np.empty(e.shape, dt.numpy_dtype)
         for region, se, shape in parts:

@@ -65,6 +65,10 @@ class LocalSource:
                 )
         except FileNotFoundError:
             raise CheckpointNotFoundError("data file does not exist", path=path) from None
+        except IsADirectoryError:
+            raise CheckpointNotFoundError(
+                "expected a data file, found a directory", path=path
+            ) from None
         self._view = memoryview(self._mm) if self._mm is not None else memoryview(b"")
 
     def read(self, offset: int, length: int) -> memoryview:

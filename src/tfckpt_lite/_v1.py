@@ -203,6 +203,15 @@ class V1Reader:
 
     def _load_shard(self, shard: int, path: str) -> None:
         try:
+            # Every unrecognised plain file is sent here: look at its last bytes before
+            # reading all of it (a 1 GiB file that is no table must not cost 1 GiB).
+            src = self._fs.open_source(path)
+            try:
+                tail = bytes(src.read(src.size - 8, 8)) if src.size >= FOOTER_SIZE else b""
+            finally:
+                src.close()
+            if tail != TABLE_MAGIC.to_bytes(8, "little"):
+                self._parse_shard(shard, tail)  # raises the NotACheckpointError with hints
             self._parse_shard(shard, self._fs.read_bytes(path))
         except CheckpointError as e:
             raise _with_context(e, path=path) from None

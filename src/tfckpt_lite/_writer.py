@@ -154,12 +154,15 @@ class BundleWriter:
             raise ValueError(f"checkpoint prefix {self.prefix!r} names a directory, not a file")
         self._fsync = fsync
         directory = os.path.dirname(self.prefix) or "."
-        os.makedirs(directory, exist_ok=True)
         self._dir = directory
         self._data_path = data_filename(self.prefix, 0, 1)
         self._data_tmp = f"{self._data_path}.tempstate{secrets.randbits(64)}"
         self._index_tmp: str | None = None
-        self._f: BinaryIO | None = open(self._data_tmp, "xb", buffering=_WRITE_BUFFER)  # noqa: SIM115
+        try:
+            os.makedirs(directory, exist_ok=True)
+            self._f: BinaryIO | None = open(self._data_tmp, "xb", buffering=_WRITE_BUFFER)  # noqa: SIM115
+        except OSError as e:
+            raise _saving_error(e, self.prefix) from e
         self._offset = 0
         self._entries: dict[bytes, Entry] = {}
         self._full: dict[bytes, tuple[Entry, list[tuple[tuple[int, int], ...]]]] = {}
@@ -228,17 +231,22 @@ class BundleWriter:
     def _write(self, arr: np.ndarray[Any, Any], dtype: DType | None = None) -> Entry:
         assert self._f is not None
         dt: DType = dtype_of_array(arr) if dtype is None else dtype
-        if dt.name == "string":
-            payload, crc = encode_strings(arr.reshape(-1).tolist())
-            self._f.write(payload)
-            size = len(payload)
-        else:
-            if arr.dtype.byteorder == ">":
-                arr = arr.astype(arr.dtype.newbyteorder("<"))
-            flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
-            crc = mask_crc(crc32c(flat))
-            self._f.write(flat.data)
-            size = flat.nbytes
+        try:
+            if dt.name == "string":
+                payload, crc = encode_strings(arr.reshape(-1).tolist())
+                self._f.write(payload)
+                size = len(payload)
+            else:
+                if arr.dtype.byteorder == ">":
+                    arr = arr.astype(arr.dtype.newbyteorder("<"))
+                flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+                crc = mask_crc(crc32c(flat))
+                self._f.write(flat.data)
+                size = flat.nbytes
+        except OSError as e:
+            # Disk full, I/O error: the half-written temp file is of no use to anyone.
+            self.abort()
+            raise _saving_error(e, self.prefix) from e
         entry = Entry(dtype=dt.enum, shape=arr.shape, offset=self._offset, size=size, crc32c=crc)
         self._offset += size
         return entry
@@ -277,8 +285,10 @@ class BundleWriter:
             self._index_tmp = None
             if self._fsync:
                 fsync_dir(self._dir)
-        except BaseException:
+        except BaseException as e:
             self.abort()
+            if isinstance(e, OSError):
+                raise _saving_error(e, self.prefix) from e
             raise
         self._done = True
         return self.prefix
@@ -316,6 +326,19 @@ class BundleWriter:
     def __del__(self) -> None:
         if not getattr(self, "_done", True):
             self.abort()
+
+
+def _saving_error(err: OSError, prefix: str) -> OSError:
+    """The same OSError subclass and errno, saying which checkpoint could not be saved and
+    that nothing of it was left behind (the previous checkpoint, if any, is untouched)."""
+    if err.errno is None:
+        return err
+    what = err.strerror or str(err)
+    return type(err)(
+        err.errno,
+        f"{what}: could not save checkpoint {prefix!r} (temporary files removed)",
+        err.filename,
+    )
 
 
 def fsync_dir(directory: str) -> None:
