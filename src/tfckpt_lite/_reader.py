@@ -186,21 +186,21 @@ class BundleReader:
 
     def read_variant_protos(self, key: str, *, verify: bool = True) -> list[bytes]:
         e = self.entry(key)
-        if e.dtype_info.name != "variant":
-            raise TypeError(f"{key!r} is not a DT_VARIANT tensor")
-        buf = self._source(e.shard_id).read(e.offset, e.size)
-        return decode_variants(buf, check_shape(e.shape), e.crc32c, verify=verify)
+        if e.dtype_info.name != "variant" or e.slices:
+            raise TypeError(f"{key!r} is not an unpartitioned DT_VARIANT tensor")
+        try:
+            n = self._check_plain(e, e.shape, opaque_ok=True)
+            buf = self._source(e.shard_id).read(e.offset, e.size)
+            return decode_variants(buf, n, e.crc32c, verify=verify)
+        except CheckpointError as err:
+            raise _with_context(err, path=self.index_path, key=key) from None
 
     def verify(self) -> int:
         """Read every tensor with checksums on; return how many were checked."""
         for key in self._raw:
             e = self.entry(key)
             if e.dtype_info.name == "variant" and not e.slices:
-                try:
-                    self._check_plain(e, e.shape)
-                    self.read_variant_protos(key)
-                except CheckpointError as err:
-                    raise _with_context(err, path=self.index_path, key=key) from None
+                self.read_variant_protos(key)
             elif e.dtype_info.name in ("resource",):
                 continue
             else:
@@ -222,10 +222,13 @@ class BundleReader:
             self._sources[shard] = src
         return src
 
-    def _check_plain(self, e: Entry, shape: tuple[int, ...]) -> int:
-        """Validate a data-bearing entry against its dtype and shard; return its element count."""
+    def _check_plain(self, e: Entry, shape: tuple[int, ...], *, opaque_ok: bool = False) -> int:
+        """Validate a data-bearing entry against its dtype and shard; return its element count.
+
+        `opaque_ok` lets DT_VARIANT through for checksum verification of its raw payload.
+        """
         dt = e.dtype_info
-        if dt.numpy_dtype is None:
+        if dt.numpy_dtype is None and not (opaque_ok and dt.name == "variant"):
             if dt.name in ("variant", "resource"):
                 raise UnsupportedCheckpointError(
                     f"reading DT_{dt.name.upper()} values is not supported "
