@@ -109,9 +109,14 @@ def _v1_pattern(path: str, fs: FileSystem) -> str | None:
 
 
 def _resolve_dir(path: str, fs: FileSystem) -> Resolved:
-    from ._state import latest_checkpoint_in
+    from ._state import is_binary_state, latest_checkpoint_in
 
     state = fs.join(path, "checkpoint")
+    if fs.isfile(state) and is_binary_state(state, fs):
+        # Not a state file but a V1 checkpoint saved under the prefix `checkpoint` (with
+        # write_state=False: a state file would have overwritten it). It is what the
+        # directory names.
+        return Resolved("v1", state)
     if fs.isfile(state):
         latest = latest_checkpoint_in(path, fs)
         if latest is None:
@@ -122,6 +127,9 @@ def _resolve_dir(path: str, fs: FileSystem) -> Resolved:
     variables = fs.join(path, "variables", "variables")
     if fs.exists(variables + ".index"):
         return Resolved("v2", variables)
+    early = _early_savedmodel_variables(fs.join(path, "variables"), fs)
+    if early is not None:
+        return Resolved("v1", early)
     names = fs.listdir(path)
     indexes = [n[: -len(".index")] for n in names if n.endswith(".index")]
     if len(indexes) == 1:
@@ -134,3 +142,18 @@ def _resolve_dir(path: str, fs: FileSystem) -> Resolved:
     raise CheckpointNotFoundError(
         f"directory has no 'checkpoint' state file and is not a SavedModel; {hint}", path=path
     )
+
+
+def _early_savedmodel_variables(variables_dir: str, fs: FileSystem) -> str | None:
+    """The V1 checkpoint of a SavedModel from 2016 (TF 0.10-0.12): `variables/variables` or
+    `variables/saved_model_variables`, as one file or as shards `...-00000-of-00001`."""
+    if not fs.isdir(variables_dir):
+        return None
+    names = set(fs.listdir(variables_dir))
+    for base in ("variables", "saved_model_variables"):
+        if base in names and fs.isfile(fs.join(variables_dir, base)):
+            return fs.join(variables_dir, base)
+        shard = re.compile(re.escape(base) + r"-\d{5,}-of-\d{5,}$")
+        if any(shard.match(n) for n in names):
+            return fs.join(variables_dir, base)
+    return None

@@ -13,6 +13,7 @@ component inside the directory, since the absolute path cannot exist here.
 
 from __future__ import annotations
 
+import fnmatch
 import ntpath
 import os
 import re
@@ -116,10 +117,19 @@ def parse_state(text: bytes) -> CheckpointState:
     return st
 
 
+def is_binary_state(path: str, fs: FileSystem) -> bool:
+    """Whether the file named like a state file is binary: a V1 checkpoint table saved under the
+    prefix `checkpoint` (a table starts with its first block's entry for key "": `00 00 ...`).
+    Text state files never hold a NUL byte."""
+    return b"\x00" in fs.read_bytes(path, 64)
+
+
 def read_state(directory: str, fs: FileSystem | None = None) -> CheckpointState | None:
+    """The directory's state file, or None when there is none (or `checkpoint` is binary: a
+    V1 checkpoint by that name, which TF's get_checkpoint_state also fails to parse)."""
     fs = fs or LocalFileSystem()
     path = fs.join(directory, "checkpoint")
-    if not fs.isfile(path):
+    if not fs.isfile(path) or is_binary_state(path, fs):
         return None
     try:
         return parse_state(fs.read_bytes(path, MAX_STATE_BYTES + 1))
@@ -138,7 +148,15 @@ def resolve_state_path(directory: str, p: str, fs: FileSystem) -> str:
 
 
 def _exists(prefix: str, fs: FileSystem) -> bool:
-    return fs.exists(prefix + ".index") or fs.isfile(prefix)
+    """TF's checkpoint_exists: `P.index` (V2), the file `P` (V1) or, for the V1 Saver's sharded
+    pattern `P-?????-of-00002`, any file matching it."""
+    if fs.exists(prefix + ".index") or fs.isfile(prefix):
+        return True
+    directory = fs.dirname(prefix)
+    base = prefix[len(directory) :].lstrip("/\\") if directory else prefix
+    if not any(c in base for c in "*?[") or not fs.isdir(directory or "."):
+        return False
+    return any(fnmatch.fnmatchcase(n, base) for n in fs.listdir(directory or "."))
 
 
 def latest_checkpoint_in(directory: str, fs: FileSystem | None = None) -> str | None:
