@@ -9,6 +9,7 @@ loaded without its package, ml_dtypes on first use) in fresh interpreters.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import subprocess
 import sys
@@ -274,3 +275,40 @@ def test_ml_dtype_tensor_reads_in_a_fresh_process(tmp_path: Path) -> None:
         "print(v.dtype, v.astype('float32').tolist())"
     )
     assert _fresh(code) == "bfloat16 [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]"
+
+
+def test_writeback_hints_leave_the_bytes_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tfckpt_lite._writer as writer
+
+    rng = np.random.default_rng(5)
+    # Small tensors (gathered in the write buffer) between big ones (written past it), so the
+    # order of buffered and direct writes matters.
+    tensors: dict[str, Any] = {}
+    for i in range(40):
+        n = int(rng.integers(1, 40)) if i % 3 else int(rng.integers(70_000, 300_000))
+        tensors[f"t{i:02d}"] = rng.random(n, dtype=np.float32)
+    tensors["s"] = np.array([b"abc", b""], dtype=object)
+    advised: list[tuple[int, int]] = []
+    real_advise = writer._ADVISE
+
+    def record(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((offset, length))
+        if real_advise is not None:
+            real_advise(fd, offset, length, advice)
+
+    monkeypatch.setattr(writer, "_ADVISE", record)
+    monkeypatch.setattr(writer, "_WRITEBACK_CHUNK", 1 << 20)
+    tfc.save(tmp_path / "synced", tensors, fsync=True)
+    tfc.save(tmp_path / "plain", tensors, fsync=False)
+    for suffix in (".index", ".data-00000-of-00001"):
+        synced = (tmp_path / ("synced" + suffix)).read_bytes()
+        assert synced == (tmp_path / ("plain" + suffix)).read_bytes()
+    # The hints cover the data file from its start, in order, without gaps or overlaps.
+    assert len(advised) >= 5
+    assert advised[0][0] == 0
+    assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(advised))
+    assert advised[-1][0] + advised[-1][1] <= len(synced)
+    got = tfc.load(tmp_path / "synced")
+    assert all(np.array_equal(got[k], v) for k, v in tensors.items())
