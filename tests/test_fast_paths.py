@@ -300,15 +300,23 @@ def test_writeback_hints_leave_the_bytes_unchanged(
 
     monkeypatch.setattr(writer, "_ADVISE", record)
     monkeypatch.setattr(writer, "_WRITEBACK_CHUNK", 1 << 20)
+    monkeypatch.setattr(writer, "_DROP_BEHIND", 2 << 20)
     tfc.save(tmp_path / "synced", tensors, fsync=True)
     tfc.save(tmp_path / "plain", tensors, fsync=False)
     for suffix in (".index", ".data-00000-of-00001"):
         synced = (tmp_path / ("synced" + suffix)).read_bytes()
         assert synced == (tmp_path / ("plain" + suffix)).read_bytes()
-    # The hints cover the data file from its start, in order, without gaps or overlaps.
-    assert len(advised) >= 5
-    assert advised[0][0] == 0
-    assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(advised))
-    assert advised[-1][0] + advised[-1][1] <= len(synced)
+    # Writeback is started on the whole data file but its last chunk, from the start and
+    # without gaps; dropping follows 2 MiB behind (calls alternate: start, drop, start...).
+    starts = [advised[0]]
+    drops = []
+    for call in advised[1:]:
+        (drops if call[0] < starts[-1][0] + starts[-1][1] else starts).append(call)
+    assert starts[0][0] == 0 and len(starts) >= 5
+    assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(starts))
+    assert len(synced) - (1 << 20) <= starts[-1][0] + starts[-1][1] <= len(synced)
+    assert drops and drops[0][0] == 0
+    assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(drops))
+    assert drops[-1][0] + drops[-1][1] <= starts[-1][0] - (2 << 20)
     got = tfc.load(tmp_path / "synced")
     assert all(np.array_equal(got[k], v) for k, v in tensors.items())
