@@ -309,7 +309,7 @@ def test_writeback_hints_leave_the_bytes_unchanged(
     # Writeback is started on the whole data file but its last chunk, from the start and
     # without gaps; dropping follows 2 MiB behind (calls alternate: start, drop, start...).
     starts = [advised[0]]
-    drops = []
+    drops: list[tuple[int, int]] = []
     for call in advised[1:]:
         (drops if call[0] < starts[-1][0] + starts[-1][1] else starts).append(call)
     assert starts[0][0] == 0 and len(starts) >= 5
