@@ -50,9 +50,27 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def _open_backend(path: str | os.PathLike[str], fs: FileSystem | None) -> Backend:
-    fs = fs or LocalFileSystem()
-    where = resolve(os.fspath(path), fs)
+def _filesystem(path: str, fs: Any) -> tuple[FileSystem, str]:
+    """Our FileSystem for `path`: local, an fsspec URL, or a wrapped fsspec object."""
+    if fs is None:
+        if path.startswith("file://"):
+            return LocalFileSystem(), path[len("file://") :]
+        from ._remote import filesystem_for_url, is_url
+
+        if is_url(path):
+            return filesystem_for_url(path)
+        return LocalFileSystem(), path
+    if not hasattr(fs, "open_source") and hasattr(fs, "cat_file"):  # an fsspec filesystem
+        from ._remote import FsspecFileSystem
+
+        wrapped = FsspecFileSystem(fs)
+        return wrapped, fs._strip_protocol(path) if hasattr(fs, "_strip_protocol") else path
+    return fs, path
+
+
+def _open_backend(path: str | os.PathLike[str], fs: Any) -> Backend:
+    fs, spath = _filesystem(os.fspath(path), fs)
+    where = resolve(spath, fs)
     if where.format == "v2":
         from ._reader import BundleReader
 
@@ -89,7 +107,7 @@ class TensorSlicer:
             return out
         first, rest = idx[0], idx[1:]
         n = self.shape[0]
-        if isinstance(first, (int, np.integer)):
+        if isinstance(first, (int, np.integer)) and not isinstance(first, bool):
             i = int(first)
             if not -n <= i < n:
                 raise IndexError(f"index {i} is out of bounds for axis 0 with size {n}")
@@ -240,14 +258,20 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], *, filesystem: FileSystem | None = None
+    path: str | os.PathLike[str], *, filesystem: FileSystem | Any | None = None
 ) -> CheckpointReader:
     """Open a checkpoint for reading.
 
     Args:
         path: a checkpoint prefix (``dir/ckpt-5``), its ``.index`` or any ``.data-*`` file, a
             directory with a ``checkpoint`` state file (its latest checkpoint), a SavedModel
-            directory (its ``variables/variables``), or a V1 checkpoint file.
+            directory (its ``variables/variables``), or a V1 checkpoint file. A URL
+            (``s3://``, ``gs://``, ``https://``, any fsspec protocol) reads remotely: opening
+            fetches the index only, each tensor read fetches only its byte range (needs the
+            ``remote`` extra, i.e. fsspec).
+        filesystem: where `path` lives: an fsspec filesystem object (e.g.
+            ``fsspec.filesystem("s3", anon=True)``) or an object implementing tfckpt-lite's
+            `FileSystem` protocol. Default: the local disk, or fsspec for URLs.
 
     Raises:
         CheckpointNotFoundError: nothing checkpoint-like exists there.
@@ -257,9 +281,18 @@ def load_checkpoint(
     return CheckpointReader(_open_backend(path, filesystem))
 
 
-def load(path: str | os.PathLike[str], *, filesystem: FileSystem | None = None) -> dict[str, Any]:
-    """Every tensor of a checkpoint as a dict of NumPy arrays (checksums verified)."""
+def load(
+    path: str | os.PathLike[str], *, filesystem: FileSystem | Any | None = None
+) -> dict[str, Any]:
+    """Every tensor of a checkpoint as a dict of NumPy arrays (checksums verified).
+
+    Remote checkpoints are fetched in a few large parallel range requests first.
+    """
     with load_checkpoint(path, filesystem=filesystem) as r:
+        if getattr(getattr(r._backend, "_fs", None), "remote", False):
+            from ._remote import prefetch_all
+
+            prefetch_all(r._backend)
         return {k: r[k] for k in r}
 
 

@@ -17,11 +17,13 @@ from typing import Final
 from ._errors import CheckpointNotFoundError, NotACheckpointError
 from ._storage import FileSystem
 
-__all__ = ["Resolved", "resolve", "sniff"]
+__all__ = ["Resolved", "advice", "resolve", "sniff"]
 
 _DATA_RE: Final = re.compile(r"^(?P<prefix>.+)\.data-\d{5,}-of-\d{5,}$")
 _TABLE_MAGIC: Final = bytes.fromhex("57fb808b247547db")
-_TEMP_RE: Final = re.compile(r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part")
+# TF's debris: `X.tempstate<u64>` files and the per-shard `P_temp[_<hex>]/part-NNNNN-of-NNNNN`
+# bundles of an unfinished sharded save. Anchored so user paths like `run_temp/parts` pass.
+_TEMP_RE: Final = re.compile(r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part-\d{5,}-of-\d{5,}")
 
 
 class Resolved:
@@ -52,6 +54,26 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+def advice(path: str, what: str) -> str:
+    """What to do instead, for a file `sniff` recognised (by content, then extension)."""
+    lower = path.lower()
+    if lower.endswith((".pt", ".pth", ".ckpt", ".bin")) and ("pickle" in what or "ZIP" in what):
+        return (
+            ". PyTorch files are read with torch.load(); tfckpt-lite reads TensorFlow "
+            "checkpoints (a prefix P with P.index and P.data-* files beside it)"
+        )
+    if lower.endswith((".h5", ".hdf5", ".keras")) or "HDF5" in what:
+        return (
+            ". Keras .h5/.keras files are loaded with keras (or h5py); only weights saved in "
+            "TensorFlow format (model.save_weights('w.ckpt') -> w.ckpt.index) are checkpoints"
+        )
+    if lower.endswith(".npz"):
+        return ". To turn it into a checkpoint: tfckpt convert FILE.npz OUT_PREFIX"
+    if "safetensors" in what:
+        return ". To turn it into a checkpoint: tfckpt convert FILE.safetensors OUT_PREFIX"
+    return ""
+
+
 def resolve(path: str, fs: FileSystem) -> Resolved:
     path = path.rstrip("/") or "/"
     if _TEMP_RE.search(path):
@@ -70,7 +92,9 @@ def resolve(path: str, fs: FileSystem) -> Resolved:
         prefix = m.group("prefix")
         if not fs.exists(prefix + ".index"):
             raise CheckpointNotFoundError(
-                f"this is a data shard, but its index {prefix + '.index'!r} does not exist",
+                f"this is a data shard, but its index {prefix + '.index'!r} does not exist; a "
+                "data file alone cannot be read (the index says where each tensor lies): "
+                "copy the .index file beside it and pass the prefix",
                 path=path,
             )
         return Resolved("v2", prefix)
@@ -81,7 +105,8 @@ def resolve(path: str, fs: FileSystem) -> Resolved:
         what = sniff(head)
         if what is not None:
             raise NotACheckpointError(
-                f"not a TensorFlow checkpoint: this looks like {what}", path=path
+                f"not a TensorFlow checkpoint: this looks like {what}{advice(path, what)}",
+                path=path,
             )
         return Resolved("v1", path)
     v1 = _v1_pattern(path, fs)

@@ -236,6 +236,7 @@ class BundleReader:
                 )
             raise UnsupportedCheckpointError(f"unknown dtype enum {e.dtype}")
         n = check_shape(shape)
+        _check_numpy_shape(shape, dt)
         if not 0 <= e.shard_id < self.header.num_shards:
             raise CorruptCheckpointError(
                 f"shard_id {e.shard_id} out of range for num_shards {self.header.num_shards}"
@@ -246,6 +247,13 @@ class BundleReader:
             raise CorruptCheckpointError(
                 f"invalid size in bundle entry: stored size {e.size}; "
                 f"expected size {n * dt.itemsize} for {dt.name}{list(shape)}"
+            )
+        if not dt.is_fixed_size and e.size < n:
+            # TF's loose check: every element takes at least its 1-byte length. With the
+            # file-size check below it bounds n by the file, before anything is allocated.
+            raise CorruptCheckpointError(
+                f"invalid size in bundle entry: stored size {e.size}; expected size is at "
+                f"least {n} for {dt.name}{list(shape)}"
             )
         src = self._source(e.shard_id)
         if e.offset + e.size > src.size:
@@ -293,6 +301,7 @@ class BundleReader:
         n = check_shape(e.shape)
         if dt.numpy_dtype is None:
             self._check_plain(e, e.shape)
+        _check_numpy_shape(e.shape, dt)
         name = encode_key(key)
         boxes: list[tuple[tuple[int, int], ...]] = []
         parts: list[tuple[tuple[slice, ...], Entry, tuple[int, ...]]] = []
@@ -326,6 +335,19 @@ class BundleReader:
         for region, se, shape in parts:
             out[region] = self._read_plain(se, shape, verify)
         return out
+
+
+def _check_numpy_shape(shape: tuple[int, ...], dt: DType) -> None:
+    """Refuse shapes TF allows but NumPy cannot hold: an empty tensor whose other dimensions
+    multiply past the address space (e.g. [0, 2**61]) makes NumPy raise a bare ValueError."""
+    nbytes = dt.itemsize or 8
+    for d in shape:
+        if d:
+            nbytes *= d
+    if nbytes > np.iinfo(np.intp).max:
+        raise UnsupportedCheckpointError(
+            f"shape {list(shape)} of {dt.name} is valid for TensorFlow but too large for NumPy"
+        )
 
 
 def _slice_box(extents: list[Extent], shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:

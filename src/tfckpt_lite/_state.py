@@ -4,11 +4,24 @@
     all_model_checkpoint_paths: "ckpt-2"
     all_model_checkpoint_paths: "ckpt-3"
     all_model_checkpoint_timestamps: 1795635003.0610116
+    all_model_checkpoint_timestamps: 1795635003.07044
     last_preserved_timestamp: 1795635002.0468583
 
-Paths may be relative (to the file's directory) or absolute; files copied from Windows
-machines carry paths like "C:\\\\runs\\\\model.ckpt-1000", which we resolve by their last
-component inside the directory, since the absolute path cannot exist here.
+Reading and writing go through protobuf's own `text_format` with the generated
+`checkpoint_state_pb2` (the same calls TF makes: `text_format.Merge` and
+`text_format.MessageToString`), so escapes, string concatenation and float formatting are
+exactly TF's. The file is the one part of a checkpoint directory that is rewritten in place,
+so writes are atomic: `checkpoint.tmp<uuid4 hex>`, fsync, rename, fsync of the directory.
+
+Hostile files. A state file is never trusted further than this:
+  * more than `MAX_STATE_BYTES`, not UTF-8, or not valid text format -> `CorruptCheckpointError`
+    (TF logs a warning and returns None; we do not guess);
+  * an empty `model_checkpoint_path` -> `CorruptCheckpointError` (TF: ValueError);
+  * paths are only *names* here: reading never opens them, and `CheckpointManager` refuses to
+    delete anything they name outside its own directory.
+Files copied from Windows carry paths like "C:\\\\runs\\\\model.ckpt-1000"; they cannot exist
+here, so they resolve to their last component inside the directory (TF would join the whole
+string onto the directory, which never exists).
 """
 
 from __future__ import annotations
@@ -16,105 +29,80 @@ from __future__ import annotations
 import fnmatch
 import ntpath
 import os
-import re
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from google.protobuf import text_format
+
 from ._errors import CorruptCheckpointError
+from ._proto import checkpoint_state_pb2
 from ._storage import FileSystem, LocalFileSystem
 
-__all__ = ["CheckpointState", "latest_checkpoint_in", "parse_state", "read_state"]
+__all__ = [
+    "CheckpointState",
+    "format_state",
+    "get_checkpoint_state",
+    "latest_checkpoint_in",
+    "parse_state",
+    "read_state",
+    "update_checkpoint_state",
+]
 
 MAX_STATE_BYTES: Final = 16 << 20
-_LINE: Final = re.compile(r'\s*([A-Za-z_]+)\s*:\s*(".*"|\'.*\'|[-+0-9.eEinfaINFA]+)\s*$')
+STATE_FILENAME: Final = "checkpoint"
 
 
 @dataclass
 class CheckpointState:
+    """The content of a `checkpoint` state file (field names as in TF's proto).
+
+    `all_model_checkpoint_paths` runs oldest to newest; its last element is normally
+    `model_checkpoint_path`. Timestamps are Unix seconds, one per path (or none at all).
+    """
+
     model_checkpoint_path: str = ""
     all_model_checkpoint_paths: list[str] = field(default_factory=list)
     all_model_checkpoint_timestamps: list[float] = field(default_factory=list)
     last_preserved_timestamp: float = 0.0
 
 
-def _unquote(s: str) -> str:
-    body = s[1:-1]
-    raw = body.encode("utf-8", "surrogateescape")
-    out = bytearray()
-    i = 0
-    n = len(raw)
-    while i < n:
-        c = raw[i]
-        if c != 0x5C:  # backslash
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 >= n:
-            raise CorruptCheckpointError("bad escape at the end of a string in the state file")
-        e = chr(raw[i + 1])
-        simple = {
-            "n": 10,
-            "t": 9,
-            "r": 13,
-            "a": 7,
-            "b": 8,
-            "f": 12,
-            "v": 11,
-            "\\": 92,
-            "'": 39,
-            '"': 34,
-            "?": 63,
-        }
-        if e in simple:
-            out.append(simple[e])
-            i += 2
-        elif e in "01234567":
-            j = i + 1
-            while j < min(n, i + 4) and chr(raw[j]) in "01234567":
-                j += 1
-            out.append(int(raw[i + 1 : j], 8) & 0xFF)
-            i = j
-        elif e in "xX":
-            j = i + 2
-            while j < min(n, i + 4) and chr(raw[j]) in "0123456789abcdefABCDEF":
-                j += 1
-            if j == i + 2:
-                raise CorruptCheckpointError("bad \\x escape in the state file")
-            out.append(int(raw[i + 2 : j], 16))
-            i = j
-        else:
-            raise CorruptCheckpointError(f"unknown escape \\{e} in the state file")
-    return out.decode("utf-8", "surrogateescape")
-
-
 def parse_state(text: bytes) -> CheckpointState:
-    """Parse the text format; unknown fields are ignored, malformed lines are an error."""
+    """Parse the text format as TF does (`text_format.Merge`); paths are returned as stored.
+
+    Unknown fields are an error, as in TF (where the whole file is then ignored).
+    """
     if len(text) > MAX_STATE_BYTES:
         raise CorruptCheckpointError(f"state file is larger than {MAX_STATE_BYTES} bytes")
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError:
         raise CorruptCheckpointError("state file is not UTF-8 text") from None
-    st = CheckpointState()
-    for lineno, line in enumerate(decoded.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        m = _LINE.match(line)
-        if m is None:
-            raise CorruptCheckpointError(f"state file line {lineno} is not 'field: value'")
-        name, value = m.groups()
-        try:
-            if name == "model_checkpoint_path":
-                st.model_checkpoint_path = _unquote(value)
-            elif name == "all_model_checkpoint_paths":
-                st.all_model_checkpoint_paths.append(_unquote(value))
-            elif name == "all_model_checkpoint_timestamps":
-                st.all_model_checkpoint_timestamps.append(float(value))
-            elif name == "last_preserved_timestamp":
-                st.last_preserved_timestamp = float(value)
-        except ValueError:
-            raise CorruptCheckpointError(f"state file line {lineno} has a bad value") from None
-    return st
+    msg = checkpoint_state_pb2.CheckpointState()
+    try:
+        text_format.Merge(decoded, msg)
+    except (text_format.ParseError, ValueError, UnicodeError) as e:
+        raise CorruptCheckpointError(
+            f"state file is not a text-format CheckpointState: {e}"
+        ) from None
+    return CheckpointState(
+        model_checkpoint_path=msg.model_checkpoint_path,
+        all_model_checkpoint_paths=list(msg.all_model_checkpoint_paths),
+        all_model_checkpoint_timestamps=list(msg.all_model_checkpoint_timestamps),
+        last_preserved_timestamp=msg.last_preserved_timestamp,
+    )
+
+
+def format_state(state: CheckpointState) -> str:
+    """The text TF writes for `state` (`text_format.MessageToString`, proto3 defaults omitted)."""
+    msg = checkpoint_state_pb2.CheckpointState(
+        model_checkpoint_path=state.model_checkpoint_path,
+        all_model_checkpoint_paths=state.all_model_checkpoint_paths,
+        all_model_checkpoint_timestamps=state.all_model_checkpoint_timestamps,
+        last_preserved_timestamp=state.last_preserved_timestamp,
+    )
+    return text_format.MessageToString(msg)
 
 
 def is_binary_state(path: str, fs: FileSystem) -> bool:
@@ -125,10 +113,11 @@ def is_binary_state(path: str, fs: FileSystem) -> bool:
 
 
 def read_state(directory: str, fs: FileSystem | None = None) -> CheckpointState | None:
-    """The directory's state file, or None when there is none (or `checkpoint` is binary: a
-    V1 checkpoint by that name, which TF's get_checkpoint_state also fails to parse)."""
+    """The state file of `directory` with paths as stored, or None when there is none (or
+    `checkpoint` is binary: a V1 checkpoint by that name, which TF's get_checkpoint_state
+    also fails to parse)."""
     fs = fs or LocalFileSystem()
-    path = fs.join(directory, "checkpoint")
+    path = fs.join(directory, STATE_FILENAME)
     if not fs.isfile(path) or is_binary_state(path, fs):
         return None
     try:
@@ -138,13 +127,147 @@ def read_state(directory: str, fs: FileSystem | None = None) -> CheckpointState 
         raise
 
 
+def _is_windows_path(p: str) -> bool:
+    return (ntpath.isabs(p) and not os.path.isabs(p)) or ("\\" in p and "/" not in p)
+
+
 def resolve_state_path(directory: str, p: str, fs: FileSystem) -> str:
     """A state-file path as a usable prefix: relative to the directory, or absolute."""
-    if (ntpath.isabs(p) and not os.path.isabs(p)) or ("\\" in p and "/" not in p):
+    if _is_windows_path(p):
         return fs.join(directory, ntpath.basename(p))
     if os.path.isabs(p):
         return p
     return fs.join(directory, p)
+
+
+def get_checkpoint_state(
+    checkpoint_dir: str | os.PathLike[str], *, filesystem: FileSystem | None = None
+) -> CheckpointState | None:
+    """The `checkpoint` file of a directory, as `tf.train.get_checkpoint_state` returns it.
+
+    Relative paths come back joined onto `checkpoint_dir` (absolute ones unchanged, Windows
+    ones as their last component inside the directory). None when the file does not exist.
+
+    Raises:
+        CorruptCheckpointError: the file is unreadable, or names no model checkpoint.
+    """
+    directory = os.fspath(checkpoint_dir)
+    fs = filesystem or LocalFileSystem()
+    st = read_state(directory, fs)
+    if st is None:
+        return None
+    if not st.model_checkpoint_path:
+        raise CorruptCheckpointError(
+            "state file has an empty model_checkpoint_path", path=fs.join(directory, STATE_FILENAME)
+        )
+    st.model_checkpoint_path = resolve_state_path(directory, st.model_checkpoint_path, fs)
+    st.all_model_checkpoint_paths = [
+        resolve_state_path(directory, p, fs) for p in st.all_model_checkpoint_paths
+    ]
+    return st
+
+
+def _build_state(
+    save_dir: str,
+    model_checkpoint_path: str,
+    all_paths: list[str],
+    timestamps: Sequence[float] | None,
+    last_preserved_timestamp: float | None,
+) -> CheckpointState:
+    # TF's generate_checkpoint_state_proto, step by step.
+    if not all_paths or all_paths[-1] != model_checkpoint_path:
+        all_paths.append(model_checkpoint_path)
+    if timestamps and len(timestamps) != len(all_paths):
+        raise ValueError(
+            f"checkpoint timestamps must match checkpoint paths (got paths {all_paths} "
+            f"and timestamps {list(timestamps)})"
+        )
+    if not os.path.isabs(save_dir):
+        if not os.path.isabs(model_checkpoint_path):
+            model_checkpoint_path = os.path.relpath(model_checkpoint_path, save_dir)
+        all_paths = [p if os.path.isabs(p) else os.path.relpath(p, save_dir) for p in all_paths]
+    return CheckpointState(
+        model_checkpoint_path=model_checkpoint_path,
+        all_model_checkpoint_paths=all_paths,
+        all_model_checkpoint_timestamps=[float(t) for t in timestamps or ()],
+        last_preserved_timestamp=float(last_preserved_timestamp or 0.0),
+    )
+
+
+def update_checkpoint_state(
+    save_dir: str | os.PathLike[str],
+    model_checkpoint_path: str,
+    all_model_checkpoint_paths: Sequence[str] | None = None,
+    all_model_checkpoint_timestamps: Sequence[float] | None = None,
+    last_preserved_timestamp: float | None = None,
+    save_relative_paths: bool = True,
+    *,
+    fsync: bool = True,
+) -> str:
+    """Rewrite `save_dir/checkpoint` atomically; the text is byte-identical to TF's.
+
+    Mirrors TF's `update_checkpoint_state_internal`: with `save_relative_paths` absolute paths
+    are stored relative to `save_dir` (what `tf.train.Checkpoint` and `CheckpointManager`
+    do); without it they are stored as given (the TF1 `Saver` default). `model_checkpoint_path`
+    is appended to the list if it is not its last element. Returns the state file's path.
+
+    Raises:
+        ValueError: timestamps given but not one per path, or a path names the state file.
+    """
+    directory = os.fspath(save_dir)
+    state_path = os.path.join(directory, STATE_FILENAME)
+    paths = list(all_model_checkpoint_paths or [])
+    model = os.fspath(model_checkpoint_path)
+    if save_relative_paths:
+        model = os.path.relpath(model, directory) if os.path.isabs(model) else model
+        paths = [os.path.relpath(p, directory) if os.path.isabs(p) else p for p in paths]
+    st = _build_state(
+        directory, model, paths, all_model_checkpoint_timestamps, last_preserved_timestamp
+    )
+    if st.model_checkpoint_path == state_path:
+        raise ValueError(
+            f"save path {model_checkpoint_path!r} conflicts with the checkpoint state file"
+        )
+    atomic_write(state_path, format_state(st).encode("utf-8"), fsync=fsync)
+    return state_path
+
+
+def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
+    """Replace `path` with `data` so readers see the old or the new content, never a mix.
+
+    The temporary name is TF's (`<path>.tmp<uuid4 hex>`); it is removed on any failure.
+    """
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp{uuid.uuid4().hex}"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if fsync:
+        _fsync_dir(directory)
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _exists(prefix: str, fs: FileSystem) -> bool:

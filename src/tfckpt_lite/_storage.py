@@ -46,15 +46,22 @@ class FileSystem(Protocol):
 
 
 class LocalSource:
-    """A local file, memory-mapped read-only (an empty file has nothing to map)."""
+    """A local file, memory-mapped read-only (an empty file has nothing to map).
 
-    def __init__(self, path: str) -> None:
+    With ``copy_on_write=True`` the mapping is private: arrays viewing it are writable, a
+    write copies the touched page in memory and never reaches the file. Handing mapped
+    memory to libraries that may write (torch) needs this: a write to a read-only mapping
+    kills the process.
+    """
+
+    def __init__(self, path: str, copy_on_write: bool = False) -> None:
         self.path = path
+        access = mmap.ACCESS_COPY if copy_on_write else mmap.ACCESS_READ
         try:
             with open(path, "rb") as f:
                 self.size = os.fstat(f.fileno()).st_size
                 self._mm: mmap.mmap | None = (
-                    mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if self.size else None
+                    mmap.mmap(f.fileno(), 0, access=access) if self.size else None
                 )
         except FileNotFoundError:
             raise CheckpointNotFoundError("data file does not exist", path=path) from None
@@ -80,6 +87,12 @@ class LocalSource:
 
 
 class LocalFileSystem:
+    """The local disk. ``copy_on_write=True``: data files are mapped privately, so the
+    arrays read are writable (see `LocalSource`)."""
+
+    def __init__(self, copy_on_write: bool = False) -> None:
+        self.copy_on_write = copy_on_write
+
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 
@@ -102,7 +115,7 @@ class LocalFileSystem:
             raise CheckpointNotFoundError("expected a file, found a directory", path=path) from None
 
     def open_source(self, path: str) -> LocalSource:
-        return LocalSource(path)
+        return LocalSource(path, self.copy_on_write)
 
     def join(self, *parts: str) -> str:
         return os.path.join(*parts)

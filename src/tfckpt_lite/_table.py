@@ -185,7 +185,7 @@ def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
         offset, size, _ = _decode_handle(handle, 0, len(handle))
         what = f"data block {block_no}"
         entries = decode_block(_read_block(data, offset, size, what))
-        for key, value in entries:
+        for key, _ in entries:
             if last is not None and key <= last:
                 kind = "duplicate" if key == last else "unsorted"
                 raise CorruptCheckpointError(f"{kind} key {key!r} in {what}")

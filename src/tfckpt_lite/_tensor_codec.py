@@ -76,13 +76,14 @@ def _length_words(lengths: np.ndarray[Any, Any], big_endian: bool) -> bytes:
 def decode_strings(
     buf: Buffer, n: int, stored_crc: int, *, big_endian: bool = False, verify: bool = True
 ) -> np.ndarray[Any, Any]:
-    """The n strings of a DT_STRING payload `buf` (exactly the entry's bytes), as an object array."""
+    """The n strings of a DT_STRING payload `buf` (exactly the entry's bytes), as objects."""
     size = len(buf)
-    out = np.empty(n, dtype=object)
+    # Checked before allocating: n comes from the index and may be absurd.
     if size < n + 4:
         raise CorruptCheckpointError(
             f"string tensor of {n} elements needs at least {n + 4} bytes, has {size}"
         )
+    out = np.empty(n, dtype=object)
     if n == 0:
         lengths: np.ndarray[Any, Any] = np.zeros(0, np.uint64)
         pos = 0

@@ -71,6 +71,9 @@ def to_array(value: object) -> np.ndarray[Any, Any]:
     elif isinstance(value, bool):
         arr = np.array(value, dtype=np.bool_)
     elif isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            # TF refuses these too (ValueError); NumPy would raise a bare OverflowError
+            raise ValueError(f"the integer {value} does not fit in int64")
         arr = np.array(value, dtype=np.int32 if _INT32_MIN <= value <= _INT32_MAX else np.int64)
     elif isinstance(value, float):
         arr = np.array(value, dtype=np.float32)
@@ -84,9 +87,12 @@ def to_array(value: object) -> np.ndarray[Any, Any]:
             and not hasattr(value, "dtype")
         ):
             arr = arr.astype(np.float32)  # a list of Python floats, as TF converts it
-        elif arr.dtype == np.int64 and not hasattr(value, "dtype"):
-            if arr.size == 0 or (arr.min() >= _INT32_MIN and arr.max() <= _INT32_MAX):
-                arr = arr.astype(np.int32)
+        elif (
+            arr.dtype == np.int64
+            and not hasattr(value, "dtype")
+            and (arr.size == 0 or (arr.min() >= _INT32_MIN and arr.max() <= _INT32_MAX))
+        ):
+            arr = arr.astype(np.int32)  # a list of Python ints, as TF converts it
     if arr.dtype.kind in "SUO":
         flat = [_as_bytes(v) for v in arr.reshape(-1).tolist()]
         out = np.empty(len(flat), dtype=object)
@@ -183,12 +189,19 @@ class BundleWriter:
 
     # -- adding -------------------------------------------------------------------------
 
-    def add(self, name: str, value: object) -> None:
-        """Append one tensor. `value`: an array, scalar, bytes/str, or (nested) list."""
+    def add(self, name: str, value: object, *, dtype: DType | None = None) -> None:
+        """Append one tensor. `value`: an array, scalar, bytes/str, or (nested) list.
+
+        `dtype` records a TF dtype NumPy cannot tell apart (qint8 is stored like int8): the
+        array's dtype must be exactly `dtype`'s NumPy form.
+        """
         key = self._check_name(name)
         if key in self._entries or key in self._full:
             raise ValueError(f"adding duplicate key: {name!r}")
-        self._entries[key] = self._write(to_array(value))
+        arr = to_array(value)
+        if dtype is not None and dtype.numpy_dtype != arr.dtype.newbyteorder("<"):
+            raise ValueError(f"{name!r}: a {arr.dtype} array cannot be stored as {dtype.name}")
+        self._entries[key] = self._write(arr, dtype)
 
     def add_slice(
         self, name: str, full_shape: Sequence[int], slice_spec: object, value: object
@@ -234,9 +247,9 @@ class BundleWriter:
             raise ValueError("names starting with NUL are reserved for slice keys")
         return encode_key(name)
 
-    def _write(self, arr: np.ndarray[Any, Any]) -> Entry:
+    def _write(self, arr: np.ndarray[Any, Any], dtype: DType | None = None) -> Entry:
         assert self._f is not None
-        dt: DType = dtype_of_array(arr)
+        dt: DType = dtype_of_array(arr) if dtype is None else dtype
         if dt.name == "string":
             payload, crc = encode_strings(arr.reshape(-1).tolist())
             self._f.write(payload)

@@ -1,0 +1,508 @@
+"""The TF2 object graph (`_CHECKPOINTABLE_OBJECT_GRAPH`) as navigable Python objects.
+
+The tensor is a serialized `TrackableObjectGraph`: a list of nodes, node 0 the root. A node has
+named edges to other nodes (`children`), the tensors it owns (`attributes`: local attribute name
+-> bundle key), optimizer slot references, and an optional registered saver. TF restores by
+walking these edges, never by parsing keys, so this graph is the authority on "what is where".
+
+Invariants enforced by `ObjectGraph.from_bytes` (all violations are CorruptCheckpointError):
+  * the bytes parse as the proto and stay under `MAX_GRAPH_BYTES`;
+  * there is at least one node; every node id (children, slot references) is in range;
+  * no node has two children, or two attributes, with the same name (restore would be
+    ambiguous).
+The graph may share nodes (one variable reachable from several paths, as Keras 3's
+`optimizer/_trainable_variables/0`) and may contain cycles. Nothing here recurses: every walk is
+an explicit queue or stack with a visited set or a work budget.
+
+Object paths. A path is the `/`-joined *escaped* local names from the root, exactly as in keys:
+`escape(n)` doubles `.` and turns `/` into `.S`, so `"a.b/c"` is `a..b.Sc` and the variable at
+path `p` has key `p/.ATTRIBUTES/VARIABLE_VALUE`. Slot variables, which hang off no `children`
+edge, have the path TF gives their keys: `<variable path>/.OPTIMIZER_SLOT/<optimizer path>/<slot>`.
+An escaped component never equals `.OPTIMIZER_SLOT` (a leading `.` is always doubled), so the
+marker is unambiguous.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from google.protobuf.message import DecodeError
+
+from ._errors import CorruptCheckpointError, TensorNotFoundError
+from ._proto import trackable_object_graph_pb2 as _pb
+
+__all__ = [
+    "OBJECT_GRAPH_KEY",
+    "Attribute",
+    "GraphNode",
+    "ObjectGraph",
+    "RegisteredSaver",
+    "SlotVariable",
+    "attribute_key",
+    "escape_local_name",
+    "split_path",
+    "unescape_local_name",
+]
+
+OBJECT_GRAPH_KEY: Final = "_CHECKPOINTABLE_OBJECT_GRAPH"
+OBJECT_ATTRIBUTES: Final = ".ATTRIBUTES"
+OPTIMIZER_SLOT: Final = ".OPTIMIZER_SLOT"
+VARIABLE_VALUE: Final = "VARIABLE_VALUE"
+MAX_GRAPH_BYTES: Final = (2 << 30) - 1  # protobuf's own limit for one message
+MAX_PATHS: Final = 1000  # paths() returns at most this many
+_PATH_WORK: Final = 200_000  # steps paths() may spend enumerating before it stops
+
+
+def escape_local_name(name: str) -> str:
+    """TF's `trackable_utils.escape_local_name`: `.` -> `..`, then `/` -> `.S`."""
+    return name.replace(".", "..").replace("/", ".S")
+
+
+def unescape_local_name(escaped: str) -> str:
+    """Inverse of `escape_local_name`; a lone `.` not followed by `.` or `S` is an error."""
+    out: list[str] = []
+    i = 0
+    n = len(escaped)
+    while i < n:
+        c = escaped[i]
+        if c != ".":
+            out.append(c)
+            i += 1
+            continue
+        nxt = escaped[i + 1] if i + 1 < n else ""
+        if nxt == ".":
+            out.append(".")
+        elif nxt == "S":
+            out.append("/")
+        else:
+            raise ValueError(f"{escaped!r} is not an escaped local name (lone '.')")
+        i += 2
+    return "".join(out)
+
+
+def attribute_key(path: str, attribute: str = VARIABLE_VALUE) -> str:
+    """The bundle key TF gives attribute `attribute` of the object at escaped path `path`."""
+    suffix = "" if attribute == ".TENSORS" else escape_local_name(attribute)
+    return f"{path}/{OBJECT_ATTRIBUTES}/{suffix}"
+
+
+def split_path(path: str | Sequence[str]) -> list[str]:
+    """Raw local names of a path: a `/`-joined escaped string, or already a list of names."""
+    if isinstance(path, str):
+        if path in ("", "/"):
+            return []
+        parts = path.strip("/").split("/")
+        return [p if p == OPTIMIZER_SLOT else unescape_local_name(p) for p in parts]
+    return list(path)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A tensor owned by a node: `name` (e.g. VARIABLE_VALUE) -> bundle `checkpoint_key`.
+
+    `full_name` is the variable's graph name ("Variable" for an unnamed tf.Variable), used only
+    by TF's name-based fallback.
+    """
+
+    name: str
+    checkpoint_key: str
+    full_name: str = ""
+
+
+@dataclass(frozen=True)
+class SlotVariable:
+    """On an optimizer node: slot `slot_name` of node `original_variable` is `slot_variable`."""
+
+    original_variable: int
+    slot_name: str
+    slot_variable: int
+
+
+@dataclass(frozen=True)
+class RegisteredSaver:
+    name: str
+    object_name: str
+
+
+class GraphNode:
+    """One object of the graph. Identity is `id` (its index in the graph's node list)."""
+
+    __slots__ = (
+        "_children",
+        "attributes",
+        "child_ids",
+        "graph",
+        "has_checkpoint_values",
+        "id",
+        "registered_saver",
+        "slot_variables",
+    )
+
+    def __init__(
+        self,
+        graph: ObjectGraph,
+        node_id: int,
+        child_ids: tuple[tuple[str, int], ...],
+        attributes: Mapping[str, Attribute],
+        slot_variables: tuple[SlotVariable, ...],
+        registered_saver: RegisteredSaver | None,
+        has_checkpoint_values: bool | None,
+    ) -> None:
+        self.graph = graph
+        self.id = node_id
+        #: (local name, node id) in the graph's order, names unescaped.
+        self.child_ids = child_ids
+        #: attribute name -> Attribute, in the graph's order.
+        self.attributes = attributes
+        self.slot_variables = slot_variables
+        self.registered_saver = registered_saver
+        #: The stored flag; None when the writer left it out (older TF versions).
+        self.has_checkpoint_values = has_checkpoint_values
+        self._children: Mapping[str, GraphNode] | None = None
+
+    @property
+    def children(self) -> Mapping[str, GraphNode]:
+        """Local name (unescaped) -> child node, in the graph's order."""
+        if self._children is None:
+            nodes = self.graph.nodes
+            self._children = MappingProxyType({n: nodes[i] for n, i in self.child_ids})
+        return self._children
+
+    @property
+    def value_key(self) -> str | None:
+        """The key of this node's VARIABLE_VALUE (or only) attribute; None if it owns none."""
+        a = self.attributes.get(VARIABLE_VALUE)
+        if a is None and len(self.attributes) == 1:
+            a = next(iter(self.attributes.values()))
+        return None if a is None else a.checkpoint_key
+
+    @property
+    def is_variable(self) -> bool:
+        return VARIABLE_VALUE in self.attributes
+
+    @property
+    def path(self) -> str | None:
+        """The node's canonical (first breadth-first) path; None if unreachable from the root."""
+        return self.graph.path_of(self)
+
+    def __repr__(self) -> str:
+        what = [f"{len(self.child_ids)} children"] if self.child_ids else []
+        what += [f"{a.name}={a.checkpoint_key!r}" for a in self.attributes.values()]
+        if self.slot_variables:
+            what.append(f"{len(self.slot_variables)} slots")
+        return f"<GraphNode {self.id}: {', '.join(what) or 'empty'}>"
+
+
+class ObjectGraph(Sequence[GraphNode]):
+    """A checkpoint's object graph: a sequence of nodes (node 0 is the root).
+
+    Example:
+        g = tfckpt_lite.load_checkpoint("ckpt-3").object_graph
+        g.root.children["model"].children["dense"].children["kernel"].attributes
+        g.find("model/dense/kernel").value_key   # 'model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE'
+        g.paths("optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE")  # Keras 3
+        # ['optimizer/_trainable_variables/0', ..., 'model/_functional/_operations/1/_kernel']
+    """
+
+    def __init__(self, proto: _pb.TrackableObjectGraph, path: str | None = None) -> None:
+        self.path = path
+        self.proto = proto
+        n = len(proto.nodes)
+        if n == 0:
+            raise CorruptCheckpointError(
+                "object graph has no nodes", path=path, key=OBJECT_GRAPH_KEY
+            )
+        nodes: list[GraphNode] = []
+        for i, obj in enumerate(proto.nodes):
+            child_ids: list[tuple[str, int]] = []
+            seen: set[str] = set()
+            for ref in obj.children:
+                self._check_id(ref.node_id, i, "child")
+                if ref.local_name in seen:
+                    raise CorruptCheckpointError(
+                        f"object graph node {i} has two children named {ref.local_name!r}",
+                        path=path,
+                        key=OBJECT_GRAPH_KEY,
+                    )
+                seen.add(ref.local_name)
+                child_ids.append((ref.local_name, ref.node_id))
+            attrs: dict[str, Attribute] = {}
+            for a in obj.attributes:
+                if a.name in attrs:
+                    raise CorruptCheckpointError(
+                        f"object graph node {i} has two attributes named {a.name!r}",
+                        path=path,
+                        key=OBJECT_GRAPH_KEY,
+                    )
+                attrs[a.name] = Attribute(a.name, a.checkpoint_key, a.full_name)
+            slots = []
+            for s in obj.slot_variables:
+                self._check_id(s.original_variable_node_id, i, "slot's original variable")
+                self._check_id(s.slot_variable_node_id, i, "slot variable")
+                slots.append(
+                    SlotVariable(s.original_variable_node_id, s.slot_name, s.slot_variable_node_id)
+                )
+            saver = (
+                RegisteredSaver(obj.registered_saver.name, obj.registered_saver.object_name)
+                if obj.HasField("registered_saver")
+                else None
+            )
+            hcv = obj.has_checkpoint_values.value if obj.HasField("has_checkpoint_values") else None
+            nodes.append(
+                GraphNode(
+                    self, i, tuple(child_ids), MappingProxyType(attrs), tuple(slots), saver, hcv
+                )
+            )
+        self.nodes: tuple[GraphNode, ...] = tuple(nodes)
+        self._by_key: dict[str, GraphNode] = {}
+        for node in self.nodes:
+            for attr in node.attributes.values():
+                self._by_key.setdefault(attr.checkpoint_key, node)
+        self._canonical: dict[int, str] | None = None
+        self._dist: dict[int, int] | None = None
+        self._reverse: (
+            tuple[dict[int, list[tuple[int, str]]], dict[int, list[tuple[int, SlotVariable]]]]
+            | None
+        ) = None
+
+    def _check_id(self, node_id: int, at: int, what: str) -> None:
+        if not 0 <= node_id < len(self.proto.nodes):
+            raise CorruptCheckpointError(
+                f"object graph node {at} refers to {what} node {node_id}, "
+                f"but the graph has {len(self.proto.nodes)} nodes",
+                path=self.path,
+                key=OBJECT_GRAPH_KEY,
+            )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str | None = None) -> ObjectGraph:
+        """Parse and validate a serialized TrackableObjectGraph (`path` only names errors)."""
+        if len(data) > MAX_GRAPH_BYTES:
+            raise CorruptCheckpointError(
+                f"object graph of {len(data)} bytes exceeds {MAX_GRAPH_BYTES}",
+                path=path,
+                key=OBJECT_GRAPH_KEY,
+            )
+        proto = _pb.TrackableObjectGraph()
+        try:
+            proto.ParseFromString(data)
+        except (DecodeError, ValueError, RecursionError) as e:
+            raise CorruptCheckpointError(
+                f"object graph does not parse: {e}", path=path, key=OBJECT_GRAPH_KEY
+            ) from None
+        return cls(proto, path)
+
+    def to_bytes(self) -> bytes:
+        return self.proto.SerializeToString()
+
+    # -- Sequence ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __getitem__(self, i: int) -> GraphNode:  # type: ignore[override]
+        return self.nodes[i]
+
+    def __iter__(self) -> Iterator[GraphNode]:
+        return iter(self.nodes)
+
+    def __repr__(self) -> str:
+        return f"<ObjectGraph {len(self.nodes)} nodes, {len(self._by_key)} tensors>"
+
+    @property
+    def root(self) -> GraphNode:
+        return self.nodes[0]
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def owner(self, key: str) -> GraphNode:
+        """The node whose attribute has checkpoint key `key`.
+
+        An attribute's `checkpoint_key` may also be a *prefix* of the keys it owns: objects
+        saved through a legacy SaveableObject (e.g. a tf.data iterator: attribute key
+        `it/.ATTRIBUTES/ITERATOR`, tensor `it/.ATTRIBUTES/ITERATOR_STATE`) store their
+        tensors under suffixed names, and TF's restore matches them by prefix too. The
+        longest matching attribute key wins.
+        """
+        node = self._by_key.get(key)
+        i = len(key)
+        while node is None and i > 0:
+            i -= 1
+            node = self._by_key.get(key[:i])
+        if node is None:
+            raise TensorNotFoundError(
+                "no object in the graph owns this key", path=self.path, key=key
+            )
+        return node
+
+    def checkpoint_keys(self) -> list[str]:
+        """Every checkpoint key the graph references, in node order."""
+        return list(self._by_key)
+
+    def _reverse_edges(
+        self,
+    ) -> tuple[dict[int, list[tuple[int, str]]], dict[int, list[tuple[int, SlotVariable]]]]:
+        """child id -> [(parent id, escaped name)], and slot-variable id -> [(optimizer id,
+        reference)]; built once, as paths() is typically called for every key."""
+        if self._reverse is None:
+            parents: dict[int, list[tuple[int, str]]] = collections.defaultdict(list)
+            slots: dict[int, list[tuple[int, SlotVariable]]] = collections.defaultdict(list)
+            for node in self.nodes:
+                for name, cid in node.child_ids:
+                    parents[cid].append((node.id, escape_local_name(name)))
+                for s in node.slot_variables:
+                    slots[s.slot_variable].append((node.id, s))
+            self._reverse = (dict(parents), dict(slots))
+        return self._reverse
+
+    def canonical_paths(self) -> dict[int, str]:
+        """node id -> its first breadth-first path (TF's path for its keys); slots included."""
+        if self._canonical is None:
+            paths: dict[int, str] = {0: ""}
+            queue = collections.deque([0])
+            while queue:
+                nid = queue.popleft()
+                base = paths[nid]
+                for name, cid in self.nodes[nid].child_ids:
+                    if cid not in paths:
+                        esc = escape_local_name(name)
+                        paths[cid] = f"{base}/{esc}" if base else esc
+                        queue.append(cid)
+            # Slots: var path / .OPTIMIZER_SLOT / optimizer path / slot. Only when both ends
+            # are reachable; a slot of a slot (never made by TF) resolves in a later round.
+            pending = True
+            while pending:
+                pending = False
+                for node in self.nodes:
+                    if node.id not in paths:
+                        continue
+                    for s in node.slot_variables:
+                        if s.slot_variable in paths or s.original_variable not in paths:
+                            continue
+                        paths[s.slot_variable] = (
+                            f"{paths[s.original_variable]}/{OPTIMIZER_SLOT}/"
+                            f"{paths[node.id]}/{escape_local_name(s.slot_name)}"
+                        )
+                        pending = True
+            self._canonical = paths
+        return self._canonical
+
+    def _distances(self) -> dict[int, int]:
+        """node id -> number of child edges on its shortest path from the root."""
+        if self._dist is None:
+            dist = {0: 0}
+            queue = collections.deque([0])
+            while queue:
+                nid = queue.popleft()
+                for _, cid in self.nodes[nid].child_ids:
+                    if cid not in dist:
+                        dist[cid] = dist[nid] + 1
+                        queue.append(cid)
+            self._dist = dist
+        return self._dist
+
+    def path_of(self, node: GraphNode | int) -> str | None:
+        nid = node if isinstance(node, int) else node.id
+        return self.canonical_paths().get(nid)
+
+    def find(self, path: str | Sequence[str]) -> GraphNode:
+        """The node at `path`: a `/`-joined string of escaped local names (as in keys), or a
+        sequence of raw local names. `.OPTIMIZER_SLOT` paths reach slot variables.
+
+        Raises:
+            KeyError: no such path.
+        """
+        parts = split_path(path)
+        node = self.root
+        i = 0
+        while i < len(parts):
+            name = parts[i]
+            if name == OPTIMIZER_SLOT and name not in node.children:
+                if len(parts) - i < 2:
+                    raise KeyError(f"{path!r}: {OPTIMIZER_SLOT} needs an optimizer path and a slot")
+                optimizer = self.find(parts[i + 1 : -1])
+                for s in optimizer.slot_variables:
+                    if s.original_variable == node.id and s.slot_name == parts[-1]:
+                        return self.nodes[s.slot_variable]
+                raise KeyError(
+                    f"{path!r}: the optimizer has no slot {parts[-1]!r} for that variable"
+                )
+            child = node.children.get(name)
+            if child is None:
+                raise KeyError(f"{path!r}: no child {name!r} at node {node.id}")
+            node = child
+            i += 1
+        return node
+
+    def paths(self, key_or_node: str | GraphNode | int, limit: int = MAX_PATHS) -> list[str]:
+        """Every simple object path from the root to the node owning a key, shortest first.
+
+        `key_or_node` is a checkpoint key, a node or a node id. Paths never visit a node twice,
+        so cycles cannot make the list infinite; it is further cut at `limit` paths (and a fixed
+        work budget), which only very densely shared graphs reach. Ties in length are in
+        alphabetical order, except that the canonical path (the one TF used for the node's
+        keys, its first breadth-first path) always comes first.
+        """
+        if isinstance(key_or_node, str):
+            target = self.owner(key_or_node).id
+        else:
+            target = key_or_node if isinstance(key_or_node, int) else key_or_node.id
+        if not 0 <= target < len(self.nodes):
+            raise IndexError(f"node {target} is not in the graph")
+        parents, slot_owners = self._reverse_edges()
+        budget = [_PATH_WORK]
+
+        dist = self._distances()
+
+        def child_paths(tid: int, avoid: frozenset[int]) -> list[list[str]]:
+            # Best-first walk of parent edges from `tid` back to the root. Priority is the
+            # suffix length plus the node's distance from the root, a lower bound of the
+            # full length, so complete paths come out shortest first even when cut short.
+            found: list[list[str]] = []
+            if tid not in dist:
+                return found
+            tie = itertools.count()
+            heap: list[tuple[int, int, int, tuple[str, ...], frozenset[int]]] = [
+                (dist[tid], next(tie), tid, (), avoid | {tid})
+            ]
+            while heap and budget[0] > 0 and len(found) < limit:
+                _, _, nid, suffix, seen = heapq.heappop(heap)
+                budget[0] -= 1
+                if nid == 0:
+                    found.append(list(suffix))
+                    continue
+                for pid, esc in parents.get(nid, ()):
+                    if pid not in seen and pid in dist:
+                        item = (esc, *suffix)
+                        heapq.heappush(
+                            heap, (len(item) + dist[pid], next(tie), pid, item, seen | {pid})
+                        )
+            return found
+
+        results = {"/".join(p) for p in child_paths(target, frozenset())}
+        for opt_id, s in slot_owners.get(target, ()):
+            # A slot variable: var path / .OPTIMIZER_SLOT / optimizer path / slot name.
+            var_paths = child_paths(s.original_variable, frozenset({target}))
+            opt_paths = child_paths(opt_id, frozenset({target}))
+            for vp in var_paths:
+                for op in opt_paths:
+                    results.add(
+                        "/".join([*vp, OPTIMIZER_SLOT, *op, escape_local_name(s.slot_name)])
+                    )
+                    if len(results) >= limit:
+                        break
+        canonical = self.canonical_paths().get(target)
+        if canonical is not None:
+            results.add(canonical)  # even when the enumeration was cut short
+
+        def rank(p: str) -> tuple[int, bool, str]:
+            return (0 if p == "" else p.count("/") + 1, p != canonical, p)
+
+        ordered = sorted(results, key=rank)
+        return ordered[:limit]

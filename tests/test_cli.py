@@ -1,0 +1,302 @@
+"""The `tfckpt` command, driven through `main(argv)`: output, `--json` and exit codes."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import tfckpt_lite as tfc
+from tfckpt_lite._cli import _Progress, main
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+@pytest.fixture
+def ckpt(tmp_path: Path) -> str:
+    prefix = str(tmp_path / "model")
+    tfc.save(
+        prefix,
+        {
+            "dense/kernel": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "dense/bias": np.array([1.0, np.nan, -2.0], np.float32),
+            "emb": np.ones((4, 2), ml_dtypes.bfloat16),
+            "step": np.int64(7),
+            "vocab": np.array([b"a", b"bc\x00"], dtype=object),
+        },
+    )
+    return prefix
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_ls_lists_names_dtypes_shapes_sizes(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
+    code, out, _ = run(capsys, "ls", ckpt)
+    assert code == 0
+    lines = out.splitlines()
+    assert [ln.split()[0] for ln in lines[:-1]] == [
+        "dense/bias",
+        "dense/kernel",
+        "emb",
+        "step",
+        "vocab",
+    ]
+    assert lines[1].split()[1:4] == ["float32", "[2,3]", "24"]
+    assert lines[-1] == "5 tensors, 70 B"  # 12 + 24 + 16 + 8 + strings: 2 varints, crc, 4
+
+
+def test_ls_json_and_glob(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
+    doc = run_json(capsys, "ls", ckpt, "dense/*")
+    assert [t["name"] for t in doc["tensors"]] == ["dense/bias", "dense/kernel"]
+    assert doc["tensors"][1] == {
+        "name": "dense/kernel",
+        "key": "dense/kernel",
+        "dtype": "float32",
+        "shape": [2, 3],
+        "size": 24,
+    }
+    assert doc["total"] == {"count": 2, "size": 36}
+    doc = run_json(capsys, "ls", ckpt, "--sort", "size")
+    assert doc["tensors"][0]["name"] == "dense/kernel"
+    assert doc["tensors"][-1]["name"] == "step"
+
+
+def test_verify_ok_and_corrupt(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
+    code, out, _ = run(capsys, "verify", ckpt)
+    assert code == 0 and out.startswith("OK: 5 tensors")
+    assert run_json(capsys, "verify", ckpt) == {"path": ckpt, "ok": True, "tensors": 5}
+    data = ckpt + ".data-00000-of-00001"
+    raw = bytearray(Path(data).read_bytes())
+    raw[13] ^= 0x40  # inside dense/kernel (dense/bias occupies bytes 0..11)
+    Path(data).write_bytes(bytes(raw))
+    code, out, err = run(capsys, "verify", ckpt)
+    assert code == 1
+    assert "checksum" in err and "dense/kernel" in err
+
+
+def test_dump_text_json_npy(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "dump", ckpt, "dense/kernel")
+    assert code == 0
+    assert out.splitlines()[0] == "dense/kernel: float32[2,3]"
+    assert "[[0. 1. 2.]" in out
+    doc = run_json(capsys, "dump", ckpt, "dense/bias")
+    assert doc == {
+        "name": "dense/bias",
+        "dtype": "float32",
+        "shape": [3],
+        "values": [1.0, "nan", -2.0],
+    }
+    assert run_json(capsys, "dump", ckpt, "vocab")["values"] == ["a", "bc\x00"]
+    assert run_json(capsys, "dump", ckpt, "emb")["values"] == [[1.0, 1.0]] * 4
+    assert run_json(capsys, "dump", ckpt, "step:0")["values"] == 7
+    out_npy = tmp_path / "k.npy"
+    code, _, _ = run(capsys, "dump", ckpt, "dense/kernel", "--npy", str(out_npy))
+    assert code == 0
+    np.testing.assert_array_equal(np.load(out_npy), np.arange(6, dtype=np.float32).reshape(2, 3))
+
+
+def test_show_stats(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
+    doc = run_json(capsys, "show", ckpt, "dense/bias")
+    st = doc["stats"]
+    assert st["nan"] == 1 and st["min"] == -2.0 and st["max"] == 1.0
+    assert st["mean"] == pytest.approx(-0.5) and st["std"] == pytest.approx(1.5)
+    assert doc["preview"] == [1.0, "nan", -2.0]
+    code, out, _ = run(capsys, "show", ckpt, "dense/kernel")
+    assert code == 0
+    assert "mean:   2.5" in out and "values: [0., 1., 2., 3., 4., 5.]" in out
+
+
+def test_tree_nests_names(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
+    doc = run_json(capsys, "tree", ckpt)
+    assert doc["by"] == "names"
+    assert doc["tree"]["dense/"] == {"bias": "dense/bias", "kernel": "dense/kernel"}
+    code, out, _ = run(capsys, "tree", ckpt)
+    assert code == 0 and "├── dense/" in out and "kernel  float32[2,3]" in out
+
+
+def test_diff(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
+    other = str(tmp_path / "other")
+    tfc.save(
+        other,
+        {
+            "dense/kernel": np.arange(6, dtype=np.float32).reshape(2, 3) + 0.25,
+            "dense/bias": np.array([1.0, np.nan, -2.0], np.float32),
+            "emb": np.ones((4, 2), np.float32),
+            "step": np.int64(7),
+            "new": np.zeros(2, np.int8),
+        },
+    )
+    doc = run_json(capsys, "diff", ckpt, other)
+    assert [a["name"] for a in doc["added"]] == ["new"]
+    assert [r["name"] for r in doc["removed"]] == ["vocab"]
+    assert doc["changed"] == [
+        {"name": "dense/kernel", "max_abs_diff": 0.25},
+        {"name": "emb", "dtype": ["bfloat16", "float32"]},
+    ]
+    assert doc["unchanged"] == 2  # NaN at the same place counts as equal
+    code, out, _ = run(capsys, "diff", ckpt, other)
+    assert code == 0
+    assert "~ dense/kernel  max abs diff 0.25" in out
+    assert "~ emb  dtype bfloat16 -> float32" in out
+    assert run(capsys, "diff", ckpt, other, "--atol", "0.5", "--exit-code")[0] == 4
+    assert run(capsys, "diff", ckpt, ckpt, "--exit-code")[0] == 0
+
+
+def test_convert_round_trip(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
+    st = str(tmp_path / "m.safetensors")
+    code, out, _ = run(capsys, "convert", ckpt, st)
+    assert code == 0 and "skipped 1: vocab" in out
+    assert run(capsys, "convert", ckpt, st, "--strict")[0] == 1
+    back = str(tmp_path / "back")
+    assert run(capsys, "convert", st, back)[0] == 0
+    got = tfc.load(back)
+    assert sorted(got) == ["dense/bias", "dense/kernel", "emb", "step"]
+    assert got["emb"].dtype == ml_dtypes.bfloat16
+    assert run(capsys, "convert", ckpt, str(tmp_path / "x.bin"))[0] == 2
+
+
+def test_exit_codes(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
+    assert run(capsys)[0] == 2
+    assert run(capsys, "frobnicate")[0] == 2
+    assert run(capsys, "ls")[0] == 2
+    assert run(capsys, "--help")[0] == 0
+    code, _, err = run(capsys, "ls", str(tmp_path / "missing"))
+    assert code == 3 and "no checkpoint here" in err
+    code, _, err = run(capsys, "dump", ckpt, "dense/kernal")
+    assert code == 3 and "did you mean 'dense/kernel'" in err
+    Path(ckpt + ".index").write_bytes(b"\x00" * 64)
+    assert run(capsys, "ls", ckpt)[0] == 1
+
+
+def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for line in ("0  success", "1  the checkpoint is corrupt", "2  usage error", "3  not found"):
+        assert line in out
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expect"),
+    [
+        ("model.pt", b"PK\x03\x04" + b"\x00" * 60, "torch.load"),
+        ("last.ckpt", b"\x80\x02}q\x00" + b"\x00" * 60, "torch.load"),
+        ("weights.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 60, "keras"),
+        ("model.keras", b"PK\x03\x04" + b"\x00" * 60, "keras"),
+    ],
+)
+def test_helpful_errors_for_other_formats(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, content: bytes, expect: str
+) -> None:
+    p = tmp_path / name
+    p.write_bytes(content)
+    code, _, err = run(capsys, "ls", str(p))
+    assert code == 1
+    assert "not a TensorFlow checkpoint" in err and expect in err
+
+
+def test_data_file_without_index_and_bare_directory(
+    capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "ls", ckpt + ".data-00000-of-00001")
+    assert code == 0 and "dense/kernel" in out  # a data file with its index works
+    os.remove(ckpt + ".index")
+    code, _, err = run(capsys, "ls", ckpt + ".data-00000-of-00001")
+    assert code == 3 and "data shard" in err and "pass the prefix" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run(capsys, "ls", str(empty))
+    assert code == 3 and "no 'checkpoint' state file" in err
+
+
+def test_console_entry_point_runs(ckpt: str) -> None:
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfckpt_lite", "ls", ckpt, "--json", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["tensors"]) == 5
+    assert proc.stderr == ""  # not a TTY: no progress line
+
+
+class _FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_only_on_a_tty() -> None:
+    tty = _FakeTTY()
+    p = _Progress("verifying", True, tty)
+    for i in range(3):
+        p(i + 1, 3, f"key{i}")
+    p.close()
+    out = tty.getvalue()
+    assert "verifying [" in out and "3/3 key2" in out and out.endswith("\r\x1b[K")
+    quiet = _FakeTTY()
+    p = _Progress("verifying", False, quiet)  # --quiet
+    p(1, 1, "k")
+    p.close()
+    assert quiet.getvalue() == ""
+    pipe = io.StringIO()  # not a terminal
+    p = _Progress("verifying", True, pipe)
+    p(1, 1, "k")
+    p.close()
+    assert pipe.getvalue() == ""
+
+
+# `.ci/run` fails when a `-m tf` test skips: mark this one only once the object-graph reader
+# (issue 3) is part of the package; before that it skips in the plain run.
+_tf_if_graph = (
+    pytest.mark.tf
+    if importlib.util.find_spec("tfckpt_lite._graph")
+    else pytest.mark.skip(reason="needs tfckpt_lite._graph (object graphs)")
+)
+
+
+@_tf_if_graph
+def test_tree_and_model_paths_follow_the_object_graph(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tf = pytest.importorskip("tensorflow")
+
+    net = tf.Module()
+    net.dense = tf.Module()
+    net.dense.kernel = tf.Variable(tf.ones([2, 3]))
+    net.dense.bias = tf.Variable(tf.zeros([3]))
+    net.alias = net.dense  # a shared node
+    net.empty = tf.Module()  # holds no tensors: hidden unless --all
+
+    prefix = tf.train.Checkpoint(model=net).write(str(tmp_path / "ckpt"))
+    doc = run_json(capsys, "tree", prefix)
+    assert doc["by"] == "object graph"
+    dense = doc["tree"]["model"]["dense"]
+    assert dense["kernel"] == "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+    assert doc["tree"]["model"]["alias"] == "(same object as model/dense)"
+    assert "empty" not in doc["tree"]["model"]
+    assert run_json(capsys, "tree", prefix, "--all")["tree"]["model"]["empty"] == "(no tensors)"
+    ls = run_json(capsys, "ls", prefix, "model/dense/*", "--model-paths")
+    assert {t["name"] for t in ls["tensors"]} == {"model/dense/kernel", "model/dense/bias"}
+    code, out, _ = run(capsys, "show", prefix, "model/dense/kernel")
+    assert code == 0 and "path:   model/dense/kernel" in out
