@@ -321,3 +321,14 @@ def test_writeback_hints_leave_the_bytes_unchanged(
     assert drops[-1][0] + drops[-1][1] <= starts[-1][0] - (2 << 20)
     got = tfc.load(tmp_path / "synced")
     assert all(np.array_equal(got[k], v) for k, v in tensors.items())
+
+
+def test_reading_a_local_tensor_imports_nothing_more(tmp_path: Path) -> None:
+    tfc.save(tmp_path / "ckpt", {"w": np.arange(3, dtype=np.float32)}, fsync=False)
+    code = (
+        "import sys, tfckpt_lite\n"
+        "before = set(sys.modules)\n"
+        f"v = tfckpt_lite.load_variable({str(tmp_path / 'ckpt')!r}, 'w')\n"
+        "print(v.tolist(), sorted(set(sys.modules) - before))"
+    )
+    assert _fresh(code) == "[0.0, 1.0, 2.0] []"

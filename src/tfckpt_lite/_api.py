@@ -55,6 +55,8 @@ def _filesystem(path: str, fs: Any) -> tuple[FileSystem, str]:
     if fs is None:
         if path.startswith("file://"):
             return LocalFileSystem(), path[len("file://") :]
+        if "://" not in path:  # no URL: spare local reads the import of _remote (threads...)
+            return LocalFileSystem(), path
         from ._remote import filesystem_for_url, is_url
 
         if is_url(path):
