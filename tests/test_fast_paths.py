@@ -332,3 +332,24 @@ def test_reading_a_local_tensor_imports_nothing_more(tmp_path: Path) -> None:
         "print(v.tolist(), sorted(set(sys.modules) - before))"
     )
     assert _fresh(code) == "[0.0, 1.0, 2.0] []"
+
+
+def test_lazy_public_names_resolve_and_load_on_first_use() -> None:
+    code = (
+        "import sys, tfckpt_lite as t\n"
+        "late = ('tfckpt_lite._checkpoint', 'tfckpt_lite._convert', 'tfckpt_lite._graph',"
+        " 'tfckpt_lite._manager', 'tfckpt_lite._torch')\n"
+        "print(sorted(m for m in late if m in sys.modules))\n"
+        "from tfckpt_lite import ObjectGraph\n"
+        "print(ObjectGraph is sys.modules['tfckpt_lite._graph'].ObjectGraph)\n"
+        "print(all(getattr(t, n) is not None for n in t.__all__), set(t.__all__) <= set(dir(t)))\n"
+        "print(sorted(m for m in late if m in sys.modules) == sorted(late))\n"
+        "try:\n    t.no_such_name\nexcept AttributeError as e:\n    print(e)"
+    )
+    assert _fresh(code).splitlines() == [
+        "[]",
+        "True",
+        "True True",
+        "True",
+        "module 'tfckpt_lite' has no attribute 'no_such_name'",
+    ]
