@@ -16,6 +16,7 @@ import numpy as np
 
 from ._dtypes import DType
 from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
+from ._gcpause import gc_paused
 from ._paths import resolve
 from ._state import latest_checkpoint_in
 from ._storage import FileSystem, LocalFileSystem
@@ -54,6 +55,8 @@ def _filesystem(path: str, fs: Any) -> tuple[FileSystem, str]:
     if fs is None:
         if path.startswith("file://"):
             return LocalFileSystem(), path[len("file://") :]
+        if "://" not in path:  # no URL: spare local reads the import of _remote (threads...)
+            return LocalFileSystem(), path
         from ._remote import filesystem_for_url, is_url
 
         if is_url(path):
@@ -196,10 +199,20 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         return self._backend.info(key)[0]
 
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
-        return {k: list(self._backend.info(k)[1]) for k in self._keys}
+        with gc_paused():
+            return {k: list(shape) for k, _, shape in self._infos()}
 
     def get_variable_to_dtype_map(self) -> dict[str, DType]:
-        return {k: self._backend.info(k)[0] for k in self._keys}
+        with gc_paused():
+            return {k: dtype for k, dtype, _ in self._infos()}
+
+    def _infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
+        # A backend may list everything at once much faster than key by key.
+        bulk = getattr(self._backend, "infos", None)
+        if bulk is not None:
+            infos: list[tuple[str, DType, tuple[int, ...]]] = bulk()
+            return infos
+        return [(k, *self._backend.info(k)) for k in self._keys]
 
     def get_slice(self, key: str) -> TensorSlicer:
         """A lazy handle: ``reader.get_slice("emb")[1000:1010]`` reads only those rows."""
@@ -296,8 +309,8 @@ def load(
 
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
     """``[(name, shape), ...]`` sorted by name, as ``tf.train.list_variables`` returns."""
-    with load_checkpoint(path) as r:
-        return [(k, list(r.shape(k))) for k in r]
+    with gc_paused(), load_checkpoint(path) as r:
+        return [(k, list(shape)) for k, _, shape in r._infos()]
 
 
 def load_variable(path: str | os.PathLike[str], name: str) -> np.ndarray[Any, Any]:

@@ -15,6 +15,7 @@ A slice's full extent is an empty `Extent{}`; its stored form is (0, -1).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -39,6 +40,7 @@ __all__ = [
     "check_shape",
     "decode_entry",
     "decode_header",
+    "decode_info",
     "encode_entry",
     "encode_header",
 ]
@@ -170,6 +172,46 @@ def decode_entry(buf: bytes) -> Entry:
             e.crc32c = v
     e.shape = tuple(dims)
     return e
+
+
+# The tail of an entry as TF writes it after the shape: optional shard_id, offset and size
+# (varints of at most 9 bytes, so never negative and never overflowing) and the crc32c, in
+# field order, and nothing else. Anything else (slices, negative numbers, unknown fields, fields
+# out of order, a repeated shape that protobuf would merge) takes the general decoder.
+_CANONICAL_TAIL: Final = re.compile(
+    rb"(?:\x18[\x80-\xff]{0,8}[\x00-\x7f])?"
+    rb"(?:\x20[\x80-\xff]{0,8}[\x00-\x7f])?"
+    rb"(?:\x28[\x80-\xff]{0,8}[\x00-\x7f])?"
+    rb"(?:\x35[\x00-\xff]{4})?",
+)
+
+Info = tuple[DType, tuple[int, ...]]
+
+
+def decode_info(buf: bytes, cache: dict[bytes, Info]) -> Info:
+    """(dtype, validated shape) of a BundleEntryProto: all that listing a checkpoint needs.
+
+    Equal to `decode_entry` + `check_shape`, but an index of 100,000 entries has only a few
+    distinct (dtype, shape) pairs: for an entry in TF's canonical form (dtype, shape, then only
+    the fields `_CANONICAL_TAIL` allows) the bytes up to the end of the shape are looked up in
+    `cache`, so the protobuf walk runs once per distinct pair, not once per entry.
+    """
+    n = len(buf)
+    if n >= 4 and buf[0] == 0x08 and buf[2] == 0x12 and buf[1] < 0x80 and buf[3] < 0x80:
+        end = 4 + buf[3]
+        if end <= n and _CANONICAL_TAIL.fullmatch(buf, end):
+            head = buf[:end]
+            info = cache.get(head)
+            if info is None:
+                dims: list[int] = []
+                unknown_rank = _decode_shape(buf, 4, end, dims)
+                shape = tuple(dims)
+                check_shape(shape, unknown_rank)
+                info = cache[head] = (dtype_from_enum(buf[1]), shape)
+            return info
+    e = decode_entry(buf)
+    check_shape(e.shape, e.unknown_rank)
+    return e.dtype_info, e.shape
 
 
 def _decode_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:

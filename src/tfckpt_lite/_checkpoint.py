@@ -30,7 +30,7 @@ import bisect
 import collections
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -47,15 +47,21 @@ from ._graph import (
     escape_local_name,
     split_path,
 )
-from ._proto import trackable_object_graph_pb2 as _pb
+from ._lazy import lazy_module
 from ._state import update_checkpoint_state
 from ._writer import BundleWriter, to_array
+
+if TYPE_CHECKING:
+    from ._proto import trackable_object_graph_pb2 as _pb
+
+    _Obj = _pb.TrackableObjectGraph.TrackableObject
+else:  # imported when a graph is first built: see _lazy
+    _pb = lazy_module("tfckpt_lite._proto.trackable_object_graph_pb2")
 
 __all__ = ["Checkpoint", "build_graph", "load_tree"]
 
 SAVE_COUNTER: Final = "save_counter"
 MAX_TREE_NODES: Final = 1 << 24  # dicts repeated inside dicts can expand exponentially
-_Obj = _pb.TrackableObjectGraph.TrackableObject
 
 
 def _is_container(value: object) -> bool:

@@ -13,9 +13,9 @@ All decoders take `(buf, pos, limit)`, never read at or beyond `limit`, and rais
 from __future__ import annotations
 
 import struct
+import sys
+from collections.abc import Callable
 from typing import Any, Final
-
-import crc32c as _crc32c
 
 from ._errors import CorruptCheckpointError
 
@@ -39,14 +39,50 @@ _MAX_VARINT64_BYTES: Final = 10
 Buffer = bytes | bytearray | memoryview
 
 
-def crc32c(data: Any, value: int = 0) -> int:
+def _load_crc32c() -> Callable[[Any, int], int]:
+    """The `crc32c` package's function, without the package's import-time costs if possible.
+
+    `import crc32c` (2.4 and later) runs an `__init__` that imports importlib.metadata to read
+    its own version, and argparse for its command line: about 20 ms, a fifth of what a fresh
+    process needs to load one tensor. The function lives in the extension module
+    `crc32c._crc32c`, so that module is loaded directly, as a private instance that is not
+    put in `sys.modules` (it uses multi-phase initialisation with per-module state, so a later
+    `import crc32c` simply loads its own instance). Anything unexpected, such as the older
+    releases that are a single extension module, takes the plain import.
+    """
+    mod = sys.modules.get("crc32c._crc32c") or sys.modules.get("crc32c")
+    if mod is None:
+        try:
+            from importlib.machinery import ExtensionFileLoader, PathFinder
+            from importlib.util import find_spec, module_from_spec
+
+            pkg = find_spec("crc32c")
+            locations = pkg.submodule_search_locations if pkg is not None else None
+            spec = PathFinder.find_spec("crc32c._crc32c", locations) if locations else None
+            if spec is not None and isinstance(spec.loader, ExtensionFileLoader):
+                ext = module_from_spec(spec)
+                spec.loader.exec_module(ext)
+                mod = ext
+        except Exception:
+            mod = None
+    if mod is None or not callable(getattr(mod, "crc32c", None)):
+        import crc32c
+
+        mod = crc32c
+    function: Callable[[Any, int], int] = mod.crc32c
+    return function
+
+
+_crc32c: Final = _load_crc32c()
+
+
+def crc32c(data: object, value: int = 0) -> int:
     """CRC32C (Castagnoli) of `data`, continuing from `value` (0 starts afresh).
 
     `data` may be any contiguous buffer (bytes, memoryview, mmap, numpy array): the `crc32c`
     package reads it in place without copying.
     """
-    result: int = _crc32c.crc32c(data, value)
-    return result
+    return _crc32c(data, value)
 
 
 def mask_crc(crc: int) -> int:

@@ -26,21 +26,29 @@ tensor) travels in the safetensors metadata so a round trip keeps it.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import secrets
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import numpy as np
 
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
+from ._lazy import lazy_module
 from ._storage import LocalSource
 from ._writer import BundleWriter, fsync_dir
+
+if TYPE_CHECKING:
+    import base64
+    import json
+    import secrets
+    import zipfile
+else:  # ~10 ms of imports that only conversions need: see _lazy
+    base64 = lazy_module("base64")
+    json = lazy_module("json")
+    secrets = lazy_module("secrets")
+    zipfile = lazy_module("zipfile")
 
 __all__ = [
     "ConversionReport",

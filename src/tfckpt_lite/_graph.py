@@ -30,12 +30,17 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from google.protobuf.message import DecodeError
 
 from ._errors import CorruptCheckpointError, TensorNotFoundError
-from ._proto import trackable_object_graph_pb2 as _pb
+from ._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from ._proto import trackable_object_graph_pb2 as _pb
+else:  # imported when a graph is first parsed or built: see _lazy
+    _pb = lazy_module("tfckpt_lite._proto.trackable_object_graph_pb2")
 
 __all__ = [
     "OBJECT_GRAPH_KEY",

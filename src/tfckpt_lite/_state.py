@@ -29,16 +29,24 @@ from __future__ import annotations
 import fnmatch
 import ntpath
 import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
-
-from google.protobuf import text_format
+from typing import TYPE_CHECKING, Final
 
 from ._errors import CorruptCheckpointError
-from ._proto import checkpoint_state_pb2
+from ._lazy import lazy_module
 from ._storage import FileSystem, LocalFileSystem
+
+if TYPE_CHECKING:
+    import uuid
+
+    from google.protobuf import text_format
+
+    from ._proto import checkpoint_state_pb2
+else:  # protobuf costs ~10 ms to import; only state-file calls need it
+    uuid = lazy_module("uuid")
+    text_format = lazy_module("google.protobuf.text_format")
+    checkpoint_state_pb2 = lazy_module("tfckpt_lite._proto.checkpoint_state_pb2")
 
 __all__ = [
     "CheckpointState",

@@ -16,7 +16,6 @@ data is complete and durable. On any error the temporary files are deleted.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -33,8 +32,29 @@ from ._tensor_codec import encode_strings
 
 __all__ = ["BundleWriter", "save", "to_array"]
 
-_WRITE_BUFFER = 8 << 20  # TF streams through an 8 MiB buffer too
+# Small tensors are gathered in this buffer; a tensor larger than it is handed to the kernel
+# directly from the array's memory (BufferedWriter bypasses its buffer then), so big tensors
+# are never copied once more on the way.
+_WRITE_BUFFER = 256 << 10
+# With fsync on (the data must reach the disk anyway), the writer manages the page cache:
+#  - every _WRITEBACK_CHUNK bytes it asks the kernel to start writing back what was just
+#    written, so the disk works while the next tensors are produced and the final fsync waits
+#    only for the tail (measured: otherwise the fsync of 1 GiB costs as much as the writes);
+#  - data more than _DROP_BEHIND bytes behind, written back by then, is dropped from the page
+#    cache, so a checkpoint of any size occupies a few tens of MiB of it, not its own size, and
+#    the same pages are reused. Measured on the project's machines (VMs whose memory is backed
+#    lazily), putting 1 GiB of new pages into the page cache cost 1.5-2.3 s of system time in a
+#    fresh process; reusing 40 MiB of them, 0.2 s. The price: reading a checkpoint right after
+#    writing it reads it from disk. With fsync off the page cache is left alone.
+_WRITEBACK_CHUNK = 8 << 20
+_DROP_BEHIND = 4 * _WRITEBACK_CHUNK
+_ADVISE = getattr(os, "posix_fadvise", None)
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _random_u64() -> int:
+    # os.urandom rather than the secrets module: the same bytes, minus 5 ms of imports.
+    return int.from_bytes(os.urandom(8), "little")
 
 
 def to_array(value: object) -> np.ndarray[Any, Any]:
@@ -156,7 +176,7 @@ class BundleWriter:
         directory = os.path.dirname(self.prefix) or "."
         self._dir = directory
         self._data_path = data_filename(self.prefix, 0, 1)
-        self._data_tmp = f"{self._data_path}.tempstate{secrets.randbits(64)}"
+        self._data_tmp = f"{self._data_path}.tempstate{_random_u64()}"
         self._index_tmp: str | None = None
         try:
             os.makedirs(directory, exist_ok=True)
@@ -164,6 +184,8 @@ class BundleWriter:
         except OSError as e:
             raise _saving_error(e, self.prefix) from e
         self._offset = 0
+        self._written_back = 0  # data before this offset has had its writeback started
+        self._dropped = 0  # data before this offset was dropped from the page cache
         self._entries: dict[bytes, Entry] = {}
         self._full: dict[bytes, tuple[Entry, list[tuple[tuple[int, int], ...]]]] = {}
         self._done = False
@@ -249,7 +271,32 @@ class BundleWriter:
             raise _saving_error(e, self.prefix) from e
         entry = Entry(dtype=dt.enum, shape=arr.shape, offset=self._offset, size=size, crc32c=crc)
         self._offset += size
+        if self._fsync and self._offset - self._written_back >= _WRITEBACK_CHUNK:
+            self._start_writeback()
         return entry
+
+    def _start_writeback(self) -> None:
+        """Start (not wait for) writeback of what was written since the last call, and drop
+        what is far enough behind it from the page cache.
+
+        Linux's POSIX_FADV_DONTNEED starts asynchronous writeback of the dirty pages in a
+        range, then drops the clean ones; pages still dirty or being written stay cached. Only
+        hints: the fsync in `finish` is what makes the data durable.
+        """
+        assert self._f is not None
+        if _ADVISE is None:
+            return
+        self._f.flush()
+        fd = self._f.fileno()
+        start, self._written_back = self._written_back, self._offset
+        behind = start - _DROP_BEHIND
+        try:
+            _ADVISE(fd, start, self._offset - start, os.POSIX_FADV_DONTNEED)
+            if behind > self._dropped:
+                _ADVISE(fd, self._dropped, behind - self._dropped, os.POSIX_FADV_DONTNEED)
+                self._dropped = behind
+        except OSError:
+            pass
 
     # -- finishing ------------------------------------------------------------------------
 
@@ -272,7 +319,7 @@ class BundleWriter:
             items += sorted(merged.items())
             index = build_table(items)
             index_path = self.prefix + ".index"
-            self._index_tmp = f"{index_path}.tempstate{secrets.randbits(64)}"
+            self._index_tmp = f"{index_path}.tempstate{_random_u64()}"
             with open(self._index_tmp, "xb") as out:
                 out.write(index)
                 out.flush()
