@@ -137,12 +137,13 @@ def _try(fn: Callable[[], object]) -> object:
         return e
 
 
-def _rows(r: tfckpt_lite.CheckpointReader, key: str) -> object:
+def _rows(r: tfckpt_lite.CheckpointReader, key: str, *, verify: bool = True) -> object:
     shape = r.shape(key)
+    s = r.get_slice(key, verify=verify)
     if not shape or shape[0] == 0:
-        return r.get_slice(key)[...]
+        return s[...]
     n = shape[0]
-    return (r.get_slice(key)[0], r.get_slice(key)[n // 2 : n], r.get_slice(key)[n - 1])
+    return (s[0], s[n // 2 : n], s[n - 1])
 
 
 def _graph_summary(r: tfckpt_lite.CheckpointReader) -> object:
@@ -172,6 +173,9 @@ def read_all(path: str, fs: Any = None, *, slices: bool = True) -> Outcome:
             )
             if slices:
                 out.ops[(k, "rows")] = _try(lambda k=k: _rows(r, k))  # type: ignore[misc]
+                out.ops[(k, "rows_noverify")] = _try(
+                    lambda k=k: _rows(r, k, verify=False)  # type: ignore[misc]
+                )
         out.ops[("", "verify")] = _try(r.verify)
         out.ops[("", "object_graph")] = _try(lambda: _graph_summary(r))
     return out
@@ -217,9 +221,10 @@ def check_promise(
 ) -> str:
     """Assert the promise for one mutated copy; return a one-word outcome for statistics.
 
-    `data_mutated`: only a data shard was changed, so partial (`get_slice`) and unverified
-    reads may differ from the pristine values (they skip the whole-tensor checksum by
-    design), but only for a tensor whose verified read then fails its checksum.
+    `data_mutated`: only a data shard was changed, so the reads that opted out of the
+    checksum (`get_tensor(verify=False)`, `get_slice(verify=False)`) may differ from the
+    pristine values, but only for a tensor whose verified read then fails its checksum.
+    Verified `get_slice` rows get no such allowance.
     `blame`: the one file that was damaged; every error must name it.
     """
     if isinstance(mutated.opened, BaseException):
@@ -249,7 +254,7 @@ def check_promise(
             verified = mutated.ops.get((key, "get"))
             if (
                 data_mutated
-                and kind in ("rows", "get_noverify")
+                and kind in ("rows_noverify", "get_noverify")
                 and isinstance(verified, tfckpt_lite.ChecksumMismatchError)
             ):
                 if notes is not None:

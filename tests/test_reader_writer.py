@@ -448,6 +448,40 @@ def test_get_slice_edge_cases(sliceable: tuple[tfc.CheckpointReader, dict[str, A
         len(sc)
 
 
+def test_get_slice_verifies_the_whole_tensor_once(tmp_path: Path) -> None:
+    w = np.arange(400, dtype=np.float32).reshape(100, 4)
+    tfc.save(tmp_path / "c", {"w": w})
+    r = tfc.load_checkpoint(tmp_path / "c")
+    reads: list[str] = []
+    real_read = r._backend.read
+
+    def counting_read(key: str, *, verify: bool = True) -> Any:
+        reads.append(key)
+        return real_read(key, verify=verify)
+
+    r._backend.read = counting_read  # type: ignore[method-assign]
+    s = r.get_slice("w")
+    assert np.array_equal(s[3:5], w[3:5]) and np.array_equal(s[-1], w[-1])
+    assert np.array_equal(r.get_slice("w")[7], w[7])
+    assert reads == ["w"]  # one checksum pass per reader, not one per indexing
+    r.close()
+
+    # Damage row 90 only. The verified handle refuses rows 0-1 too: the CRC covers the whole
+    # tensor, so nothing in it can be vouched for; the opted-out handle reads just the rows.
+    data = tmp_path / "c.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[90 * 16] ^= 0x40
+    data.write_bytes(bytes(raw))
+    with tfc.load_checkpoint(tmp_path / "c") as r:
+        with pytest.raises(tfc.ChecksumMismatchError) as exc:
+            r.get_slice("w")[0:2]
+        assert exc.value.key == "w" and str(exc.value.path).endswith(".data-00000-of-00001")
+        with pytest.raises(tfc.ChecksumMismatchError):  # and not cached as verified
+            r.get_slice("w")[5]
+        assert np.array_equal(r.get_slice("w", verify=False)[0:2], w[0:2])
+        assert not np.array_equal(r.get_slice("w", verify=False)[90], w[90])
+
+
 # -- reader API -------------------------------------------------------------------------------
 
 

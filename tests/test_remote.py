@@ -226,9 +226,16 @@ def test_http_one_tensor_fetches_its_bytes_only(http_ckpt: tuple[_Server, str, i
         assert server.sent == index_size + 4 * MiB
         ranged = [q for q in server.requests if q[0] == "GET" and q[2]]
         assert ranged[-1][2] == f"bytes={7 * 4 * MiB}-{8 * 4 * MiB - 1}"
-        rows = r.get_slice("t03")[10:20]
+        # Unverified rows fetch only their own 40 bytes...
+        rows = r.get_slice("t03", verify=False)[10:20]
         assert rows.tolist() == [3.0] * 10
         assert server.sent == index_size + 4 * MiB + 40
+        # ...verified ones fetch the tensor once for its checksum, then only rows.
+        s = r.get_slice("t04")
+        assert s[10:20].tolist() == [4.0] * 10
+        assert server.sent == index_size + 2 * 4 * MiB + 40 + 40
+        assert s[30].tolist() == 4.0
+        assert server.sent == index_size + 2 * 4 * MiB + 40 + 40 + 4
 
 
 @needs_fsspec

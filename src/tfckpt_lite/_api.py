@@ -87,15 +87,29 @@ def _open_backend(path: str | os.PathLike[str], fs: Any) -> Backend:
 
 
 class TensorSlicer:
-    """`reader.get_slice(key)[...]`: index a tensor, reading only the rows of the leading axis
-    the index touches (the rest of the file is never read). Partial reads skip the tensor's
-    checksum, which covers the whole tensor; use `get_tensor` for a verified read."""
+    """`reader.get_slice(key)[...]`: index a tensor along its leading axis.
 
-    def __init__(self, backend: Backend, key: str) -> None:
+    TF's checksum covers a tensor's bytes as a whole, so no subset of rows can be checked on its
+    own. With ``verify=True`` (the default) the first indexing of a tensor checks its whole CRC32C
+    once per reader, streaming over the memory-mapped shard (nothing is copied for aligned
+    fixed-size tensors); it and every later indexing then read only the rows they touch. With
+    ``verify=False`` only those rows' bytes are ever read (a remote tensor: only their byte
+    range is fetched), and damage inside them goes unnoticed.
+    """
+
+    def __init__(self, backend: Backend, key: str, verified: set[str] | None) -> None:
         self._backend = backend
         self.key = key
         dtype, self.shape = backend.info(key)
         self.dtype = dtype.name
+        # The reader's set of keys whose checksum has passed; None: the caller opted out.
+        self._verified = verified
+
+    def _rows(self, start: int, stop: int) -> np.ndarray[Any, Any]:
+        if self._verified is not None and self.key not in self._verified:
+            self._backend.read(self.key, verify=True)
+            self._verified.add(self.key)
+        return self._backend.read_rows(self.key, start, stop)
 
     def __len__(self) -> int:
         if not self.shape:
@@ -114,15 +128,15 @@ class TensorSlicer:
             if not -n <= i < n:
                 raise IndexError(f"index {i} is out of bounds for axis 0 with size {n}")
             i %= n
-            row: np.ndarray[Any, Any] = self._backend.read_rows(self.key, i, i + 1)[(0, *rest)]
+            row: np.ndarray[Any, Any] = self._rows(i, i + 1)[(0, *rest)]
             return row
         if isinstance(first, slice):
             rows = range(*first.indices(n))
             if not rows:
-                empty: np.ndarray[Any, Any] = self._backend.read_rows(self.key, 0, 0)
+                empty: np.ndarray[Any, Any] = self._rows(0, 0)
                 return empty[(slice(None), *rest)]
             lo, hi = min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1
-            block = self._backend.read_rows(self.key, lo, hi)
+            block = self._rows(lo, hi)
             stop = rows.stop - lo
             local = slice(rows.start - lo, stop if stop >= 0 else None, rows.step)
             sliced: np.ndarray[Any, Any] = block[(local, *rest)]
@@ -149,6 +163,7 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         self._backend = backend
         self._keys = backend.keys()
         self._graph: ObjectGraph | bool | None = False  # False: not parsed yet
+        self._verified: set[str] = set()  # keys whose checksum get_slice has checked
 
     # -- identity -------------------------------------------------------------------------
 
@@ -214,9 +229,14 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
             return infos
         return [(k, *self._backend.info(k)) for k in self._keys]
 
-    def get_slice(self, key: str) -> TensorSlicer:
-        """A lazy handle: ``reader.get_slice("emb")[1000:1010]`` reads only those rows."""
-        return TensorSlicer(self._backend, key)
+    def get_slice(self, key: str, *, verify: bool = True) -> TensorSlicer:
+        """A lazy handle: ``reader.get_slice("emb")[1000:1010]`` returns only those rows.
+
+        The tensor's checksum is checked once per reader, on first use (one pass over its
+        bytes, no copy); ``verify=False`` skips it and reads only the rows' bytes, which is what
+        you want for a few rows of a huge remote tensor. See `TensorSlicer`.
+        """
+        return TensorSlicer(self._backend, key, self._verified if verify else None)
 
     def verify(self) -> int:
         """Check every block and tensor checksum; raises on the first mismatch.
