@@ -185,6 +185,8 @@ def same_value(a: object, b: object) -> bool:
     """Exact equality: dtype, shape and bytes (NaN payloads included)."""
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.generic) and isinstance(b, np.generic):  # get_tensor's 0-d values
+        a, b = np.asarray(a), np.asarray(b)
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         if a.dtype != b.dtype or a.shape != b.shape:
             return False

@@ -230,10 +230,18 @@ def test_tf_train_checkpoint_reads_identically(tmp_path: Path) -> None:
         assert r.dtype("net/h/.ATTRIBUTES/VARIABLE_VALUE") == "bfloat16"
         assert r.verify() == len(r)
     assert tfc.latest_checkpoint(tmp_path) == tf.train.latest_checkpoint(str(tmp_path))
-    for key in ("net/w/.ATTRIBUTES/VARIABLE_VALUE", "step/.ATTRIBUTES/VARIABLE_VALUE"):
-        assert same_array(
-            tfc.load_variable(tmp_path, key), tf.train.load_variable(str(tmp_path), key)
-        )
+    # TF-compatible names return TF's own types: arrays, NumPy scalars for 0-d, bytes for a
+    # 0-d string (the object graph), so e.g. `TrackableObjectGraph.FromString` still works.
+    tf_reader = tf.train.load_checkpoint(prefix)
+    with tfc.load_checkpoint(prefix) as r:
+        for key in r:
+            for ours_v, tf_v in (
+                (r.get_tensor(key), tf_reader.get_tensor(key)),
+                (tfc.load_variable(tmp_path, key), tf.train.load_variable(str(tmp_path), key)),
+            ):
+                assert type(ours_v) is type(tf_v), (key, type(ours_v), type(tf_v))
+                assert same_array(ours_v, tf_v), key
+            assert isinstance(r[key], np.ndarray)  # the Mapping side is always an array
     assert tfc.list_variables(tmp_path) == [
         (k, list(s)) for k, s in tf.train.list_variables(str(tmp_path))
     ]

@@ -196,9 +196,15 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
 
     # -- TF-compatible names --------------------------------------------------------------
 
-    def get_tensor(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]:
-        """The value of `key`, checksum verified unless ``verify=False``."""
-        return self._backend.read(key, verify=verify)
+    def get_tensor(self, key: str, *, verify: bool = True) -> Any:
+        """The value of `key`, checksum verified unless ``verify=False``, typed as TF's.
+
+        Like TF's ``CheckpointReader.get_tensor``, a 0-d tensor comes back as a NumPy scalar,
+        and a 0-d string (such as ``_CHECKPOINTABLE_OBJECT_GRAPH``) as ``bytes``; anything else
+        as an array. ``reader[key]`` always returns an array.
+        """
+        value = self._backend.read(key, verify=verify)
+        return value[()] if value.ndim == 0 else value
 
     def has_tensor(self, key: str) -> bool:
         return key in self._backend
@@ -333,8 +339,9 @@ def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
         return [(k, list(shape)) for k, _, shape in r._infos()]
 
 
-def load_variable(path: str | os.PathLike[str], name: str) -> np.ndarray[Any, Any]:
-    """One tensor's value, as ``tf.train.load_variable``. A trailing ``:0`` is ignored."""
+def load_variable(path: str | os.PathLike[str], name: str) -> Any:
+    """One tensor's value, as ``tf.train.load_variable``: an array, or for a 0-d tensor a NumPy
+    scalar (``bytes`` for a string). A trailing ``:0`` is ignored."""
     if name.endswith(":0"):
         name = name[:-2]
     with load_checkpoint(path) as r:

@@ -314,7 +314,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                     if dt == "variant" and not backend.entry(key).slices:
                         backend.read_variant_protos(key)
                     elif dt != "resource":
-                        r.get_tensor(key)
+                        r[key]
                     progress(i + 1, len(keys), key)
                 count = len(keys)
             else:
@@ -331,7 +331,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_dump(args: argparse.Namespace) -> int:
     with _open(args.path) as r:
         key = _resolve_name(r, args.name)
-        arr = r.get_tensor(key)
+        arr = r[key]
         if args.npy:
             out = arr
             if arr.dtype.kind not in "biufc":
@@ -373,7 +373,7 @@ def _cmd_dump(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     with _open(args.path) as r:
         key = _resolve_name(r, args.name)
-        arr = r.get_tensor(key)
+        arr = r[key]
         info: dict[str, Any] = {
             "name": key,
             "dtype": r.dtype(key),
@@ -555,7 +555,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
                 if da in ("variant", "resource"):
                     same += 1
                     continue
-                va, vb = ra.get_tensor(key), rb.get_tensor(key)
+                va, vb = ra[key], rb[key]
                 mad = _max_abs_diff(va, vb)
                 if mad is None:
                     if not np.array_equal(va, vb):

@@ -250,7 +250,7 @@ def to_safetensors(
                 _skip(report, key, "the name is reserved by safetensors", strict, reader.prefix)
                 continue
             if key == OBJECT_GRAPH_KEY and dt.name == "string":
-                graph = reader.get_tensor(key).reshape(-1)
+                graph = reader[key].reshape(-1)
                 header["__metadata__"][_GRAPH_META] = base64.b64encode(graph[0]).decode()
                 continue
             code = _ST_CODES.get(dt.name)
@@ -274,7 +274,7 @@ def to_safetensors(
             out.f.write(len(blob).to_bytes(8, "little"))
             out.f.write(blob)
             for i, (key, name, shape, nbytes) in enumerate(plan):
-                arr = reader.get_tensor(key)
+                arr = reader[key]
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
                 raw = _raw_bytes(arr)
@@ -529,7 +529,7 @@ def to_npz(
                     if name == _DTYPES_MEMBER:
                         _skip(report, key, "name is reserved", strict, reader.prefix)
                         continue
-                    arr = reader.get_tensor(key)
+                    arr = reader[key]
                     if not _npy_native(arr.dtype):
                         special[name] = dt.name
                         arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))

@@ -309,7 +309,7 @@ def to_torch(
                 new = new.replace("/", separator)
             if new in out:
                 raise ValueError(f"keys {origin[new]!r} and {key!r} both map to {new!r}")
-            arr = layout(tf_name, reader.get_tensor(key))
+            arr = layout(tf_name, reader[key])
             tensor = _to_tensor(torch, arr, dt.name)
             if dtype is not None and tensor.is_floating_point():
                 tensor = tensor.to(dtype)
