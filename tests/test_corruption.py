@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 import tfckpt_lite
+from tfckpt_lite._storage import LocalFileSystem
 from tfckpt_lite._table import build_table, read_table
 
 from ._robust_util import (
@@ -231,7 +232,8 @@ def test_sweep_realworld_v1() -> None:
 
 
 def test_sweep_on_disk(tmp_path: Path) -> None:
-    """A sample through real files: mmap, `list_variables`, `load`, and the path forms."""
+    """A sample through real files: mmap, copying reads (`mmap=False`), `list_variables`,
+    `load`, and the path forms."""
     files, name = _writer_small(tmp_path / "src")
     rnd = random.Random(SEED)
     pristine = read_all(str(tmp_path / "src" / name))
@@ -248,14 +250,15 @@ def test_sweep_on_disk(tmp_path: Path) -> None:
         )
         for k, v in files.items():
             (d / k).write_bytes(mutated if k == fname else v)
-        out = read_all(str(d / name))
-        check_promise(
-            pristine,
-            out,
-            f"disk {trial} {fname}",
-            data_mutated=".data-" in fname,
-            blame=str(d / fname),
-        )
+        for fs in (None, LocalFileSystem(use_mmap=False)):
+            out = read_all(str(d / name), fs)
+            check_promise(
+                pristine,
+                out,
+                f"disk {trial} {fname} {'mmap' if fs is None else 'copying'}",
+                data_mutated=".data-" in fname,
+                blame=str(d / fname),
+            )
         calls: list[tuple[Callable[[Path], object], Path]] = [
             (tfckpt_lite.list_variables, d / name),
             (tfckpt_lite.load, d / name),

@@ -1134,3 +1134,44 @@ def test_non_utf8_keys_round_trip(tmp_path: Path) -> None:
     with tfc.load_checkpoint(tmp_path / "c") as r:
         assert list(r) == [key, "ok"]  # bytewise order: b"b..." < b"o..."
         assert r[key] == 1
+
+
+# -- mmap=False: copying reads ----------------------------------------------------------------
+
+
+def _fixture_prefixes() -> list[Path]:
+    root = Path(__file__).resolve().parent.parent / "testdata"
+    return sorted(p.with_suffix("") for p in root.rglob("*.index"))
+
+
+@pytest.mark.parametrize("prefix", _fixture_prefixes(), ids=lambda p: p.parent.name + "/" + p.name)
+def test_copying_reads_equal_mapped_reads(prefix: Path) -> None:
+    with tfc.load_checkpoint(prefix) as mapped, tfc.load_checkpoint(prefix, mmap=False) as copied:
+        assert list(mapped) == list(copied)
+        for key in mapped:
+            try:
+                want = mapped[key]
+            except tfc.UnsupportedCheckpointError:
+                with pytest.raises(tfc.UnsupportedCheckpointError):
+                    copied[key]
+                continue
+            got = copied[key]
+            assert same_array(got, want), key
+        assert copied.verify() == mapped.verify()
+
+
+def test_copying_reads_survive_in_place_truncation(tmp_path: Path) -> None:
+    a = np.arange(1000, dtype=np.float64)
+    b = np.arange(1000, dtype=np.int32)
+    tfc.save(tmp_path / "c", {"a": a, "b": b})  # "a" first in the data file
+    data = tmp_path / "c.data-00000-of-00001"
+    with tfc.load_checkpoint(tmp_path / "c", mmap=False) as r:
+        got_a = r["a"]
+        rows = r.get_slice("a")[10:20]
+        with open(data, "r+b") as f:  # what `cp` over a checkpoint being read does
+            f.truncate(a.nbytes // 2)
+        # Arrays already returned own their memory: still intact, no SIGBUS.
+        assert np.array_equal(got_a, a) and np.array_equal(rows, a[10:20])
+        with pytest.raises(tfc.CorruptCheckpointError, match="shrank") as exc:
+            r["b"]
+        assert exc.value.key == "b" and exc.value.path == str(data)

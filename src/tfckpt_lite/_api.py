@@ -50,18 +50,19 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def _filesystem(path: str, fs: Any) -> tuple[FileSystem, str]:
+def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, str]:
     """Our FileSystem for `path`: local, an fsspec URL, or a wrapped fsspec object."""
     if fs is None:
+        local = LocalFileSystem(use_mmap=use_mmap)
         if path.startswith("file://"):
-            return LocalFileSystem(), path[len("file://") :]
+            return local, path[len("file://") :]
         if "://" not in path:  # no URL: spare local reads the import of _remote (threads...)
-            return LocalFileSystem(), path
+            return local, path
         from ._remote import filesystem_for_url, is_url
 
         if is_url(path):
             return filesystem_for_url(path)
-        return LocalFileSystem(), path
+        return local, path
     if not hasattr(fs, "open_source") and hasattr(fs, "cat_file"):  # an fsspec filesystem
         from ._remote import FsspecFileSystem
 
@@ -70,8 +71,8 @@ def _filesystem(path: str, fs: Any) -> tuple[FileSystem, str]:
     return fs, path
 
 
-def _open_backend(path: str | os.PathLike[str], fs: Any) -> Backend:
-    fs, spath = _filesystem(os.fspath(path), fs)
+def _open_backend(path: str | os.PathLike[str], fs: Any, use_mmap: bool = True) -> Backend:
+    fs, spath = _filesystem(os.fspath(path), fs, use_mmap)
     where = resolve(spath, fs)
     if where.format == "v2":
         from ._reader import BundleReader
@@ -295,7 +296,10 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], *, filesystem: FileSystem | Any | None = None
+    path: str | os.PathLike[str],
+    *,
+    filesystem: FileSystem | Any | None = None,
+    mmap: bool = True,
 ) -> CheckpointReader:
     """Open a checkpoint for reading.
 
@@ -309,23 +313,32 @@ def load_checkpoint(
         filesystem: where `path` lives: an fsspec filesystem object (e.g.
             ``fsspec.filesystem("s3", anon=True)``) or an object implementing tfckpt-lite's
             `FileSystem` protocol. Default: the local disk, or fsspec for URLs.
+        mmap: local data files are memory-mapped and fixed-size tensors are zero-copy views
+            of the mapping (the default). With ``mmap=False`` every read copies into a new
+            buffer: use it when a data file may be truncated in place while you hold arrays
+            (``cp``/``rsync --inplace`` onto it), which with a mapping ends the process with
+            SIGBUS; a file that shrinks is then reported as `CorruptCheckpointError`.
 
     Raises:
         CheckpointNotFoundError: nothing checkpoint-like exists there.
         NotACheckpointError: the file is something else (the message says what).
         CorruptCheckpointError: the index is damaged.
     """
-    return CheckpointReader(_open_backend(path, filesystem))
+    return CheckpointReader(_open_backend(path, filesystem, mmap))
 
 
 def load(
-    path: str | os.PathLike[str], *, filesystem: FileSystem | Any | None = None
+    path: str | os.PathLike[str],
+    *,
+    filesystem: FileSystem | Any | None = None,
+    mmap: bool = True,
 ) -> dict[str, Any]:
     """Every tensor of a checkpoint as a dict of NumPy arrays (checksums verified).
 
-    Remote checkpoints are fetched in a few large parallel range requests first.
+    Remote checkpoints are fetched in a few large parallel range requests first. `filesystem`
+    and `mmap` are as for `load_checkpoint`.
     """
-    with load_checkpoint(path, filesystem=filesystem) as r:
+    with load_checkpoint(path, filesystem=filesystem, mmap=mmap) as r:
         if getattr(getattr(r._backend, "_fs", None), "remote", False):
             from ._remote import prefetch_all
 

@@ -8,17 +8,24 @@ with range requests. Codecs above this layer only ever see `bytes`/`memoryview`.
 Lifetime: NumPy arrays returned to users may be views into a mapping. `close()` therefore
 only drops our reference when views are still alive (mmap refuses to close then); the
 mapping goes away with the last view.
+
+A mapping trusts the file not to shrink: if another program truncates a data file in place
+(`cp` or `rsync --inplace` over it) while an array still views the lost pages, touching that
+array kills the process with SIGBUS, which no exception handler can catch. `CopyingSource`
+(``load_checkpoint(path, mmap=False)``) reads with plain file reads into fresh buffers
+instead, so a shrunken file is reported as an error and returned arrays own their memory.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import threading
 from typing import Protocol
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 
-__all__ = ["FileSystem", "LocalFileSystem", "LocalSource", "Source"]
+__all__ = ["CopyingSource", "FileSystem", "LocalFileSystem", "LocalSource", "Source"]
 
 
 class Source(Protocol):
@@ -90,12 +97,63 @@ class LocalSource:
             self._mm = None
 
 
+class CopyingSource:
+    """A local file read with ordinary reads into a new buffer per request (no mapping).
+
+    The descriptor stays open, so a file replaced by rename keeps reading the old contents
+    (as with a mapping); a file truncated in place yields a short read, reported as an error.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        except FileNotFoundError:
+            raise CheckpointNotFoundError("data file does not exist", path=path) from None
+        except IsADirectoryError:
+            raise CheckpointNotFoundError(
+                "expected a data file, found a directory", path=path
+            ) from None
+        self.size = os.fstat(self._f.fileno()).st_size
+        # seek + readinto is one logical operation; readers may share a source across threads.
+        self._lock = threading.Lock()
+
+    def read(self, offset: int, length: int) -> memoryview:
+        # The range is checked against the size seen at open before anything is allocated.
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise CorruptCheckpointError(
+                f"read of {length} bytes at offset {offset} runs past the end of the file "
+                f"({self.size} bytes)",
+                path=self.path,
+            )
+        buf = bytearray(length)
+        view = memoryview(buf)
+        done = 0
+        with self._lock:
+            self._f.seek(offset)
+            while done < length:
+                n = self._f.readinto(view[done:])
+                if not n:
+                    raise CorruptCheckpointError(
+                        f"file shrank while open: {self.size} bytes when opened, a read at "
+                        f"offset {offset + done} found nothing",
+                        path=self.path,
+                    )
+                done += n
+        return view.toreadonly()
+
+    def close(self) -> None:
+        self._f.close()
+
+
 class LocalFileSystem:
     """The local disk. ``copy_on_write=True``: data files are mapped privately, so the
-    arrays read are writable (see `LocalSource`)."""
+    arrays read are writable (see `LocalSource`). ``use_mmap=False``: data files are read
+    into fresh buffers instead of mapped (see `CopyingSource`)."""
 
-    def __init__(self, copy_on_write: bool = False) -> None:
+    def __init__(self, copy_on_write: bool = False, use_mmap: bool = True) -> None:
         self.copy_on_write = copy_on_write
+        self.use_mmap = use_mmap
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
@@ -118,7 +176,9 @@ class LocalFileSystem:
         except IsADirectoryError:
             raise CheckpointNotFoundError("expected a file, found a directory", path=path) from None
 
-    def open_source(self, path: str) -> LocalSource:
+    def open_source(self, path: str) -> LocalSource | CopyingSource:
+        if not self.use_mmap:
+            return CopyingSource(path)
         return LocalSource(path, self.copy_on_write)
 
     def join(self, *parts: str) -> str:
