@@ -307,8 +307,8 @@ _tf_with_torch = (
 )
 _tf_with_graph = (
     pytest.mark.tf
-    if _has("torch", "tfckpt_lite._graph")
-    else pytest.mark.skip(reason="needs torch and tfckpt_lite._graph (object graphs)")
+    if _has("torch")
+    else pytest.mark.skip(reason="needs torch")
 )
 
 
