@@ -10,7 +10,6 @@ a value that differs from what the intact checkpoint holds.
 
 from __future__ import annotations
 
-import os
 import posixpath
 from collections import Counter
 from collections.abc import Callable
@@ -23,20 +22,8 @@ import numpy as np
 import tfckpt_lite
 from tfckpt_lite import CheckpointError
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def realworld_dir() -> Path | None:
-    """The shared real-world corpus, read in place; None when it is not on this machine."""
-    candidates = [
-        os.environ.get("TFCKPT_REALWORLD"),
-        str(REPO.parent / "shared" / "real-world-checkpoints"),
-        "/work/shared/real-world-checkpoints",
-    ]
-    for c in candidates:
-        if c and Path(c).is_dir():
-            return Path(c)
-    return None
+from .conftest import REPO as REPO
+from .conftest import realworld_dir as realworld_dir
 
 
 class MemSource:

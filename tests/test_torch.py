@@ -305,11 +305,7 @@ _tf_with_torch = (
     if _has("torch", "transformers")
     else pytest.mark.skip(reason="needs torch and transformers")
 )
-_tf_with_graph = (
-    pytest.mark.tf
-    if _has("torch")
-    else pytest.mark.skip(reason="needs torch")
-)
+_tf_with_graph = pytest.mark.tf if _has("torch") else pytest.mark.skip(reason="needs torch")
 
 
 @_tf_with_torch

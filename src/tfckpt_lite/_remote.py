@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
+from ._storage import check_range
 
 __all__ = [
     "COALESCE_GAP",
@@ -120,12 +121,7 @@ class FsspecSource:
         return bytes(data)
 
     def read(self, offset: int, length: int) -> memoryview:
-        if offset < 0 or length < 0 or offset + length > self.size:
-            raise CorruptCheckpointError(
-                f"read of {length} bytes at offset {offset} runs past the end of the file "
-                f"({self.size} bytes)",
-                path=self.path,
-            )
+        check_range(self.path, self.size, offset, length)
         if length == 0:
             return memoryview(b"")
         with self._lock:

@@ -18,6 +18,7 @@ instead, so a shrunken file is reported as an error and returned arrays own thei
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
 import threading
@@ -25,7 +26,36 @@ from typing import Protocol
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 
-__all__ = ["CopyingSource", "FileSystem", "LocalFileSystem", "LocalSource", "Source"]
+__all__ = [
+    "CopyingSource",
+    "FileSystem",
+    "LocalFileSystem",
+    "LocalSource",
+    "Source",
+    "check_range",
+]
+
+
+def check_range(path: str, size: int, offset: int, length: int) -> None:
+    """Refuse a read outside [0, size) before anything is allocated or fetched for it."""
+    if offset < 0 or length < 0 or offset + length > size:
+        raise CorruptCheckpointError(
+            f"read of {length} bytes at offset {offset} runs past the end of the file "
+            f"({size} bytes)",
+            path=path,
+        )
+
+
+def _open_data_file(path: str) -> io.FileIO:
+    """Open a data shard unbuffered; a missing file or a directory is CheckpointNotFoundError."""
+    try:
+        return io.FileIO(path, "rb")
+    except FileNotFoundError:
+        raise CheckpointNotFoundError("data file does not exist", path=path) from None
+    except IsADirectoryError:
+        raise CheckpointNotFoundError(
+            "expected a data file, found a directory", path=path
+        ) from None
 
 
 class Source(Protocol):
@@ -64,27 +94,15 @@ class LocalSource:
     def __init__(self, path: str, copy_on_write: bool = False) -> None:
         self.path = path
         access = mmap.ACCESS_COPY if copy_on_write else mmap.ACCESS_READ
-        try:
-            with open(path, "rb") as f:
-                self.size = os.fstat(f.fileno()).st_size
-                self._mm: mmap.mmap | None = (
-                    mmap.mmap(f.fileno(), 0, access=access) if self.size else None
-                )
-        except FileNotFoundError:
-            raise CheckpointNotFoundError("data file does not exist", path=path) from None
-        except IsADirectoryError:
-            raise CheckpointNotFoundError(
-                "expected a data file, found a directory", path=path
-            ) from None
+        with _open_data_file(path) as f:
+            self.size = os.fstat(f.fileno()).st_size
+            self._mm: mmap.mmap | None = (
+                mmap.mmap(f.fileno(), 0, access=access) if self.size else None
+            )
         self._view = memoryview(self._mm) if self._mm is not None else memoryview(b"")
 
     def read(self, offset: int, length: int) -> memoryview:
-        if offset < 0 or length < 0 or offset + length > self.size:
-            raise CorruptCheckpointError(
-                f"read of {length} bytes at offset {offset} runs past the end of the file "
-                f"({self.size} bytes)",
-                path=self.path,
-            )
+        check_range(self.path, self.size, offset, length)
         return self._view[offset : offset + length]
 
     def close(self) -> None:
@@ -106,26 +124,13 @@ class CopyingSource:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        try:
-            self._f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
-        except FileNotFoundError:
-            raise CheckpointNotFoundError("data file does not exist", path=path) from None
-        except IsADirectoryError:
-            raise CheckpointNotFoundError(
-                "expected a data file, found a directory", path=path
-            ) from None
+        self._f = _open_data_file(path)
         self.size = os.fstat(self._f.fileno()).st_size
         # seek + readinto is one logical operation; readers may share a source across threads.
         self._lock = threading.Lock()
 
     def read(self, offset: int, length: int) -> memoryview:
-        # The range is checked against the size seen at open before anything is allocated.
-        if offset < 0 or length < 0 or offset + length > self.size:
-            raise CorruptCheckpointError(
-                f"read of {length} bytes at offset {offset} runs past the end of the file "
-                f"({self.size} bytes)",
-                path=self.path,
-            )
+        check_range(self.path, self.size, offset, length)  # the size seen at open
         buf = bytearray(length)
         view = memoryview(buf)
         done = 0
