@@ -1,7 +1,9 @@
 """Shared test configuration: hypothesis profiles and the location of external corpora.
 
 Profiles: `ci` (fixed seed via derandomize, used when CI=true), `dev` (the default, random
-seeds, for exploring locally) and `deep` (many more examples: HYPOTHESIS_PROFILE=deep).
+seeds, for exploring locally) and `deep` (HYPOTHESIS_PROFILE=deep: 2,000 examples for tests
+that do not set their own count; the TF round trips and the decoder fuzzers take theirs from
+TFCKPT_TF_EXAMPLES and TFCKPT_FUZZ_EXAMPLES).
 """
 
 from __future__ import annotations
