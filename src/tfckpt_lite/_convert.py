@@ -36,8 +36,8 @@ import numpy as np
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
-from ._storage import LocalSource
-from ._writer import BundleWriter, fsync_dir
+from ._storage import LocalSource, fsync_dir
+from ._writer import BundleWriter
 
 if TYPE_CHECKING:
     import base64

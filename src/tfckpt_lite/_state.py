@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Final
 
 from ._errors import CorruptCheckpointError
 from ._lazy import lazy_module
-from ._storage import FileSystem, LocalFileSystem
+from ._storage import FileSystem, LocalFileSystem, fsync_dir
 
 if TYPE_CHECKING:
     import uuid
@@ -262,20 +262,7 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
             pass
         raise
     if fsync:
-        _fsync_dir(directory)
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        fsync_dir(directory)
 
 
 def _exists(prefix: str, fs: FileSystem) -> bool:

@@ -1,4 +1,5 @@
-"""Where checkpoint bytes come from: the only reading layer that touches the disk.
+"""Where checkpoint bytes come from: the only reading layer that touches the disk (plus
+`fsync_dir`, the one durability helper every writer shares).
 
 A `FileSystem` answers a handful of questions about paths and opens `Source`s; a `Source` is
 one file that hands out byte ranges. The local implementation memory-maps each data file so
@@ -33,6 +34,7 @@ __all__ = [
     "LocalSource",
     "Source",
     "check_range",
+    "fsync_dir",
 ]
 
 
@@ -44,6 +46,20 @@ def check_range(path: str, size: int, offset: int, length: int) -> None:
             f"({size} bytes)",
             path=path,
         )
+
+
+def fsync_dir(directory: str) -> None:
+    """Make renames in `directory` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _open_data_file(path: str) -> io.FileIO:

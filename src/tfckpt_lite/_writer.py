@@ -27,6 +27,7 @@ from ._coding import crc32c, mask_crc
 from ._dtypes import DType, dtype_of_array
 from ._ordered_code import encode_slice_key
 from ._reader import data_filename, encode_key
+from ._storage import fsync_dir
 from ._table import build_table
 from ._tensor_codec import encode_strings
 
@@ -386,20 +387,6 @@ def _saving_error(err: OSError, prefix: str) -> OSError:
         f"{what}: could not save checkpoint {prefix!r} (temporary files removed)",
         err.filename,
     )
-
-
-def fsync_dir(directory: str) -> None:
-    """Make renames in `directory` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def save(
