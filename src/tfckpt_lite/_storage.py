@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import mmap
 import os
-import threading
 from typing import Protocol
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
@@ -143,6 +142,9 @@ class CopyingSource:
         self._f = _open_data_file(path)
         self.size = os.fstat(self._f.fileno()).st_size
         # seek + readinto is one logical operation; readers may share a source across threads.
+        # (Imported here: the default, mapped reads never need threading at import time.)
+        import threading
+
         self._lock = threading.Lock()
 
     def read(self, offset: int, length: int) -> memoryview:
