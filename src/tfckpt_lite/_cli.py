@@ -26,6 +26,7 @@ from ._errors import (
     CheckpointNotFoundError,
     TensorNotFoundError,
 )
+from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
 
 __all__ = ["main"]
 
@@ -144,9 +145,8 @@ def _resolve_name(reader: Any, name: str) -> str:
         for key in reader:
             if _model_path(graph, key) == name:
                 return str(key)
-        for suffix in ("/.ATTRIBUTES/VARIABLE_VALUE",):
-            if name + suffix in reader:
-                return name + suffix
+        if name + VARIABLE_VALUE_SUFFIX in reader:
+            return name + VARIABLE_VALUE_SUFFIX
     close = difflib.get_close_matches(name, list(reader), n=3)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise TensorNotFoundError(f"no tensor named {name!r}{hint}", path=reader.prefix, key=name)
@@ -480,7 +480,7 @@ def _cmd_tree(args: argparse.Namespace) -> int:
         tree = _graph_tree(graph, args.all) if graph is not None else None
         kind = "object graph" if tree is not None else "names"
         if tree is None:
-            tree = _name_tree([k for k in r if k != "_CHECKPOINTABLE_OBJECT_GRAPH"])
+            tree = _name_tree([k for k in r if k != OBJECT_GRAPH_KEY])
         if args.json:
             _emit_json({"path": r.prefix, "by": kind, "tree": tree})
             return EXIT_OK
