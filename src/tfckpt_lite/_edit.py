@@ -50,12 +50,11 @@ import numpy as np
 
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, UnsupportedCheckpointError
-from ._graph import (
-    OBJECT_ATTRIBUTES,
+from ._graph import ObjectGraph
+from ._naming import (
     OBJECT_GRAPH_KEY,
     OPTIMIZER_SLOT,
-    VARIABLE_VALUE,
-    ObjectGraph,
+    VARIABLE_VALUE_SUFFIX,
     unescape_local_name,
 )
 from ._torch import DEFAULT_EXCLUDE, RenameRules, rename_key
@@ -70,6 +69,7 @@ __all__ = [
     "OPTIMIZER_EDGES",
     "EditReport",
     "average",
+    "cast_array",
     "edit",
     "merge",
     "plan_edit",
@@ -81,7 +81,7 @@ OPTIMIZER_EDGES: Final = frozenset({"optimizer", "_optimizer"})
 COUNTER_EDGES: Final = frozenset({"save_counter", "global_step", "step", "epoch", "iterations"})
 """Edge names that are bookkeeping when they lead to a scalar integer variable."""
 
-_VV: Final = f"/{OBJECT_ATTRIBUTES}/{VARIABLE_VALUE}"
+_VV: Final = VARIABLE_VALUE_SUFFIX
 _CAST_TARGETS: Final = ("bfloat16", "float16", "float32", "float64")
 _CHUNK: Final = 1 << 20  # elements per step when accumulating or checking casts
 _NAME_RULES: Final = tuple(
@@ -763,10 +763,11 @@ def _write_order(proto: _pb.TrackableObjectGraph | None, out: Mapping[str, str])
 # -- streaming and writing --------------------------------------------------------------------
 
 
-def _cast(arr: np.ndarray[Any, Any], to: DType) -> tuple[np.ndarray[Any, Any], int]:
+def cast_array(arr: np.ndarray[Any, Any], to: DType) -> tuple[np.ndarray[Any, Any], int]:
     """`arr` as `to`, and how many finite values became infinite on the way."""
     assert to.numpy_dtype is not None
-    out = arr.astype(to.numpy_dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # counted below, and reported
+        out = arr.astype(to.numpy_dtype)
     src, dst = arr.reshape(-1), out.reshape(-1)
     overflow = 0
     for i in range(0, src.size, _CHUNK):
@@ -833,7 +834,7 @@ def _copy(
     for item in plan.items:
         arr = readers[item.src][item.key]
         if item.to is not None:
-            arr, n = _cast(arr, item.to)
+            arr, n = cast_array(arr, item.to)
             if n:
                 plan.report.overflow[item.name] = n
         yield item, arr
@@ -1007,7 +1008,8 @@ def merge(
                 if on_conflict == "error":
                     raise ValueError(
                         f"merge: {item.name!r} is in {readers[prev.src].prefix!r} and "
-                        f"{readers[item.src].prefix!r}; choose on_conflict='first' or 'last'"
+                        f"{readers[item.src].prefix!r}; choose on_conflict='first' or 'last' "
+                        "(--on-conflict)"
                     )
                 if on_conflict == "last":
                     chosen[item.name] = item
@@ -1055,7 +1057,8 @@ def _base_plan(
     raise ValueError(
         f"merge: no object graph holds every merged tensor ({missing[0]!r}, from "
         f"{readers[chosen[missing[0]].src].prefix!r}, is not in {readers[plans.index(p)].prefix!r}"
-        f"'s graph); pass name_based=True for a flat checkpoint, or select/rename first"
+        f"'s graph); pass name_based=True (--name-based) for a flat checkpoint, or "
+        "select/rename first"
     )
 
 
