@@ -657,6 +657,22 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_port(args: argparse.Namespace) -> int:
+    from ._port._command import run
+
+    progress = _Progress("writing", not args.quiet)
+    try:
+        return run(args, progress)
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError) as e:  # the caller's arguments: --arch, --config, --class
+        progress.close()
+        print(f"tfckpt: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        progress.close()
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 
@@ -785,6 +801,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint -> file: name tensors by TF2 model path (model/dense/kernel), "
         "not storage key (.../.ATTRIBUTES/VARIABLE_VALUE)",
     )
+    from ._port import _command as port
+
+    s = cmd("port", port.HELP, _cmd_port)
+    port.add_arguments(s)
     return p
 
 
