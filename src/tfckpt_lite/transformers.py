@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._port import PortError, PortReport, Recipe, recipe_for, recipes
-from ._port._engine import plan_and_load
+from ._port._engine import check_release, plan_and_load
 
 if TYPE_CHECKING:
     import torch
@@ -84,9 +84,9 @@ def state_dict_for(
         model_type: ``"bert"``, ``"gpt2"``, ``"t5"``, ... (`supported_model_types`).
         config: a transformers config, a dict of its fields, a path to a ``config.json``,
             or None to derive the sizes from the checkpoint's shapes.
-        model_class: the transformers class whose names the dict uses; default: the class
-            with the heads the checkpoint holds (``BertForPreTraining`` when it has
-            ``cls/seq_relationship``, else ``BertForMaskedLM``, ..., else ``BertModel``).
+        model_class: the transformers class whose names the dict uses; default: the most
+            specific class whose heads the checkpoint holds in full (``BertForPreTraining``,
+            else ``BertForMaskedLM``, ..., else ``BertModel``).
         strict: as in `load_tf_checkpoint`.
 
     Returns:
@@ -113,16 +113,27 @@ def port_state(
     reader = _open(path)
     try:
         shapes = {k: tuple(reader.shape(k)) for k in reader}
-        cfg = _config(transformers, recipe, model_type, config, shapes)
-        name = model_class or _default_class(recipe, shapes)
-        cls = getattr(transformers, name, None)
-        if cls is None:
-            raise ValueError(
-                f"model_class: transformers {transformers.__version__} has no {name!r}"
-            )
-        with torch.device("meta"):
-            model = cls(cfg)
-        report, state = plan_and_load(recipe, reader, model, strict=strict, copy_into_model=False)
+        check_release(recipe, list(shapes), str(reader.prefix))
+        cfg = _config(transformers, str(reader.prefix), recipe, model_type, config, shapes)
+        candidates = [model_class] if model_class else _candidate_classes(recipe, shapes)
+        for i, name in enumerate(candidates):
+            cls = getattr(transformers, name, None)
+            if cls is None:
+                raise ValueError(
+                    f"model_class: transformers {transformers.__version__} has no {name!r}"
+                )
+            with torch.device("meta"):
+                model = cls(cfg)
+            try:
+                report, state = plan_and_load(
+                    recipe, reader, model, strict=strict, copy_into_model=False
+                )
+                break
+            except PortError:
+                # A class whose heads the checkpoint only partly holds: try the next one
+                # (the list ends with the base model, whose error is the one to show).
+                if i == len(candidates) - 1:
+                    raise
     finally:
         reader.close()
     return state, report, name, cfg
@@ -145,15 +156,18 @@ def _open(path: Any) -> Any:
     return open_for_torch(path)
 
 
-def _default_class(recipe: Recipe, shapes: Mapping[str, tuple[int, ...]]) -> str:
-    for name, needs in recipe.classes:
-        if needs is None or any(re.search(needs, k) for k in shapes):
-            return name
-    raise AssertionError(f"recipe {recipe.model_types[0]} lists no fallback class")
+def _candidate_classes(recipe: Recipe, shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """The recipe's classes whose head keys the checkpoint has, most specific first."""
+    return [
+        name
+        for name, needs in recipe.classes
+        if needs is None or any(re.search(needs, k) for k in shapes)
+    ]
 
 
 def _config(
     transformers: Any,
+    path: str,
     recipe: Recipe,
     model_type: str,
     config: Any,
@@ -169,7 +183,14 @@ def _config(
                 f"config: {model_type} sizes cannot be read off the checkpoint; pass the "
                 f"release's config (a transformers config, a dict or a config.json path)"
             )
-        fields = recipe.infer_config(shapes)
+        try:
+            fields = recipe.infer_config(shapes)
+        except KeyError as e:
+            raise PortError(
+                f"cannot read the {model_type} sizes off the checkpoint: it has no tensor "
+                f"{e}; pass the release's config",
+                path=path,
+            ) from None
     elif isinstance(config, Mapping):
         fields = dict(config)
     elif isinstance(config, (str, os.PathLike)):

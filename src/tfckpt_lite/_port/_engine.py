@@ -30,7 +30,7 @@ from typing import Any
 from .._errors import CheckpointError
 from .._torch import ATTRIBUTES_SUFFIX, TransposeSpec, rename_key
 
-__all__ = ["PortError", "PortReport", "Recipe", "plan_and_load"]
+__all__ = ["PortError", "PortReport", "Recipe", "check_release", "plan_and_load"]
 
 Shape = tuple[int, ...]
 
@@ -185,7 +185,7 @@ def plan_and_load(
     state, tied = _model_entries(model)
     prefix = getattr(model, "base_model_prefix", None)
     keys = list(reader)
-    _check_release(recipe, reader, keys, path)
+    check_release(recipe, keys, path)
     skip = [re.compile(x) for x in recipe.skip]
 
     targets: dict[str, list[_Target]] = {}
@@ -287,7 +287,7 @@ def plan_and_load(
     return report, out
 
 
-def _check_release(recipe: Recipe, reader: Any, keys: Sequence[str], path: str) -> None:
+def check_release(recipe: Recipe, keys: Sequence[str], path: str) -> None:
     if any(k.endswith(ATTRIBUTES_SUFFIX) for k in keys):
         raise PortError(
             f"this is a TF2 object-based checkpoint (keys end in {ATTRIBUTES_SUFFIX}, e.g. "
