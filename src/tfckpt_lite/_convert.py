@@ -29,25 +29,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
-from ._storage import LocalSource, fsync_dir
+from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
+from ._storage import AtomicFile, LocalSource
+from ._tensor_codec import encode_fixed
 from ._writer import BundleWriter
 
 if TYPE_CHECKING:
     import base64
     import json
-    import secrets
     import zipfile
 else:  # ~10 ms of imports that only conversions need: see _lazy
     base64 = lazy_module("base64")
     json = lazy_module("json")
-    secrets = lazy_module("secrets")
     zipfile = lazy_module("zipfile")
 
 __all__ = [
@@ -60,8 +60,6 @@ __all__ = [
     "to_safetensors",
 ]
 
-OBJECT_GRAPH_KEY: Final = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_ATTR_SUFFIX: Final = "/.ATTRIBUTES/VARIABLE_VALUE"
 _GRAPH_META: Final = "tfckpt_lite.object_graph"
 _DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
 _MAX_HEADER: Final = 100 << 20  # safetensors' own limit
@@ -103,6 +101,8 @@ class ConversionReport:
     dst: str
     written: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: with `cast`: output name -> number of finite values that overflowed to +-inf
+    overflow: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         s = f"wrote {len(self.written)} tensors to {self.dst}"
@@ -110,6 +110,8 @@ class ConversionReport:
             s += f"; skipped {len(self.skipped)}: " + ", ".join(
                 f"{k} ({why})" for k, why in self.skipped.items()
             )
+        for name, n in self.overflow.items():
+            s += f"\nwarning: {name}: {n} finite values overflowed to inf in the cast"
         return s
 
 
@@ -129,39 +131,6 @@ def _skip(report: ConversionReport, key: str, why: str, strict: bool, path: str)
     if strict:
         raise UnsupportedConversionError(f"cannot convert: {why}", path=path, key=key)
     report.skipped[key] = why
-
-
-class _AtomicFile:
-    """A file written under a temporary name, fsynced and renamed into place on success."""
-
-    def __init__(self, dst: str) -> None:
-        self.dst = dst
-        directory = os.path.dirname(dst) or "."
-        os.makedirs(directory, exist_ok=True)
-        self.dir = directory
-        self.tmp = f"{dst}.tempstate{secrets.randbits(64)}"
-        self.f: BinaryIO = open(self.tmp, "xb")  # noqa: SIM115
-
-    def commit(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-        os.replace(self.tmp, self.dst)
-        fsync_dir(self.dir)
-
-    def abort(self) -> None:
-        self.f.close()
-        try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
-            pass
-
-
-def _raw_bytes(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The little-endian row-major bytes of `arr` as a flat uint8 view (copy only if needed)."""
-    if arr.dtype.byteorder == ">":
-        arr = arr.astype(arr.dtype.newbyteorder("<"))
-    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
 
 
 def model_path(graph: Any, key: str) -> str | None:
@@ -199,8 +168,7 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
             report.skipped[key] = "object graph left out: names are model paths"
             continue
         name = (model_path(graph, key) if graph is not None else None) or key
-        if name.endswith(_ATTR_SUFFIX):
-            name = name[: -len(_ATTR_SUFFIX)]
+        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
         if name in taken:
             raise UnsupportedConversionError(
                 f"keys {taken[name]!r} and {key!r} have the same model path {name!r}",
@@ -209,6 +177,42 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
             )
         taken[name] = key
         out[key] = name
+    return out
+
+
+def _selection(
+    reader: Any, model_paths: bool, report: ConversionReport, edits: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, DType], bytes | None]:
+    """Storage key -> output name, key -> dtype to cast to, and the object graph to embed
+    (None: the source's, if any). Without edits, `_output_names`; with them, the plan of
+    `_edit` (the same filters as `tfckpt edit`: select, exclude, strip, keep, rename, cast),
+    whose graph is the edited one."""
+    if not any(v not in (None, False) for v in edits.values()):
+        return _output_names(reader, model_paths, report), {}, None
+    from ._edit import plan_edit
+
+    plan = plan_edit(reader, name_based=model_paths, dst=report.dst, **edits)
+    names = {i.key: i.name for i in plan.items}
+    casts = {i.key: i.to for i in plan.items if i.to is not None}
+    if model_paths and reader.object_graph is not None:
+        report.skipped[OBJECT_GRAPH_KEY] = "object graph left out: names are model paths"
+    return names, casts, plan.graph if plan.graph is not None else (b"" if model_paths else None)
+
+
+def _edits(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: args[k] for k in ("select", "exclude", "strip", "keep", "rename", "cast")}
+
+
+def _cast_value(
+    arr: np.ndarray[Any, Any], to: DType | None, name: str, report: ConversionReport
+) -> np.ndarray[Any, Any]:
+    if to is None:
+        return arr
+    from ._edit import cast_array
+
+    out, overflow = cast_array(arr, to)
+    if overflow:
+        report.overflow[name] = overflow
     return out
 
 
@@ -222,6 +226,12 @@ def to_safetensors(
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
+    select: Any = None,
+    exclude: Any = None,
+    strip: bool = False,
+    keep: Any = None,
+    rename: Any = None,
+    cast: Any = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to a ``.safetensors`` file, streaming.
 
@@ -232,6 +242,8 @@ def to_safetensors(
             (strings, complex128, int4, ...) instead of skipping it.
         model_paths: name tensors by their TF2 model path (``model/dense/kernel``) instead
             of their storage key (``model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE``).
+        select, exclude, strip, keep, rename, cast: the filters of `tfckpt_lite.edit`, applied
+            on the way (the embedded object graph is edited to match).
 
     Returns:
         A `ConversionReport` listing the names written and the keys skipped.
@@ -243,9 +255,11 @@ def to_safetensors(
         header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
         plan: list[tuple[str, str, tuple[int, ...], int]] = []
         offset = 0
-        names = _output_names(reader, model_paths, report)
+        names, casts, new_graph = _selection(reader, model_paths, report, _edits(locals()))
+        if new_graph:
+            header["__metadata__"][_GRAPH_META] = base64.b64encode(new_graph).decode()
         for key, name in names.items():
-            dt, shape = reader.dtype_info(key), reader.shape(key)
+            dt, shape = casts.get(key) or reader.dtype_info(key), reader.shape(key)
             if name == "__metadata__":
                 _skip(report, key, "the name is reserved by safetensors", strict, reader.prefix)
                 continue
@@ -269,25 +283,20 @@ def to_safetensors(
             offset += nbytes
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
-        out = _AtomicFile(dst)
-        try:
-            out.f.write(len(blob).to_bytes(8, "little"))
-            out.f.write(blob)
+        with AtomicFile(dst) as out:
+            out.file.write(len(blob).to_bytes(8, "little"))
+            out.file.write(blob)
             for i, (key, name, shape, nbytes) in enumerate(plan):
-                arr = reader[key]
+                arr = _cast_value(reader[key], casts.get(key), name, report)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
-                raw = _raw_bytes(arr)
+                raw = encode_fixed(arr)
                 if raw.nbytes != nbytes:  # pragma: no cover - likewise
                     raise CorruptCheckpointError("value size differs from index", key=key)
-                out.f.write(raw.data)
+                out.file.write(raw.data)
                 report.written.append(name)
                 if progress is not None:
                     progress(i + 1, len(plan), name)
-            out.commit()
-        except BaseException:
-            out.abort()
-            raise
         return report
     finally:
         if owned:
@@ -320,18 +329,13 @@ def write_safetensors(
         offset += arr.nbytes
     blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     blob += b" " * (-(8 + len(blob)) % 8)
-    out = _AtomicFile(os.fspath(dst))
-    try:
-        out.f.write(len(blob).to_bytes(8, "little"))
-        out.f.write(blob)
+    with AtomicFile(os.fspath(dst)) as out:
+        out.file.write(len(blob).to_bytes(8, "little"))
+        out.file.write(blob)
         for i, (name, arr) in enumerate(items):
-            out.f.write(_raw_bytes(arr).data)
+            out.file.write(encode_fixed(arr).data)
             if progress is not None:
                 progress(i + 1, len(items), name)
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
     return [name for name, _ in items]
 
 
@@ -421,8 +425,7 @@ def _nest(items: Iterable[tuple[str, np.ndarray[Any, Any]]], path: str) -> dict[
     """Names split at ``/`` into nested dicts (TF2 keys lose ``/.ATTRIBUTES/VARIABLE_VALUE``)."""
     tree: dict[str, Any] = {}
     for name, arr in items:
-        if name.endswith(_ATTR_SUFFIX):
-            name = name[: -len(_ATTR_SUFFIX)]
+        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
         parts = name.split("/")
         if not all(parts):
             raise UnsupportedConversionError(
@@ -537,57 +540,59 @@ def to_npz(
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
+    select: Any = None,
+    exclude: Any = None,
+    strip: bool = False,
+    keep: Any = None,
+    rename: Any = None,
+    cast: Any = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to an uncompressed ``.npz``, streaming.
 
     ml_dtypes types (bfloat16, float8, int4) are stored as same-width unsigned integers, with
     their dtype names in the ``__tfckpt_lite_dtypes__`` member; `from_npz` restores them.
     Strings are skipped (NumPy could only store them pickled) or raise with ``strict=True``.
-    `model_paths`: as for `to_safetensors`.
+    `model_paths` and the filters (select, exclude, strip, keep, rename, cast): as for
+    `to_safetensors`.
     """
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
         report = ConversionReport(dst)
-        names = _output_names(reader, model_paths, report)
+        names, casts, _ = _selection(reader, model_paths, report, _edits(locals()))
         keys = list(names)
         special: dict[str, str] = {}
-        out = _AtomicFile(dst)
-        try:
-            with zipfile.ZipFile(out.f, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
-                for i, key in enumerate(keys):
-                    dt = reader.dtype_info(key)
-                    if dt.numpy_dtype is None or not dt.is_fixed_size:
-                        _skip(
-                            report,
-                            key,
-                            f"dtype {dt.name} cannot be stored in .npz without pickle",
-                            strict,
-                            reader.prefix,
-                        )
-                        continue
-                    name = names[key]
-                    if name == _DTYPES_MEMBER:
-                        _skip(report, key, "name is reserved", strict, reader.prefix)
-                        continue
-                    arr = reader[key]
-                    if not _npy_native(arr.dtype):
-                        special[name] = dt.name
-                        arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
-                    with z.open(name + ".npy", "w", force_zip64=True) as m:
-                        np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
-                    report.written.append(name)
-                    if progress is not None:
-                        progress(i + 1, len(keys), name)
-                if special:
-                    with z.open(_DTYPES_MEMBER + ".npy", "w") as m:
-                        np.lib.format.write_array(
-                            m, np.array(json.dumps(special)), allow_pickle=False
-                        )
-            out.commit()
-        except BaseException:
-            out.abort()
-            raise
+        with (
+            AtomicFile(dst) as out,
+            zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
+        ):
+            for i, key in enumerate(keys):
+                dt = casts.get(key) or reader.dtype_info(key)
+                if dt.numpy_dtype is None or not dt.is_fixed_size:
+                    _skip(
+                        report,
+                        key,
+                        f"dtype {dt.name} cannot be stored in .npz without pickle",
+                        strict,
+                        reader.prefix,
+                    )
+                    continue
+                name = names[key]
+                if name == _DTYPES_MEMBER:
+                    _skip(report, key, "name is reserved", strict, reader.prefix)
+                    continue
+                arr = _cast_value(reader[key], casts.get(key), name, report)
+                if not _npy_native(arr.dtype):
+                    special[name] = dt.name
+                    arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
+                with z.open(name + ".npy", "w", force_zip64=True) as m:
+                    np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
+                report.written.append(name)
+                if progress is not None:
+                    progress(i + 1, len(keys), name)
+            if special:
+                with z.open(_DTYPES_MEMBER + ".npy", "w") as m:
+                    np.lib.format.write_array(m, np.array(json.dumps(special)), allow_pickle=False)
         return report
     finally:
         if owned:

@@ -11,14 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["HELP", "add_arguments", "run"]
-
-HELP = "port an original TF release (BERT, GPT-2, T5, ...) to a transformers .safetensors"
-
+__all__ = ["add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", metavar="SRC", help="the TF checkpoint (prefix, .index or directory)")
@@ -52,7 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, progress: Callable[[int, int, str], None]) -> int:
+def run(args: argparse.Namespace, progress: Callable[[int, int, str], None]) -> str:
+    """Port, write, and return the summary `tfckpt` prints (``warning:`` lines go to
+    stderr)."""
     from .._convert import write_safetensors
     from ..transformers import port_state
 
@@ -69,16 +67,13 @@ def run(args: argparse.Namespace, progress: Callable[[int, int, str], None]) -> 
         path = os.path.join(os.path.dirname(os.path.abspath(args.dst)), "config.json")
         _write_json(path, fields)
         wrote.append(path)
-    if not args.quiet:
-        print(str(report))
-        print(f"wrote {' and '.join(wrote)} ({cls}, {len(state)} tensors)")
-        if not args.config:
-            print(
-                "note: no --config given, so no config.json: from_pretrained needs the "
-                "release's (head counts and activations are not in the checkpoint)",
-                file=sys.stderr,
-            )
-    return 0
+    lines = [str(report), f"wrote {' and '.join(wrote)} ({cls}, {len(state)} tensors)"]
+    if not args.config:
+        lines.append(
+            "warning: no --config given, so no config.json: from_pretrained needs the "
+            "release's (head counts and activations are not in the checkpoint)"
+        )
+    return "\n".join(lines)
 
 
 def _to_numpy(t: Any) -> Any:
@@ -96,12 +91,6 @@ def _to_numpy(t: Any) -> Any:
 
 
 def _write_json(path: str, fields: dict[str, Any]) -> None:
-    from .._convert import _AtomicFile
+    from .._storage import atomic_write
 
-    out = _AtomicFile(path)
-    try:
-        out.f.write((json.dumps(fields, indent=2, sort_keys=True) + "\n").encode())
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
+    atomic_write(path, (json.dumps(fields, indent=2, sort_keys=True) + "\n").encode())

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import CheckpointError
-from .._torch import ATTRIBUTES_SUFFIX, TransposeSpec, rename_key
+from .._naming import VARIABLE_VALUE_SUFFIX
+from .._torch import DEFAULT_EXCLUDE, TransposeSpec, rename_key
 
 __all__ = ["PortError", "PortReport", "Recipe", "check_release", "plan_and_load"]
 
@@ -37,11 +38,12 @@ Shape = tuple[int, ...]
 _JOIN = re.compile(r"#(\d+)/(\d+)@(-?\d+)$")
 
 OPTIMIZER_SKIP: tuple[str, ...] = (
-    r"(^|/)global_step$",
-    r"(^|/)(adam_m|adam_v|AdamWeightDecayOptimizer|AdamWeightDecayOptimizer_1)(/|$)",
-    r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|ExponentialMovingAverage|Adafactor\w*)$",
-    r"_slot_\w+$",
-    r"(^|/)(beta1_power|beta2_power|learning_rate|loss_scale\w*|good_steps)$",
+    *DEFAULT_EXCLUDE,
+    # BERT's AdamWeightDecayOptimizer names its slots as path components of the variable.
+    r"(^|/)(adam_m|adam_v|AdamWeightDecayOptimizer|AdamWeightDecayOptimizer_\d+)(/|$)",
+    r"/(Adafactor\w*|LAMB\w*)$",
+    r"_slot_\w+$",  # mesh-tf Adafactor: <var>_slot_vc, _slot_vr, _slot_v
+    r"(^|/)(learning_rate|loss_scale\w*|good_steps|current_loss_scale)$",
 )
 """TF keys that are optimizer state or counters in every TF1 release: reported, never loaded."""
 
@@ -288,14 +290,14 @@ def plan_and_load(
 
 
 def check_release(recipe: Recipe, keys: Sequence[str], path: str) -> None:
-    if any(k.endswith(ATTRIBUTES_SUFFIX) for k in keys):
+    if any(k.endswith(VARIABLE_VALUE_SUFFIX) for k in keys):
         raise PortError(
-            f"this is a TF2 object-based checkpoint (keys end in {ATTRIBUTES_SUFFIX}, e.g. "
+            f"this is a TF2 object-based checkpoint (keys end in {VARIABLE_VALUE_SUFFIX}, e.g. "
             f"a TF Model Garden or Keras model), not an original TF1 release of "
             f"{recipe.model_types[0]}; port it with tfckpt_lite.to_torch(..., "
             f"model_paths=True, rename=[...]) (docs/port_to_pytorch.md)",
             path=path,
-            key=next(k for k in keys if k.endswith(ATTRIBUTES_SUFFIX)),
+            key=next(k for k in keys if k.endswith(VARIABLE_VALUE_SUFFIX)),
         )
     rx = re.compile(recipe.signature)
     if not any(rx.search(k) for k in keys):
