@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._backend import Backend, Progress
 from ._dtypes import DType
 from ._errors import CorruptCheckpointError
 from ._gcpause import gc_paused
@@ -35,19 +36,6 @@ __all__ = [
     "load_checkpoint",
     "load_variable",
 ]
-
-
-class Backend(Protocol):
-    format: str
-    prefix: str
-
-    def keys(self) -> list[str]: ...
-    def __contains__(self, key: object) -> bool: ...
-    def info(self, key: str) -> tuple[DType, tuple[int, ...]]: ...
-    def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]: ...
-    def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]: ...
-    def verify(self) -> int: ...
-    def close(self) -> None: ...
 
 
 def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, str]:
@@ -223,12 +211,12 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
             return {k: dtype for k, dtype, _ in self._infos()}
 
     def _infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
-        # A backend may list everything at once much faster than key by key.
-        bulk = getattr(self._backend, "infos", None)
-        if bulk is not None:
-            infos: list[tuple[str, DType, tuple[int, ...]]] = bulk()
-            return infos
-        return [(k, *self._backend.info(k)) for k in self._keys]
+        return self._backend.infos()
+
+    def stored_size(self, key: str) -> int:
+        """Bytes the value of `key` occupies in the checkpoint's files (V2: its data-file
+        entries; V1: its serialized slices in the table)."""
+        return self._backend.stored_size(key)
 
     def get_slice(self, key: str, *, verify: bool = True) -> TensorSlicer:
         """A lazy handle: ``reader.get_slice("emb")[1000:1010]`` returns only those rows.
@@ -239,12 +227,13 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         """
         return TensorSlicer(self._backend, key, self._verified if verify else None)
 
-    def verify(self) -> int:
+    def verify(self, *, progress: Progress | None = None) -> int:
         """Check every block and tensor checksum; raises on the first mismatch.
 
-        Returns the number of tensors checked.
+        ``progress(done, total, key)`` is called after each tensor. Returns the number of
+        tensors checked.
         """
-        return self._backend.verify()
+        return self._backend.verify(progress)
 
     # -- object graph ---------------------------------------------------------------------
 
@@ -333,7 +322,7 @@ def load(
     and `mmap` are as for `load_checkpoint`.
     """
     with load_checkpoint(path, filesystem=filesystem, mmap=mmap) as r:
-        if getattr(getattr(r._backend, "_fs", None), "remote", False):
+        if r._backend.remote:
             from ._remote import prefetch_all
 
             prefetch_all(r._backend)

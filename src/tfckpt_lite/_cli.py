@@ -166,21 +166,9 @@ def _verify_arguments(p: argparse.ArgumentParser) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     with load_checkpoint(args.path) as r:
-        backend: Any = r._backend
-        keys = list(r)
         progress = _Progress("verifying", not args.quiet)
         try:
-            if r.format == "v2" and hasattr(backend, "read_variant_protos"):
-                for i, key in enumerate(keys):
-                    dt = r.dtype(key)
-                    if dt == "variant" and not backend.entry(key).slices:
-                        backend.read_variant_protos(key)
-                    elif dt != "resource":
-                        r[key]
-                    progress(i + 1, len(keys), key)
-                count = len(keys)
-            else:
-                count = r.verify()
+            count = r.verify(progress=progress)
         finally:
             progress.close()
         if args.json:

@@ -27,12 +27,13 @@ tensor) travels in the safetensors metadata so a round trip keeps it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
@@ -87,9 +88,6 @@ _ST_CODES: Final[dict[str, str]] = {
     "uint64": "U64",
 }
 _ST_NAMES: Final = {v: k for k, v in _ST_CODES.items()}
-
-Progress = Callable[[int, int, str], None]
-"""progress(done, total, key): called after each tensor (CLI progress line)."""
 
 
 class UnsupportedConversionError(CheckpointError, ValueError):
