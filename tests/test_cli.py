@@ -164,7 +164,7 @@ def test_diff(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> 
 def test_convert_round_trip(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
     st = str(tmp_path / "m.safetensors")
     code, out, _ = run(capsys, "convert", ckpt, st)
-    assert code == 0 and "skipped 1: vocab" in out
+    assert code == 0 and "skipped 1:\n  vocab: dtype string has no safetensors type\n" in out
     assert run(capsys, "convert", ckpt, st, "--strict")[0] == 1
     back = str(tmp_path / "back")
     assert run(capsys, "convert", st, back)[0] == 0
@@ -172,6 +172,26 @@ def test_convert_round_trip(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_p
     assert sorted(got) == ["dense/bias", "dense/kernel", "emb", "step"]
     assert got["emb"].dtype == ml_dtypes.bfloat16
     assert run(capsys, "convert", ckpt, str(tmp_path / "x.bin"))[0] == 2
+
+
+def test_convert_writing_nothing_fails_and_leaves_no_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    strings = str(tmp_path / "strings")
+    tfc.save(strings, {"a": np.array([b"x"], dtype=object), "b": np.array(b"y", dtype=object)})
+    for dst in ("s.safetensors", "s.npz"):
+        out = tmp_path / dst
+        code, stdout, err = run(capsys, "convert", strings, str(out))
+        assert code == 1 and stdout == ""
+        assert "nothing to convert" in err and "every tensor is skipped" in err
+        assert "\n  a: dtype string" in err and "\n  b: dtype string" in err  # one per line
+        assert not out.exists()
+        out.write_bytes(b"previous")  # an earlier output is not replaced by an empty one
+        assert run(capsys, "convert", strings, str(out))[0] == 1
+        assert out.read_bytes() == b"previous"
+    empty = str(tmp_path / "empty")  # nothing to lose: an empty checkpoint, an empty file
+    tfc.save(empty, {})
+    assert run(capsys, "convert", empty, str(tmp_path / "e.npz"))[0] == 0
 
 
 def test_exit_codes(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
