@@ -29,7 +29,7 @@ import numpy as np
 
 from ._convert import model_path
 from ._errors import CheckpointError, TensorNotFoundError
-from ._graph import OBJECT_GRAPH_KEY
+from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
 
 if TYPE_CHECKING:
     from ._api import CheckpointReader
@@ -134,8 +134,8 @@ def resolve_name(reader: CheckpointReader, name: str) -> str:
         for key in reader:
             if model_path(graph, key) == name:
                 return key
-        if name + "/.ATTRIBUTES/VARIABLE_VALUE" in reader:
-            return name + "/.ATTRIBUTES/VARIABLE_VALUE"
+        if name + VARIABLE_VALUE_SUFFIX in reader:
+            return name + VARIABLE_VALUE_SUFFIX
     close = difflib.get_close_matches(name, list(reader), n=3)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise TensorNotFoundError(f"no tensor named {name!r}{hint}", path=reader.prefix, key=name)
@@ -493,7 +493,7 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
 
     def leaves(name: str, node: GraphNode, out: Tree) -> None:
         attrs = dict(node.attributes)
-        value = attrs.pop("VARIABLE_VALUE", None)
+        value = attrs.pop(VARIABLE_VALUE, None)
         if value is not None:
             out[name] = value.checkpoint_key
         for attr, a in attrs.items():
