@@ -83,14 +83,72 @@ def test_ls_json_and_glob(capsys: pytest.CaptureFixture[str], ckpt: str) -> None
 def test_verify_ok_and_corrupt(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
     code, out, _ = run(capsys, "verify", ckpt)
     assert code == 0 and out.startswith("OK: 5 tensors")
-    assert run_json(capsys, "verify", ckpt) == {"path": ckpt, "ok": True, "tensors": 5}
+    ok = {"path": ckpt, "ok": True, "tensors": 5, "damaged": []}
+    assert run_json(capsys, "verify", ckpt) == ok
     data = ckpt + ".data-00000-of-00001"
     raw = bytearray(Path(data).read_bytes())
-    raw[13] ^= 0x40  # inside dense/kernel (dense/bias occupies bytes 0..11)
+    raw[13] ^= 0x40  # inside dense/kernel (bytes 0..23)
     Path(data).write_bytes(bytes(raw))
     code, out, err = run(capsys, "verify", ckpt)
     assert code == 1
     assert "checksum" in err and "dense/kernel" in err
+
+
+def test_verify_lists_every_damaged_tensor(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
+    data = ckpt + ".data-00000-of-00001"
+    raw = bytearray(Path(data).read_bytes())
+    raw[1] ^= 0x40  # dense/kernel: bytes 0..23 (written first)
+    raw[25] ^= 0x40  # dense/bias: bytes 24..35
+    raw[37] ^= 0x40  # emb: bytes 36..51
+    Path(data).write_bytes(bytes(raw))
+    code, out, err = run(capsys, "verify", ckpt)
+    assert code == 1 and out == ""
+    lines = err.splitlines()
+    assert lines[0] == f"tfckpt: error: 3 of 5 tensors in {ckpt} are damaged:"
+    assert [ln.split(":")[0].strip() for ln in lines[1:]] == ["dense/bias", "dense/kernel", "emb"]
+    assert all("checksum" in ln and data in ln for ln in lines[1:])
+    code, _, err = run(capsys, "verify", ckpt, "--fail-fast")  # the first one only
+    assert code == 1 and "dense/bias" in err and "dense/kernel" not in err
+    code, out, _ = run(capsys, "verify", ckpt, "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False and doc["tensors"] == 5
+    assert [d["name"] for d in doc["damaged"]] == ["dense/bias", "dense/kernel", "emb"]
+    assert {d["kind"] for d in doc["damaged"]} == {"ChecksumMismatchError"}
+    assert all(d["file"] == data for d in doc["damaged"])
+    with tfc.load_checkpoint(ckpt) as r:  # the same from Python
+        with pytest.raises(tfc.VerificationError) as info:
+            r.verify(fail_fast=False)
+        assert [e.key for e in info.value.errors] == ["dense/bias", "dense/kernel", "emb"]
+        assert isinstance(info.value, tfc.CorruptCheckpointError)
+        with pytest.raises(tfc.ChecksumMismatchError, match="dense/bias"):
+            r.verify()
+    raw[25] ^= 0x40
+    raw[37] ^= 0x40
+    Path(data).write_bytes(bytes(raw))  # one damaged tensor: listed the same way
+    code, _, err = run(capsys, "verify", ckpt)
+    assert code == 1 and "1 of 5 tensors" in err and "  dense/kernel: " in err
+
+
+def test_verify_json_when_files_are_missing_or_broken(
+    capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path
+) -> None:
+    data = Path(ckpt + ".data-00000-of-00001")
+    saved = data.read_bytes()
+    data.unlink()
+    code, out, _ = run(capsys, "verify", ckpt, "--json")
+    doc = json.loads(out)
+    assert code == 3 and doc["ok"] is False and len(doc["damaged"]) == 5  # every tensor's data
+    assert {d["kind"] for d in doc["damaged"]} == {"CheckpointNotFoundError"}
+    code, _, err = run(capsys, "verify", ckpt)
+    assert code == 3 and "5 of 5 tensors" in err
+    data.write_bytes(saved)
+    Path(ckpt + ".index").write_bytes(b"\x00" * 64)  # does not even open
+    code, out, _ = run(capsys, "verify", ckpt, "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False and doc["tensors"] == 0
+    assert doc["damaged"][0]["name"] is None and doc["damaged"][0]["kind"].endswith("Error")
+    code, out, _ = run(capsys, "verify", str(tmp_path / "nothing"), "--json")
+    assert code == 3 and json.loads(out)["ok"] is False
 
 
 def test_dump_text_json_npy(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:

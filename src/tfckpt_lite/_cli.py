@@ -29,7 +29,12 @@ import numpy as np
 
 from . import _inspect as ins
 from ._api import load_checkpoint
-from ._errors import CheckpointError, CheckpointNotFoundError, TensorNotFoundError
+from ._errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    TensorNotFoundError,
+    VerificationError,
+)
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -161,33 +166,54 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _verify_arguments(p: argparse.ArgumentParser) -> None:
     _path_argument(p)
-    _json_argument(p)
+    _json_argument(p, "machine-readable result, also when damage is found")
+    p.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first damaged tensor (default: check all, list every damaged one)",
+    )
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with load_checkpoint(args.path) as r:
-        backend: Any = r._backend
-        keys = list(r)
-        progress = _Progress("verifying", not args.quiet)
-        try:
-            if r.format == "v2" and hasattr(backend, "read_variant_protos"):
-                for i, key in enumerate(keys):
-                    dt = r.dtype(key)
-                    if dt == "variant" and not backend.entry(key).slices:
-                        backend.read_variant_protos(key)
-                    elif dt != "resource":
-                        r[key]
-                    progress(i + 1, len(keys), key)
-                count = len(keys)
-            else:
-                count = r.verify()
-        finally:
-            progress.close()
-        if args.json:
-            _json({"path": r.prefix, "ok": True, "tensors": count})
-        elif not args.quiet:
-            print(f"OK: {count} tensors in {r.prefix} verified (all checksums match)")
-    return EXIT_OK
+    errors: list[CheckpointError] = []
+    prefix, count = args.path, 0
+    progress = _Progress("verifying", not args.quiet)
+    try:
+        with load_checkpoint(args.path) as r:
+            prefix, count = r.prefix, len(r)
+            try:
+                r.verify(progress=progress, fail_fast=args.fail_fast)
+            except VerificationError as e:
+                errors = list(e.errors)
+            except CheckpointError as e:
+                if args.fail_fast and not args.json:
+                    raise
+                errors = [e]
+    except CheckpointError as e:
+        if not args.json:
+            raise
+        errors = [e]  # the checkpoint does not even open
+    finally:
+        progress.close()
+    if args.json:
+        _json(
+            {
+                "path": prefix,
+                "ok": not errors,
+                "tensors": count,
+                "damaged": [
+                    {"name": x.key, "file": x.path, "error": x.message, "kind": type(x).__name__}
+                    for x in errors
+                ],
+            }
+        )
+    elif errors:
+        _note(f"tfckpt: error: {len(errors)} of {count} tensors in {prefix} are damaged:")
+        for err in errors:
+            _note(f"  {err.key}: {err.message} (file {err.path})")
+    elif not args.quiet:
+        print(f"OK: {count} tensors in {prefix} verified (all checksums match)")
+    return _status_for_errors(errors)
 
 
 # -- dump -------------------------------------------------------------------------------------
@@ -476,6 +502,25 @@ def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentP
     return p
 
 
+def _status_for(e: Exception) -> int:
+    """The exit status for an exception a command let through."""
+    if isinstance(e, (TensorNotFoundError, CheckpointNotFoundError)):
+        return EXIT_NOT_FOUND
+    if isinstance(e, CheckpointError):
+        return EXIT_CORRUPT
+    if isinstance(e, FileNotFoundError):
+        return EXIT_NOT_FOUND
+    return EXIT_USAGE  # a missing optional dependency; a directory or unreadable file given
+
+
+def _status_for_errors(errors: list[CheckpointError]) -> int:
+    """OK for none; not found when every error is a missing file or tensor; else corrupt."""
+    if not errors:
+        return EXIT_OK
+    statuses = {_status_for(e) for e in errors}
+    return statuses.pop() if len(statuses) == 1 else EXIT_CORRUPT
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `tfckpt` with `argv` (default: sys.argv[1:]); returns the exit status."""
     parser = build_parser()
@@ -486,18 +531,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.run(args)
         return code
-    except (TensorNotFoundError, CheckpointNotFoundError) as e:
-        _note(f"tfckpt: not found: {e}")
-        return EXIT_NOT_FOUND
-    except CheckpointError as e:
-        _note(f"tfckpt: error: {e}")
-        return EXIT_CORRUPT
-    except FileNotFoundError as e:
-        _note(f"tfckpt: not found: {e}")
-        return EXIT_NOT_FOUND
-    except (ImportError, IsADirectoryError, PermissionError) as e:
-        _note(f"tfckpt: error: {e}")
-        return EXIT_USAGE
+    except (
+        CheckpointError,
+        FileNotFoundError,
+        ImportError,
+        IsADirectoryError,
+        PermissionError,
+    ) as e:
+        status = _status_for(e)
+        _note(f"tfckpt: {'not found' if status == EXIT_NOT_FOUND else 'error'}: {e}")
+        return status
     except BrokenPipeError:
         # `tfckpt ls big | head`: stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
