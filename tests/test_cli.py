@@ -172,6 +172,26 @@ def test_dump_text_json_npy(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_p
     np.testing.assert_array_equal(np.load(out_npy), np.arange(6, dtype=np.float32).reshape(2, 3))
 
 
+def test_dump_json_honours_the_limit_unless_full(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    big = np.arange(2000 * 3, dtype=np.float32).reshape(2000, 3)
+    prefix = str(tmp_path / "big")
+    tfc.save(prefix, {"emb": big, "small": np.ones((2, 2), np.float32)})
+    doc = run_json(capsys, "dump", prefix, "emb")
+    assert doc["truncated"] is True and doc["shape"] == [2000, 3]
+    assert doc["values"] == big.reshape(-1)[:1000].tolist()  # the first 1000, flattened
+    code, out, _ = run(capsys, "dump", prefix, "emb", "--json", "--full")
+    full = json.loads(out)
+    assert code == 0 and "truncated" not in full and full["values"] == big.tolist()
+    assert "truncated" not in run_json(capsys, "dump", prefix, "small")
+    code, out, _ = run(capsys, "dump", prefix, "emb")
+    assert code == 0 and "..." in out and len(out) < 2000  # the text summary, as before
+    assert "without it a tensor of more than 1000" in " ".join(
+        run(capsys, "dump", "--help")[1].split()
+    )
+
+
 def test_show_stats(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
     doc = run_json(capsys, "show", ckpt, "dense/bias")
     st = doc["stats"]

@@ -224,7 +224,13 @@ def _dump_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     _json_argument(p, "values as JSON")
     p.add_argument("--npy", metavar="OUT", help="write the tensor to a .npy file instead")
-    p.add_argument("--full", action="store_true", help="print every element")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help=f"print every element; without it a tensor of more than {ins.DUMP_LIMIT} elements "
+        f"is summarised (text: as NumPy prints it; JSON: its first {ins.DUMP_LIMIT} values, "
+        'flattened, with "truncated": true)',
+    )
 
 
 def _dump(args: argparse.Namespace) -> int:
@@ -245,16 +251,11 @@ def _dump(args: argparse.Namespace) -> int:
             if not args.quiet:
                 _note(f"wrote {key} ({r.dtype(key)}{ins.shape_str(arr.shape)}) to {args.npy}")
             return EXIT_OK
+        limit = None if args.full else ins.DUMP_LIMIT
         if args.json:
-            doc = {
-                "name": key,
-                "dtype": r.dtype(key),
-                "shape": list(arr.shape),
-                "values": ins.to_json_value(arr),
-            }
-            _json(doc, indent=None)
+            _json(ins.tensor_json(key, r.dtype(key), arr, limit=limit), indent=None)
             return EXIT_OK
-        threshold = sys.maxsize if args.full else 1000
+        threshold = sys.maxsize if limit is None else limit
         with np.printoptions(threshold=threshold, linewidth=100):
             print(f"{key}: {r.dtype(key)}{ins.shape_str(arr.shape)}")
             print(repr(arr) if arr.dtype.kind == "O" else str(arr))

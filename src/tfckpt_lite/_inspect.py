@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK",
+    "DUMP_LIMIT",
     "CheckpointDiff",
     "CheckpointTree",
     "TensorChange",
@@ -45,18 +46,23 @@ __all__ = [
     "diff_checkpoints",
     "human_size",
     "list_tensors",
+    "listing_lines",
     "max_abs_diff",
     "model_path",
     "preview",
     "resolve_name",
     "shape_str",
+    "stats_lines",
+    "tensor_json",
     "tensor_size",
     "tensor_stats",
     "to_json_value",
+    "tree_lines",
     "write_json",
 ]
 
 CHUNK: Final = 1 << 20  # elements per chunk when computing statistics and differences
+DUMP_LIMIT: Final = 1000  # elements shown of a tensor unless the whole of it is asked for
 
 #: ``progress(done, total, key)``, called after each tensor of a long operation.
 Progress = Callable[[int, int, str], None]
@@ -108,6 +114,21 @@ def _bytes_json(v: bytes) -> Any:
         return v.decode("utf-8")
     except UnicodeDecodeError:
         return {"hex": v.hex()}
+
+
+def tensor_json(
+    name: str, dtype: str, arr: np.ndarray[Any, Any], *, limit: int | None = DUMP_LIMIT
+) -> dict[str, Any]:
+    """A tensor as JSON: ``name``, ``dtype``, ``shape`` and ``values`` (nested lists). Past
+    `limit` elements, ``values`` holds only the first `limit` of them, flattened in row-major
+    order, and ``"truncated": true`` says so; ``limit=None`` gives every element."""
+    doc: dict[str, Any] = {"name": name, "dtype": dtype, "shape": list(arr.shape)}
+    if limit is not None and arr.size > limit:
+        doc["values"] = to_json_value(arr.reshape(-1)[:limit])
+        doc["truncated"] = True
+    else:
+        doc["values"] = to_json_value(arr)
+    return doc
 
 
 def write_json(obj: Any, stream: TextIO, indent: int | None = 1) -> None:
