@@ -206,9 +206,33 @@ def test_show_stats(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
 def test_tree_nests_names(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
     doc = run_json(capsys, "tree", ckpt)
     assert doc["by"] == "names"
-    assert doc["tree"]["dense/"] == {"bias": "dense/bias", "kernel": "dense/kernel"}
+    assert doc["tree"]["dense/"] == {
+        "bias": {"key": "dense/bias", "dtype": "float32", "shape": [3], "size": 12},
+        "kernel": {"key": "dense/kernel", "dtype": "float32", "shape": [2, 3], "size": 24},
+    }
+    assert doc["tree"]["vocab"]["size"] == 10  # stored bytes: lengths, their CRC, the strings
     code, out, _ = run(capsys, "tree", ckpt)
     assert code == 0 and "├── dense/" in out and "kernel  float32[2,3]" in out
+
+
+def test_ls_glob_falls_back_to_model_paths(capsys: pytest.CaptureFixture[str]) -> None:
+    keras3 = str(Path(__file__).resolve().parents[1] / "testdata" / "keras3" / "ckpt")
+    code, out, err = run(capsys, "ls", keras3, "*kernel*")  # no Keras 3 key holds "kernel"
+    assert code == 0
+    assert [ln.split()[0] for ln in out.splitlines()[:-1]] == [
+        "model/_functional/_operations/1/_kernel",
+        "model/_functional/_operations/3/_kernel",
+    ]
+    assert "no storage key matches '*kernel*'; listing the model paths that do" in err
+    doc = run_json(capsys, "ls", keras3, "*kernel*")
+    assert [t["key"] for t in doc["tensors"]] == [
+        "optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE",
+        "optimizer/_trainable_variables/4/.ATTRIBUTES/VARIABLE_VALUE",
+    ]
+    code, out, err = run(capsys, "ls", keras3, "*kernal*")
+    assert code == 0 and out == "0 tensors, 0 B\n"
+    assert "no storage key or model path matches '*kernal*'" in err
+    assert run(capsys, "ls", keras3, "optimizer/_iterations*")[2] == ""  # keys match: no note
 
 
 def test_diff(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
@@ -390,7 +414,12 @@ def test_tree_and_model_paths_follow_the_object_graph(
     doc = run_json(capsys, "tree", prefix)
     assert doc["by"] == "object graph"
     dense = doc["tree"]["model"]["dense"]
-    assert dense["kernel"] == "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+    assert dense["kernel"] == {
+        "key": "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE",
+        "dtype": "float32",
+        "shape": [2, 3],
+        "size": 24,
+    }
     assert doc["tree"]["model"]["alias"] == "(same object as model/dense)"
     assert "empty" not in doc["tree"]["model"]
     assert run_json(capsys, "tree", prefix, "--all")["tree"]["model"]["empty"] == "(no tensors)"

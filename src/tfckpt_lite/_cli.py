@@ -28,7 +28,7 @@ from typing import Any, Final, NoReturn, TextIO
 import numpy as np
 
 from . import _inspect as ins
-from ._api import load_checkpoint
+from ._api import CheckpointReader, load_checkpoint
 from ._errors import (
     CheckpointError,
     CheckpointNotFoundError,
@@ -141,9 +141,26 @@ def _ls_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _ls_by_model_paths(r: CheckpointReader, args: argparse.Namespace) -> list[ins.TensorInfo]:
+    """No key matched: model paths may (Keras 3 keeps kernels under
+    ``optimizer/_trainable_variables/0``, known to users as ``.../dense/_kernel``)."""
+    globs = " ".join(repr(p) for p in args.patterns)
+    rows = []
+    if not args.model_paths and r.object_graph is not None:
+        rows = ins.list_tensors(r, args.patterns, model_paths=True, sort=args.sort)
+    if rows:
+        _note(f"note: no storage key matches {globs}; listing the model paths that do")
+    elif not args.quiet:
+        where = "storage key or model path" if r.object_graph is not None else "storage key"
+        _note(f"note: no {where} matches {globs}")
+    return rows
+
+
 def _ls(args: argparse.Namespace) -> int:
     with load_checkpoint(args.path) as r:
         rows = ins.list_tensors(r, args.patterns, model_paths=args.model_paths, sort=args.sort)
+        if args.patterns and not rows:
+            rows = _ls_by_model_paths(r, args)
         total = sum(x.size for x in rows)
         if args.json:
             _json(
@@ -324,7 +341,7 @@ def _tree(args: argparse.Namespace) -> int:
         if args.json:
             _json(tree.to_json())
         else:
-            _lines(ins.tree_lines(tree, r))
+            _lines(ins.tree_lines(tree))
     return EXIT_OK
 
 

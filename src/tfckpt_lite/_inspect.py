@@ -481,7 +481,8 @@ def diff_checkpoints(
 
 # -- trees ------------------------------------------------------------------------------------
 
-#: A tree: name -> subtree, or name -> leaf text (a storage key, or a note in parentheses).
+#: A tree: name -> subtree, a tensor (`TensorInfo`), or text: a note in parentheses, or a key
+#: the object graph names but the checkpoint does not hold.
 Tree = dict[str, Any]
 
 
@@ -495,7 +496,36 @@ class CheckpointTree:
     tree: Tree
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "by": self.by, "tree": self.tree}
+        """Tensors become ``{"key", "dtype", "shape", "size"}`` objects; the rest as is."""
+
+        def convert(node: Tree) -> Tree:
+            out: Tree = {}
+            for name, sub in node.items():
+                if isinstance(sub, dict):
+                    out[name] = convert(sub)
+                elif isinstance(sub, TensorInfo):
+                    out[name] = {k: v for k, v in sub.to_json().items() if k != "name"}
+                else:
+                    out[name] = sub
+            return out
+
+        return {"path": self.path, "by": self.by, "tree": convert(self.tree)}
+
+
+def _with_tensors(tree: Tree, reader: CheckpointReader) -> Tree:
+    """`tree` with every leaf that is a key of `reader` replaced by its `TensorInfo`."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for name, sub in node.items():
+            if isinstance(sub, dict):
+                stack.append(sub)
+            elif isinstance(sub, str) and sub in reader:
+                shape = reader.shape(sub)
+                node[name] = TensorInfo(
+                    sub, sub, reader.dtype(sub), shape, tensor_size(reader, sub)
+                )
+    return tree
 
 
 def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
@@ -561,12 +591,13 @@ def checkpoint_tree(reader: CheckpointReader, *, show_empty: bool = False) -> Ch
     tensor only with `show_empty`), else its keys nested at ``/``."""
     graph = reader.object_graph
     if graph is not None:
-        return CheckpointTree(reader.prefix, "object graph", _object_tree(graph, show_empty))
+        tree = _with_tensors(_object_tree(graph, show_empty), reader)
+        return CheckpointTree(reader.prefix, "object graph", tree)
     keys = (k for k in reader if k != OBJECT_GRAPH_KEY)
-    return CheckpointTree(reader.prefix, "names", _name_tree(keys))
+    return CheckpointTree(reader.prefix, "names", _with_tensors(_name_tree(keys), reader))
 
 
-def tree_lines(tree: CheckpointTree, reader: CheckpointReader) -> list[str]:
+def tree_lines(tree: CheckpointTree) -> list[str]:
     """The tree drawn with box characters; tensors show dtype and shape (and, in an object
     graph, the storage key they live under)."""
     lines = [f"{tree.path} (by {tree.by})"]
@@ -590,10 +621,9 @@ def tree_lines(tree: CheckpointTree, reader: CheckpointReader) -> list[str]:
             children = list(enumerate(sub.items()))
             child_indent = indent + ("    " if last else "│   ")
             stack.append((iter(children), len(children), child_indent))
-        elif isinstance(sub, str) and sub in reader:
-            desc = f"{reader.dtype(sub)}{shape_str(reader.shape(sub))}"
-            where = f"  <- {sub}" if by_graph else ""
-            lines.append(f"{indent}{branch}{name}  {desc}{where}")
+        elif isinstance(sub, TensorInfo):
+            where = f"  <- {sub.key}" if by_graph else ""
+            lines.append(f"{indent}{branch}{name}  {sub.dtype}{shape_str(sub.shape)}{where}")
         else:
             lines.append(f"{indent}{branch}{name}  {sub}")
     return lines
