@@ -235,6 +235,25 @@ def test_ls_glob_falls_back_to_model_paths(capsys: pytest.CaptureFixture[str]) -
     assert run(capsys, "ls", keras3, "optimizer/_iterations*")[2] == ""  # keys match: no note
 
 
+def test_bad_names_suggest_close_keys_and_model_paths(
+    capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path
+) -> None:
+    for cmd in ("show", "dump"):
+        code, out, err = run(capsys, cmd, ckpt, "dense/kernal")
+        assert code == 3 and out == "" and "did you mean 'dense/kernel'" in err
+    keras3 = str(Path(__file__).resolve().parents[1] / "testdata" / "keras3" / "ckpt")
+    code, _, err = run(capsys, "show", keras3, "model/_functional/_operations/1/_kernal")
+    assert code == 3 and "did you mean 'model/_functional/_operations/1/_kernel'" in err
+    other = str(tmp_path / "other")
+    tfc.save(other, {"dense/kernel": np.zeros((2, 3), np.float32), "extra/w": np.ones(2)})
+    code, _, err = run(capsys, "diff", ckpt, other, "extra/v")  # suggests from either side
+    assert code == 3 and "did you mean 'extra/w'" in err
+    doc = run_json(capsys, "diff", ckpt, other, "dense/kernel", "extra/w")
+    assert [c["name"] for c in doc["changed"]] == ["dense/kernel"]
+    assert [a["name"] for a in doc["added"]] == ["extra/w"] and doc["removed"] == []
+    assert doc["unchanged"] == 0
+
+
 def test_diff(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
     other = str(tmp_path / "other")
     tfc.save(

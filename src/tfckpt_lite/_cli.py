@@ -351,6 +351,12 @@ def _tree(args: argparse.Namespace) -> int:
 def _diff_arguments(p: argparse.ArgumentParser) -> None:
     _path_argument(p, "a", "A")
     _path_argument(p, "b", "B")
+    p.add_argument(
+        "names",
+        metavar="NAME",
+        nargs="*",
+        help="compare only these tensors (keys or model paths, of A or of B)",
+    )
     _json_argument(p)
     p.add_argument(
         "--atol",
@@ -369,7 +375,8 @@ def _diff(args: argparse.Namespace) -> int:
     with load_checkpoint(args.a) as ra, load_checkpoint(args.b) as rb:
         progress = _Progress("comparing", not args.quiet)
         try:
-            result = ins.diff_checkpoints(ra, rb, atol=args.atol, progress=progress)
+            keys = [ins.resolve_name(ra, n, rb) for n in args.names] if args.names else None
+            result = ins.diff_checkpoints(ra, rb, atol=args.atol, keys=keys, progress=progress)
         finally:
             progress.close()
     if args.json:

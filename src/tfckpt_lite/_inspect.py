@@ -43,6 +43,7 @@ __all__ = [
     "TensorChange",
     "TensorInfo",
     "checkpoint_tree",
+    "close_names",
     "diff_checkpoints",
     "human_size",
     "list_tensors",
@@ -140,12 +141,7 @@ def write_json(obj: Any, stream: TextIO, indent: int | None = 1) -> None:
 # -- names ------------------------------------------------------------------------------------
 
 
-def resolve_name(reader: CheckpointReader, name: str) -> str:
-    """The storage key for `name`: a key, a key with ``:0``, or a model path.
-
-    Raises:
-        TensorNotFoundError: nothing matches; the message suggests close keys.
-    """
+def _lookup(reader: CheckpointReader, name: str) -> str | None:
     if name in reader:
         return name
     if name.endswith(":0") and name[:-2] in reader:
@@ -157,7 +153,33 @@ def resolve_name(reader: CheckpointReader, name: str) -> str:
                 return key
         if name + VARIABLE_VALUE_SUFFIX in reader:
             return name + VARIABLE_VALUE_SUFFIX
-    close = difflib.get_close_matches(name, list(reader), n=3)
+    return None
+
+
+def close_names(name: str, *readers: CheckpointReader, n: int = 3) -> list[str]:
+    """Up to `n` keys or model paths of `readers` that look like `name` (difflib's ratio)."""
+    candidates: set[str] = set()
+    for r in readers:
+        candidates.update(r)
+        graph = r.object_graph
+        if graph is not None:
+            candidates.update(p for k in r if (p := model_path(graph, k)) is not None)
+    candidates.discard(OBJECT_GRAPH_KEY)
+    return difflib.get_close_matches(name, sorted(candidates), n=n)
+
+
+def resolve_name(reader: CheckpointReader, name: str, *more: CheckpointReader) -> str:
+    """The storage key for `name` (a key, a key with ``:0``, or a model path) in `reader`, or
+    else in the first of `more` that has it.
+
+    Raises:
+        TensorNotFoundError: nothing matches; the message suggests close keys and paths.
+    """
+    for r in (reader, *more):
+        key = _lookup(r, name)
+        if key is not None:
+            return key
+    close = close_names(name, reader, *more)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise TensorNotFoundError(f"no tensor named {name!r}{hint}", path=reader.prefix, key=name)
 
@@ -451,12 +473,17 @@ def diff_checkpoints(
     b: CheckpointReader,
     *,
     atol: float = 0.0,
+    keys: Iterable[str] | None = None,
     progress: Progress | None = None,
 ) -> CheckpointDiff:
     """Compare two open checkpoints key by key: added (in `b` only), removed (in `a` only),
     changed (dtype, shape, or values further apart than `atol`), and the count unchanged.
-    Values are read one tensor at a time, checksums verified."""
+    `keys` limits the comparison to those storage keys. Values are read one tensor at a time,
+    checksums verified."""
     ka, kb = set(a), set(b)
+    if keys is not None:
+        wanted = set(keys)
+        ka, kb = ka & wanted, kb & wanted
     common = sorted(ka & kb)
     changed: list[TensorChange] = []
     for i, key in enumerate(common):
