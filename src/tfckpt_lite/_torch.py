@@ -53,9 +53,12 @@ DEFAULT_EXCLUDE: Final[tuple[str, ...]] = (
     r"^optimizer/",
     rf"^{SAVE_COUNTER}/",
     r"(^|/)global_step$",
+    r"(^|/)beta[12]_power(_\d+)?$",
     r"/(Adam|Adam_\d+|adam_m|adam_v|Momentum|RMSProp|RMSProp_\d+|ExponentialMovingAverage)$",
+    r"/(Adagrad|AdagradDA|AdagradDA_\d+|Adadelta|Adadelta_\d+|Ftrl|Ftrl_\d+|LAMB|LAMB_\d+)$",
 )
-"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters."""
+"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters. Also
+the rules `tfckpt_lite.edit(strip=True)` applies to keys no object graph owns."""
 
 LAYERNORM_RULES: Final[tuple[tuple[str, str | None], ...]] = (
     (r"(LayerNorm|layer_norm|layernorm|ln[^/]*)/gamma$", r"\1/weight"),
