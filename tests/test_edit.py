@@ -7,6 +7,7 @@ are in test_edit_tf.py."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -534,3 +535,21 @@ def test_cli_hostile(
     assert message.lower() in capsys.readouterr().err.lower()
     assert files(out) == []
     assert os.path.exists(src + ".index")
+
+
+class _FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tty = _FakeTTY()
+    monkeypatch.setattr("sys.stderr", tty)
+    src = fixture("keras_tf_keras/legacy_adam/ckpt")
+    assert main(["strip", src, str(tmp_path / "s")]) == 0
+    out = tty.getvalue()
+    assert "editing [" in out and "8/8" in out and out.endswith("\r\x1b[K")
+    quiet = _FakeTTY()
+    monkeypatch.setattr("sys.stderr", quiet)
+    assert main(["strip", "-q", src, str(tmp_path / "q")]) == 0
+    assert quiet.getvalue() == ""

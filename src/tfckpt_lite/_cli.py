@@ -754,6 +754,18 @@ def _average(args: argparse.Namespace) -> int:
     )
 
 
+def _port_arguments(p: argparse.ArgumentParser) -> None:
+    from ._port._command import add_arguments
+
+    add_arguments(p)
+
+
+def _port(args: argparse.Namespace) -> int:
+    from ._port._command import run
+
+    return _surgery("writing", args, lambda progress: run(args, progress))
+
+
 # -- the command table and the entry point ----------------------------------------------------
 
 
@@ -815,6 +827,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("merge", "merge checkpoints into one, with a conflict rule", _merge_arguments, _merge),
     Command("average", "the mean of N checkpoints of one model", _average_arguments, _average),
+    Command(
+        "port",
+        "an original TF release (BERT, GPT-2, T5, ...) -> transformers .safetensors",
+        _port_arguments,
+        _port,
+    ),
 )
 
 

@@ -316,6 +316,42 @@ def to_safetensors(
             reader.close()
 
 
+def write_safetensors(
+    dst: str | os.PathLike[str],
+    arrays: Iterable[tuple[str, np.ndarray[Any, Any]]],
+    *,
+    metadata: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Write named arrays (ml_dtypes bfloat16/float8 included) to a ``.safetensors`` file,
+    atomically, in the given order; returns the names written. For tensors that are not in
+    a checkpoint (`tfckpt port` writes transformers state dicts with it)."""
+    items = list(arrays)
+    header: dict[str, Any] = {"__metadata__": {"format": "pt", **(metadata or {})}}
+    offset = 0
+    for name, arr in items:
+        code = _ST_CODES.get(arr.dtype.name, "")
+        if not code or name in header:
+            why = "a duplicate name" if code else f"dtype {arr.dtype} has no safetensors type"
+            raise ValueError(f"arrays: {name!r}: {why}")
+        header[name] = {
+            "dtype": code,
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + arr.nbytes],
+        }
+        offset += arr.nbytes
+    blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    blob += b" " * (-(8 + len(blob)) % 8)
+    with AtomicFile(os.fspath(dst)) as out:
+        out.file.write(len(blob).to_bytes(8, "little"))
+        out.file.write(blob)
+        for i, (name, arr) in enumerate(items):
+            out.file.write(encode_fixed(arr).data)
+            if progress is not None:
+                progress(i + 1, len(items), name)
+    return [name for name, _ in items]
+
+
 # -- safetensors -> arrays --------------------------------------------------------------------
 
 

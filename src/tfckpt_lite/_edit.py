@@ -648,7 +648,13 @@ def plan_edit(
                 cut -= set(_path_edges(via, owner[k]))
 
     def universe() -> list[str]:
-        return sorted({n for k in keys.sorted for n in names(k)})
+        """Every name a glob could have meant, object paths above the tensors included."""
+        out: set[str] = set()
+        for k in keys.sorted:
+            for n in names(k):
+                parts = n.split("/")
+                out.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+        return sorted(out)
 
     for g in (sel, exc, kp):
         if not all(g.used):
