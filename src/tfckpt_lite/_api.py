@@ -16,7 +16,7 @@ import numpy as np
 
 from ._backend import Backend, Progress
 from ._dtypes import DType
-from ._errors import CorruptCheckpointError
+from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
@@ -227,13 +227,40 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         """
         return TensorSlicer(self._backend, key, self._verified if verify else None)
 
-    def verify(self, *, progress: Progress | None = None) -> int:
-        """Check every block and tensor checksum; raises on the first mismatch.
+    def verify(
+        self,
+        *,
+        progress: Progress | None = None,
+        fail_fast: bool = True,
+    ) -> int:
+        """Check every block and tensor checksum; return the number of tensors checked.
 
-        ``progress(done, total, key)`` is called after each tensor. Returns the number of
-        tensors checked.
+        Args:
+            progress: called as ``progress(done, total, key)`` after each tensor.
+            fail_fast: raise the first tensor's error (the default). With ``False`` every
+                tensor is checked and damage is raised at the end: one damaged tensor's own
+                error, or, for several, a `VerificationError` whose ``errors`` lists each.
         """
-        return self._backend.verify(progress)
+        errors: list[CheckpointError] = []
+        for i, key in enumerate(self._keys):
+            try:
+                self._backend.verify_tensor(key)
+            except CheckpointError as e:
+                if fail_fast:
+                    raise
+                errors.append(e)
+            if progress is not None:
+                progress(i + 1, len(self._keys), key)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            lines = "".join(f"\n  {e.key or '(no tensor)'}: {e.message}" for e in errors)
+            raise VerificationError(
+                f"{len(errors)} of {len(self._keys)} tensors are damaged:{lines}",
+                path=self.prefix,
+                errors=tuple(errors),
+            )
+        return len(self._keys)
 
     # -- object graph ---------------------------------------------------------------------
 

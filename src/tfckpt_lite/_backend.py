@@ -1,5 +1,7 @@
 """The interface between a format's reader and the public `CheckpointReader`.
 
+`Progress` is the one signature of progress callbacks (verify, conversions, edits, diffs).
+
 `_reader.BundleReader` (V2 bundles) and `_v1.V1Reader` (legacy tables) implement `Backend`;
 `_api.CheckpointReader` and everything above it (inspection, conversions, edits, remote
 read-ahead) go through it and never through a backend's private state. A new capability a
@@ -49,8 +51,10 @@ class Backend(Protocol):
         (no checksum: a tensor's CRC covers it whole)."""
         ...
 
-    def verify(self, progress: Progress | None = None) -> int:
-        """Read every readable tensor with checksums on; return how many were checked."""
+    def verify_tensor(self, key: str) -> None:
+        """Check one tensor as far as its format allows: V2 its CRC32C (a DT_VARIANT's
+        too; a DT_RESOURCE has no value), V1 its values (its table's CRCs were checked on
+        open). Raises the tensor's CheckpointError."""
         ...
 
     def close(self) -> None: ...

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import Progress
 from ._bundle import (
     Entry,
     Info,
@@ -205,19 +204,13 @@ class BundleReader:
             raise _with_context(err, path=self.index_path, key=key) from None
         return total
 
-    def verify(self, progress: Progress | None = None) -> int:
-        """Read every tensor with checksums on (DT_RESOURCE has no value to check); return
-        how many keys were gone through."""
-        keys = list(self._raw)
-        for i, key in enumerate(keys):
-            e = self.entry(key)
-            if e.dtype_info.name == "variant" and not e.slices:
-                self.read_variant_protos(key)
-            elif e.dtype_info.name != "resource":
-                self.read(key, verify=True)
-            if progress is not None:
-                progress(i + 1, len(keys), key)
-        return len(keys)
+    def verify_tensor(self, key: str) -> None:
+        """Check one tensor's checksum (a DT_VARIANT's too; a DT_RESOURCE has no value)."""
+        e = self.entry(key)
+        if e.dtype_info.name == "variant" and not e.slices:
+            self.read_variant_protos(key)
+        elif e.dtype_info.name != "resource":
+            self.read(key, verify=True)
 
     def close(self) -> None:
         for src in self._sources.values():

@@ -54,7 +54,6 @@ from typing import Any, Final
 
 import numpy as np
 
-from ._backend import Progress
 from ._bundle import (
     Extent,
     check_shape,
@@ -367,16 +366,10 @@ class V1Reader:
             if s.shard < len(self._tables)
         )
 
-    def verify(self, progress: Progress | None = None) -> int:
-        """Decode every tensor of a dtype V1 can hold (the table's block CRCs, V1's only
-        checksums, were all checked on open); return how many keys were gone through."""
-        for i, key in enumerate(self._keys):
-            dt = dtype_from_enum(self._tensors[key].dtype)
-            if dt.enum in _FIELD_OF:
-                self.read(key)
-            if progress is not None:
-                progress(i + 1, len(self._keys), key)
-        return len(self._keys)
+    def verify_tensor(self, key: str) -> None:
+        """Check one tensor's table blocks and values (dtypes V1 cannot hold are listed only)."""
+        if dtype_from_enum(self._tensor(key).dtype).enum in _FIELD_OF:
+            self.read(key)
 
     def close(self) -> None:
         self._tables.clear()
