@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ._dtypes import DType
-from ._graph import OBJECT_GRAPH_KEY
+from ._naming import OBJECT_GRAPH_KEY
 
 __all__ = [
     "CheckpointOptions",
@@ -347,7 +347,7 @@ def shard_tensors(
         for t in tensors:
             one.setdefault(t.checkpoint_key, {})[t.slice_spec] = t.tensor
         return [one]
-    shards = [dict(s) for s in callback(tensors)]
+    shards: list[Shard] = [dict(s) for s in callback(tensors)]
     _validate(shards, tensors, callback.description)
     return shards
 

@@ -4,8 +4,8 @@ Tensors go to the data file as they are added, in the caller's order (TF's layou
 same order of SaveV2 arguments), so memory holds one tensor at a time plus the small index.
 The CRC is computed over the very buffer handed to `write`, never a second copy of it.
 
-Atomicity follows TF's BundleWriter, made durable:
-  1. data   -> `P.data-<shard>.tempstate<random u64>` per shard (created exclusively)
+Atomicity follows TF's BundleWriter, made durable (each file an `_storage.AtomicFile`):
+  1. data   -> `P.data-<shard>-of-<shards so far>.tempstate<random u64>` per shard
   2. index  -> `P.index.tempstate<random u64>`, built from the sorted entries
   3. fsync all; if an older `P.index` exists, remove it first, so an old index never sits
      beside new data; rename the data files, then the index; fsync the directory.
@@ -31,8 +31,8 @@ import numpy as np
 from ._bundle import Entry, Extent, Header, check_shape, encode_entry, encode_header
 from ._coding import crc32c, mask_crc
 from ._dtypes import DType, dtype_of_array
+from ._naming import data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
-from ._reader import data_filename, encode_key
 from ._sharding import (
     CheckpointOptions,
     Shard,
@@ -40,9 +40,9 @@ from ._sharding import (
     parse_shape_and_slice,
     shard_tensors,
 )
-from ._storage import fsync_dir
+from ._storage import AtomicFile, fsync_dir
 from ._table import build_table
-from ._tensor_codec import encode_strings
+from ._tensor_codec import encode_fixed, encode_strings
 
 __all__ = ["BundleWriter", "save", "to_array", "write_shards", "write_tensors"]
 
@@ -64,11 +64,6 @@ _WRITEBACK_CHUNK = 8 << 20
 _DROP_BEHIND = 4 * _WRITEBACK_CHUNK
 _ADVISE = getattr(os, "posix_fadvise", None)
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-
-
-def _random_u64() -> int:
-    # os.urandom rather than the secrets module: the same bytes, minus 5 ms of imports.
-    return int.from_bytes(os.urandom(8), "little")
 
 
 def to_array(value: object) -> np.ndarray[Any, Any]:
@@ -187,28 +182,25 @@ class BundleWriter:
         if not os.path.basename(self.prefix):
             raise ValueError(f"checkpoint prefix {self.prefix!r} names a directory, not a file")
         self._fsync = fsync
-        directory = os.path.dirname(self.prefix) or "."
-        self._dir = directory
-        self._data_tmps: list[str] = []  # one per shard, the last one being written
-        self._index_tmp: str | None = None
+        self._index: AtomicFile | None = None
+        self._datas: list[AtomicFile] = []  # one per shard, the last one being written
         self._f: BinaryIO | None = None
         self._entries: dict[bytes, Entry] = {}
         self._full: dict[bytes, tuple[Entry, list[tuple[tuple[int, int], ...]]]] = {}
         self._done = False
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as e:
-            raise _saving_error(e, self.prefix) from e
         self._open_shard()
 
     def _open_shard(self) -> None:
-        tmp = f"{self.prefix}.data-{len(self._data_tmps):05d}.tempstate{_random_u64()}"
+        i = len(self._datas)
         try:
-            self._f = open(tmp, "xb", buffering=_WRITE_BUFFER)  # noqa: SIM115
+            data = AtomicFile(
+                data_filename(self.prefix, i, i + 1), fsync=self._fsync, buffering=_WRITE_BUFFER
+            )
         except OSError as e:
             self.abort()
             raise _saving_error(e, self.prefix) from e
-        self._data_tmps.append(tmp)
+        self._datas.append(data)
+        self._f = data.file
         self._offset = 0
         self._written_back = 0  # data before this offset has had its writeback started
         self._dropped = 0  # data before this offset was dropped from the page cache
@@ -216,7 +208,7 @@ class BundleWriter:
     @property
     def num_shards(self) -> int:
         """Data files so far: 1, plus one per `new_shard()`."""
-        return len(self._data_tmps)
+        return len(self._datas)
 
     def new_shard(self) -> None:
         """Finish the current data file; tensors added from now on go to the next one.
@@ -230,13 +222,8 @@ class BundleWriter:
         self._open_shard()
 
     def _close_data(self) -> None:
-        f = self._f
-        assert f is not None
         try:
-            f.flush()
-            if self._fsync:
-                os.fsync(f.fileno())
-            f.close()
+            self._datas[-1].close()
         except OSError as e:
             self.abort()
             raise _saving_error(e, self.prefix) from e
@@ -326,9 +313,7 @@ class BundleWriter:
                 self._f.write(payload)
                 size = len(payload)
             else:
-                if arr.dtype.byteorder == ">":
-                    arr = arr.astype(arr.dtype.newbyteorder("<"))
-                flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+                flat = encode_fixed(arr)
                 crc = mask_crc(crc32c(flat))
                 self._f.write(flat.data)
                 size = flat.nbytes
@@ -388,22 +373,18 @@ class BundleWriter:
             merged.update((k, encode_entry(full)) for k, (full, _) in self._full.items())
             items += sorted(merged.items())
             index = build_table(items)
-            index_path = self.prefix + ".index"
-            self._index_tmp = f"{index_path}.tempstate{_random_u64()}"
-            with open(self._index_tmp, "xb") as out:
-                out.write(index)
-                out.flush()
-                if self._fsync:
-                    os.fsync(out.fileno())
+            index_path = index_filename(self.prefix)
+            self._index = index_file = AtomicFile(index_path, fsync=self._fsync)
+            index_file.file.write(index)
+            index_file.close()
             if os.path.lexists(index_path):
                 os.unlink(index_path)
-            for i, tmp in enumerate(self._data_tmps):
-                os.replace(tmp, data_filename(self.prefix, i, n))
-            self._data_tmps = []
-            os.replace(self._index_tmp, index_path)
-            self._index_tmp = None
+            for i, data in enumerate(self._datas):
+                data.path = data_filename(self.prefix, i, n)  # the shard count is final now
+                data.publish()
+            index_file.publish()
             if self._fsync:
-                fsync_dir(self._dir)
+                fsync_dir(index_file.directory)
         except BaseException as e:
             self.abort()
             if isinstance(e, OSError):
@@ -414,18 +395,11 @@ class BundleWriter:
 
     def abort(self) -> None:
         """Stop and delete the temporary files; nothing is left that looks like a checkpoint."""
-        if self._f is not None:
-            try:
-                self._f.close()
-            except OSError:
-                pass
-            self._f = None
-        for tmp in (*self._data_tmps, self._index_tmp):
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
+        self._f = None
+        for data in self._datas:
+            data.discard()
+        if self._index is not None:
+            self._index.discard()
         self._done = True
 
     def __enter__(self) -> BundleWriter:
