@@ -29,6 +29,7 @@ from ._errors import (
     TensorNotFoundError,
     UnsupportedCheckpointError,
 )
+from ._sharding import CheckpointOptions, MaxShardSizePolicy, ShardingCallback
 from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
 from ._writer import BundleWriter, save
 
@@ -67,6 +68,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointManager",
     "CheckpointNotFoundError",
+    "CheckpointOptions",
     "CheckpointReader",
     "CheckpointState",
     "ChecksumMismatchError",
@@ -74,9 +76,11 @@ __all__ = [
     "CorruptCheckpointError",
     "DType",
     "GraphNode",
+    "MaxShardSizePolicy",
     "NotACheckpointError",
     "ObjectGraph",
     "RegisteredSaver",
+    "ShardingCallback",
     "SlotVariable",
     "TensorNotFoundError",
     "TensorSlicer",
