@@ -118,7 +118,10 @@ def test_no_hyperplane_fits_is_an_error_not_a_hang(tmp_path: Path) -> None:
 
 
 def test_checkpoint_write_with_options_keeps_graph_readable(tmp_path: Path) -> None:
-    tree: dict[str, Any] = {"layer": {"k": np.arange(60, dtype=np.float32).reshape(6, 10)}, "step": np.int64(3)}
+    tree: dict[str, Any] = {
+        "layer": {"k": np.arange(60, dtype=np.float32).reshape(6, 10)},
+        "step": np.int64(3),
+    }
     p = tfc.Checkpoint(**tree).write(tmp_path / "ck", _opts(64), fsync=False)
     back = tfc.load_tree(p)
     assert np.array_equal(back["layer"]["k"], tree["layer"]["k"])

@@ -89,7 +89,16 @@ def test_random_trees_sharded_byte_identical_to_tf(
     opts = CheckpointOptions(experimental_sharding_callback=MaxShardSizePolicy(size))
     tfc.Checkpoint(**tree).write(d / "ours" / "ck", opts, fsync=False)
     assert _dir_bytes(d / "ours") == _dir_bytes(d / "tf")
-    _tf_checkpoint(tree).read(theirs).assert_consumed()
+    if not any(v.dtype == np.float16 and v.ndim for v in leaves):
+        # (TF's RestoreV2 cannot read float16 slices back: "Dtype half not supported")
+        _tf_checkpoint(tree).read(theirs).assert_consumed()
+    back = tfc.load_tree(theirs)
+    for k, v in tree.items():
+        got = back[k]
+        for name, leaf in v.items() if isinstance(v, dict) else [("", v)]:
+            assert np.array_equal(
+                got[name] if name else got, leaf, equal_nan=leaf.dtype.kind in "fc"
+            )
     shutil.rmtree(d)
 
 

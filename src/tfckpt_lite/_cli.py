@@ -363,22 +363,27 @@ def _convert_arguments(p: argparse.ArgumentParser) -> None:
         help="checkpoint -> file: name tensors by TF2 model path (model/dense/kernel), "
         "not storage key (.../.ATTRIBUTES/VARIABLE_VALUE)",
     )
+    _filter_arguments(p, checkpoint=False)
 
 
 def _convert(args: argparse.Namespace) -> int:
     from . import _convert
 
     src, dst = args.src, args.dst
+    filters = _filters(args)
+    to_file = dst.endswith((".safetensors", ".npz")) or args.to is not None
+    if not to_file and any(v not in (None, False) for v in filters.values()):
+        _note(
+            "tfckpt: error: --select/--exclude/--strip/--keep/--rename/--cast apply to "
+            "checkpoint -> .safetensors/.npz conversions"
+        )
+        return EXIT_USAGE
     progress = _Progress("converting", not args.quiet)
     try:
         if dst.endswith(".safetensors") or args.to == "safetensors":
-            report = _convert.to_safetensors(
-                src, dst, strict=args.strict, model_paths=args.model_paths, progress=progress
-            )
+            write = _convert.to_safetensors
         elif dst.endswith(".npz") or args.to == "npz":
-            report = _convert.to_npz(
-                src, dst, strict=args.strict, model_paths=args.model_paths, progress=progress
-            )
+            write = _convert.to_npz
         elif src.endswith((".safetensors", ".npz")):
             read = _convert.from_safetensors if src.endswith(".safetensors") else _convert.from_npz
             prefix = read(src, dst, object_graph=args.object_graph, progress=progress)
@@ -395,9 +400,319 @@ def _convert(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     finally:
         progress.close()
-    if not args.quiet:
-        print(str(report))
+    return _surgery(
+        "converting",
+        args,
+        lambda progress: write(
+            src,
+            dst,
+            strict=args.strict,
+            model_paths=args.model_paths,
+            progress=progress,
+            **filters,
+        ),
+    )
+
+
+# -- surgery: edit, strip, cast, select, rename, reshard, merge, average ---------------------
+
+_SIZE_UNITS: Final = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1 << 10,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1 << 20,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1 << 30,
+}
+
+
+def _size(text: str) -> int:
+    """`1000000`, `100MB`, `1.5GiB` -> bytes (an argparse type)."""
+    t = text.strip().lower().replace(" ", "")
+    num = t.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = t[len(num) :]
+    try:
+        value = float(num) * _SIZE_UNITS[unit]
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (bytes, or with a unit: 500MB, 2GiB)"
+        ) from None
+    if not 0 < value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size must be positive")
+    return int(value)
+
+
+def _filter_arguments(p: argparse.ArgumentParser, *, checkpoint: bool = True) -> None:
+    """The filters `edit` and its shortcuts share with `convert`."""
+    g = p.add_argument_group("filters (applied in this order: select/exclude/strip, rename, cast)")
+    g.add_argument(
+        "--select",
+        action="append",
+        metavar="GLOB",
+        help="keep only tensors whose key or model path matches (a path also selects "
+        "everything below it); repeatable",
+    )
+    g.add_argument("--exclude", action="append", metavar="GLOB", help="leave these out")
+    g.add_argument(
+        "--strip",
+        action="store_true",
+        help="drop optimizer slots and state, save_counter, global_step and other "
+        "bookkeeping (see docs/inference_prep.md)",
+    )
+    g.add_argument("--keep", action="append", metavar="GLOB", help="exempt these from --strip")
+    g.add_argument(
+        "--rename",
+        action="append",
+        nargs=2,
+        metavar=("REGEX", "REPLACEMENT"),
+        help="ordered rename rule (re.sub on the name without /.ATTRIBUTES/VARIABLE_VALUE, "
+        "like to_torch's); repeatable",
+    )
+    g.add_argument(
+        "--cast",
+        action="append",
+        metavar="[GLOB=]DTYPE",
+        help="cast floating-point model tensors to bfloat16, float16 or float32 (only those "
+        "matching GLOB); repeatable, first match wins",
+    )
+    if checkpoint:
+        g.add_argument(
+            "--name-based",
+            action="store_true",
+            help="write a flat TF1-style checkpoint named by model paths, no object graph",
+        )
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    cast: Any = None
+    if args.cast:
+        pairs = [tuple(c.rsplit("=", 1)) if "=" in c else ("*", c) for c in args.cast]
+        cast = pairs[0][1] if len(pairs) == 1 and pairs[0][0] == "*" else pairs
+    out: dict[str, Any] = {
+        "select": args.select,
+        "exclude": args.exclude,
+        "strip": args.strip,
+        "keep": args.keep,
+        "rename": [tuple(r) for r in args.rename] if args.rename else None,
+        "cast": cast,
+    }
+    if hasattr(args, "name_based"):
+        out["name_based"] = args.name_based
+    return out
+
+
+def _report(report: Any, quiet: bool) -> None:
+    for line in str(report).splitlines():
+        if line.startswith("warning:"):
+            _note(line)
+        elif not quiet:
+            print(line)
+
+
+def _surgery(label: str, args: argparse.Namespace, run: Callable[[Any], Any]) -> int:
+    """Run an edit with a progress line; caller mistakes the library reports as ValueError /
+    TypeError are usage errors here (damaged files stay CheckpointError: `main` maps them)."""
+    progress = _Progress(label, not args.quiet)
+    try:
+        report = run(progress)
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, NotImplementedError) as e:
+        progress.close()
+        _note(f"tfckpt: error: {e}")
+        return EXIT_USAGE
+    finally:
+        progress.close()
+    _report(report, args.quiet)
     return EXIT_OK
+
+
+def _edit_arguments(p: argparse.ArgumentParser) -> None:
+    _path_argument(p, "src", "SRC")
+    _path_argument(p, "dst", "DST")
+    _filter_arguments(p)
+    _shard_argument(p)
+
+
+def _shard_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-shard-size",
+        type=_size,
+        metavar="SIZE",
+        help="split the data into files of at most SIZE (500MB, 2GiB), as TF's "
+        "MaxShardSizePolicy does; default: one data file",
+    )
+
+
+def _edit(args: argparse.Namespace, **preset: Any) -> int:
+    from ._edit import edit
+
+    kwargs = _filters(args)
+    for k, v in preset.items():
+        if v is not None:
+            kwargs[k] = v
+    return _surgery(
+        "editing",
+        args,
+        lambda progress: edit(
+            args.src,
+            args.dst,
+            max_shard_size=args.max_shard_size,
+            progress=progress,
+            **kwargs,
+        ),
+    )
+
+
+def _strip(args: argparse.Namespace) -> int:
+    return _edit(args, strip=True)
+
+
+def _cast_arguments(p: argparse.ArgumentParser) -> None:
+    _path_argument(p, "src", "SRC")
+    _path_argument(p, "dst", "DST")
+    p.add_argument("dtype", metavar="DTYPE", choices=["bfloat16", "float16", "float32"])
+    p.add_argument(
+        "only", metavar="GLOB", nargs="*", help="cast only these (default: every float tensor)"
+    )
+    _filter_arguments(p)
+    _shard_argument(p)
+
+
+def _cast(args: argparse.Namespace) -> int:
+    spec: Any = [(g, args.dtype) for g in args.only] if args.only else args.dtype
+    return _edit(args, cast=spec)
+
+
+def _select_arguments(p: argparse.ArgumentParser) -> None:
+    _path_argument(p, "src", "SRC")
+    _path_argument(p, "dst", "DST")
+    p.add_argument("globs", metavar="GLOB", nargs="+", help="keys or model paths to keep")
+    _filter_arguments(p)
+    _shard_argument(p)
+
+
+def _select(args: argparse.Namespace) -> int:
+    return _edit(args, select=[*args.globs, *(args.select or [])])
+
+
+def _rename_arguments(p: argparse.ArgumentParser) -> None:
+    _path_argument(p, "src", "SRC")
+    _path_argument(p, "dst", "DST")
+    p.add_argument(
+        "rules",
+        metavar="REGEX REPLACEMENT",
+        nargs="+",
+        help="pairs of rules, applied in order (re.sub; \\1 for groups)",
+    )
+    _filter_arguments(p)
+    _shard_argument(p)
+
+
+def _rename(args: argparse.Namespace) -> int:
+    if len(args.rules) % 2:
+        _note("tfckpt: error: rename: rules come in pairs: REGEX REPLACEMENT")
+        return EXIT_USAGE
+    pairs = list(zip(args.rules[::2], args.rules[1::2]))
+    return _edit(args, rename=[*pairs, *(tuple(r) for r in args.rename or [])])
+
+
+def _reshard_arguments(p: argparse.ArgumentParser) -> None:
+    _path_argument(p, "src", "SRC")
+    _path_argument(p, "dst", "DST")
+    _shard_argument(p)
+
+
+def _reshard(args: argparse.Namespace) -> int:
+    from ._edit import reshard
+
+    return _surgery(
+        "resharding",
+        args,
+        lambda progress: reshard(args.src, args.dst, args.max_shard_size, progress=progress),
+    )
+
+
+def _merge_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", metavar="SRC", nargs="+")
+    p.add_argument("-o", "--output", required=True, metavar="DST", help="output prefix")
+    p.add_argument(
+        "--on-conflict",
+        choices=["error", "first", "last"],
+        default="error",
+        help="a name in several sources: take it from the first or the last that has it, "
+        "or refuse (default)",
+    )
+    p.add_argument(
+        "--name-based",
+        action="store_true",
+        help="write a flat checkpoint named by model paths (when no graph holds the union)",
+    )
+    _shard_argument(p)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from ._edit import merge
+
+    return _surgery(
+        "merging",
+        args,
+        lambda progress: merge(
+            args.sources,
+            args.output,
+            on_conflict=args.on_conflict,
+            name_based=args.name_based,
+            max_shard_size=args.max_shard_size,
+            progress=progress,
+        ),
+    )
+
+
+def _weights(text: str) -> list[float]:
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated numbers") from None
+
+
+def _average_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", metavar="SRC", nargs="+")
+    p.add_argument("-o", "--output", required=True, metavar="DST", help="output prefix")
+    p.add_argument("--weights", type=_weights, metavar="W,W,...", help="one weight per SRC")
+    _shard_argument(p)
+
+
+def _average(args: argparse.Namespace) -> int:
+    from ._edit import average
+
+    return _surgery(
+        "averaging",
+        args,
+        lambda progress: average(
+            args.sources,
+            args.output,
+            weights=args.weights,
+            max_shard_size=args.max_shard_size,
+            progress=progress,
+        ),
+    )
+
+
+def _port_arguments(p: argparse.ArgumentParser) -> None:
+    from ._port._command import add_arguments
+
+    add_arguments(p)
+
+
+def _port(args: argparse.Namespace) -> int:
+    from ._port._command import run
+
+    return _surgery("writing", args, lambda progress: run(args, progress))
 
 
 # -- the command table and the entry point ----------------------------------------------------
@@ -433,6 +748,39 @@ COMMANDS: tuple[Command, ...] = (
         "checkpoint -> .safetensors/.npz, or .safetensors/.npz -> checkpoint",
         _convert_arguments,
         _convert,
+    ),
+    Command(
+        "edit",
+        "checkpoint -> checkpoint with filters: select, exclude, strip, rename, cast, shards",
+        _edit_arguments,
+        _edit,
+    ),
+    Command(
+        "strip",
+        "drop optimizer state and counters (the object graph is kept consistent)",
+        _edit_arguments,
+        _strip,
+    ),
+    Command(
+        "cast", "cast floating-point tensors (bfloat16/float16/float32)", _cast_arguments, _cast
+    ),
+    Command(
+        "select", "keep only tensors matching globs or model paths", _select_arguments, _select
+    ),
+    Command("rename", "rename tensors by ordered regex rules", _rename_arguments, _rename),
+    Command(
+        "reshard",
+        "split into shards of a maximum size (as TF's MaxShardSizePolicy), or join into one",
+        _reshard_arguments,
+        _reshard,
+    ),
+    Command("merge", "merge checkpoints into one, with a conflict rule", _merge_arguments, _merge),
+    Command("average", "the mean of N checkpoints of one model", _average_arguments, _average),
+    Command(
+        "port",
+        "an original TF release (BERT, GPT-2, T5, ...) -> transformers .safetensors",
+        _port_arguments,
+        _port,
     ),
 )
 

@@ -101,6 +101,8 @@ class ConversionReport:
     dst: str
     written: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: with `cast`: output name -> number of finite values that overflowed to +-inf
+    overflow: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         s = f"wrote {len(self.written)} tensors to {self.dst}"
@@ -108,6 +110,8 @@ class ConversionReport:
             s += f"; skipped {len(self.skipped)}: " + ", ".join(
                 f"{k} ({why})" for k, why in self.skipped.items()
             )
+        for name, n in self.overflow.items():
+            s += f"\nwarning: {name}: {n} finite values overflowed to inf in the cast"
         return s
 
 
@@ -176,6 +180,42 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
     return out
 
 
+def _selection(
+    reader: Any, model_paths: bool, report: ConversionReport, edits: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, DType], bytes | None]:
+    """Storage key -> output name, key -> dtype to cast to, and the object graph to embed
+    (None: the source's, if any). Without edits, `_output_names`; with them, the plan of
+    `_edit` (the same filters as `tfckpt edit`: select, exclude, strip, keep, rename, cast),
+    whose graph is the edited one."""
+    if not any(v not in (None, False) for v in edits.values()):
+        return _output_names(reader, model_paths, report), {}, None
+    from ._edit import plan_edit
+
+    plan = plan_edit(reader, name_based=model_paths, dst=report.dst, **edits)
+    names = {i.key: i.name for i in plan.items}
+    casts = {i.key: i.to for i in plan.items if i.to is not None}
+    if model_paths and reader.object_graph is not None:
+        report.skipped[OBJECT_GRAPH_KEY] = "object graph left out: names are model paths"
+    return names, casts, plan.graph if plan.graph is not None else (b"" if model_paths else None)
+
+
+def _edits(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: args[k] for k in ("select", "exclude", "strip", "keep", "rename", "cast")}
+
+
+def _cast_value(
+    arr: np.ndarray[Any, Any], to: DType | None, name: str, report: ConversionReport
+) -> np.ndarray[Any, Any]:
+    if to is None:
+        return arr
+    from ._edit import cast_array
+
+    out, overflow = cast_array(arr, to)
+    if overflow:
+        report.overflow[name] = overflow
+    return out
+
+
 # -- checkpoint -> safetensors ----------------------------------------------------------------
 
 
@@ -186,6 +226,12 @@ def to_safetensors(
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
+    select: Any = None,
+    exclude: Any = None,
+    strip: bool = False,
+    keep: Any = None,
+    rename: Any = None,
+    cast: Any = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to a ``.safetensors`` file, streaming.
 
@@ -196,6 +242,8 @@ def to_safetensors(
             (strings, complex128, int4, ...) instead of skipping it.
         model_paths: name tensors by their TF2 model path (``model/dense/kernel``) instead
             of their storage key (``model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE``).
+        select, exclude, strip, keep, rename, cast: the filters of `tfckpt_lite.edit`, applied
+            on the way (the embedded object graph is edited to match).
 
     Returns:
         A `ConversionReport` listing the names written and the keys skipped.
@@ -207,9 +255,11 @@ def to_safetensors(
         header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
         plan: list[tuple[str, str, tuple[int, ...], int]] = []
         offset = 0
-        names = _output_names(reader, model_paths, report)
+        names, casts, new_graph = _selection(reader, model_paths, report, _edits(locals()))
+        if new_graph:
+            header["__metadata__"][_GRAPH_META] = base64.b64encode(new_graph).decode()
         for key, name in names.items():
-            dt, shape = reader.dtype_info(key), reader.shape(key)
+            dt, shape = casts.get(key) or reader.dtype_info(key), reader.shape(key)
             if name == "__metadata__":
                 _skip(report, key, "the name is reserved by safetensors", strict, reader.prefix)
                 continue
@@ -237,7 +287,7 @@ def to_safetensors(
             out.file.write(len(blob).to_bytes(8, "little"))
             out.file.write(blob)
             for i, (key, name, shape, nbytes) in enumerate(plan):
-                arr = reader[key]
+                arr = _cast_value(reader[key], casts.get(key), name, report)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
                 raw = encode_fixed(arr)
@@ -251,6 +301,42 @@ def to_safetensors(
     finally:
         if owned:
             reader.close()
+
+
+def write_safetensors(
+    dst: str | os.PathLike[str],
+    arrays: Iterable[tuple[str, np.ndarray[Any, Any]]],
+    *,
+    metadata: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Write named arrays (ml_dtypes bfloat16/float8 included) to a ``.safetensors`` file,
+    atomically, in the given order; returns the names written. For tensors that are not in
+    a checkpoint (`tfckpt port` writes transformers state dicts with it)."""
+    items = list(arrays)
+    header: dict[str, Any] = {"__metadata__": {"format": "pt", **(metadata or {})}}
+    offset = 0
+    for name, arr in items:
+        code = _ST_CODES.get(arr.dtype.name, "")
+        if not code or name in header:
+            why = "a duplicate name" if code else f"dtype {arr.dtype} has no safetensors type"
+            raise ValueError(f"arrays: {name!r}: {why}")
+        header[name] = {
+            "dtype": code,
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + arr.nbytes],
+        }
+        offset += arr.nbytes
+    blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    blob += b" " * (-(8 + len(blob)) % 8)
+    with AtomicFile(os.fspath(dst)) as out:
+        out.file.write(len(blob).to_bytes(8, "little"))
+        out.file.write(blob)
+        for i, (name, arr) in enumerate(items):
+            out.file.write(encode_fixed(arr).data)
+            if progress is not None:
+                progress(i + 1, len(items), name)
+    return [name for name, _ in items]
 
 
 # -- safetensors -> arrays --------------------------------------------------------------------
@@ -454,19 +540,26 @@ def to_npz(
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
+    select: Any = None,
+    exclude: Any = None,
+    strip: bool = False,
+    keep: Any = None,
+    rename: Any = None,
+    cast: Any = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to an uncompressed ``.npz``, streaming.
 
     ml_dtypes types (bfloat16, float8, int4) are stored as same-width unsigned integers, with
     their dtype names in the ``__tfckpt_lite_dtypes__`` member; `from_npz` restores them.
     Strings are skipped (NumPy could only store them pickled) or raise with ``strict=True``.
-    `model_paths`: as for `to_safetensors`.
+    `model_paths` and the filters (select, exclude, strip, keep, rename, cast): as for
+    `to_safetensors`.
     """
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
         report = ConversionReport(dst)
-        names = _output_names(reader, model_paths, report)
+        names, casts, _ = _selection(reader, model_paths, report, _edits(locals()))
         keys = list(names)
         special: dict[str, str] = {}
         with (
@@ -474,7 +567,7 @@ def to_npz(
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
             for i, key in enumerate(keys):
-                dt = reader.dtype_info(key)
+                dt = casts.get(key) or reader.dtype_info(key)
                 if dt.numpy_dtype is None or not dt.is_fixed_size:
                     _skip(
                         report,
@@ -488,7 +581,7 @@ def to_npz(
                 if name == _DTYPES_MEMBER:
                     _skip(report, key, "name is reserved", strict, reader.prefix)
                     continue
-                arr = reader[key]
+                arr = _cast_value(reader[key], casts.get(key), name, report)
                 if not _npy_native(arr.dtype):
                     special[name] = dt.name
                     arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))

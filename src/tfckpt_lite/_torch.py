@@ -53,9 +53,12 @@ DEFAULT_EXCLUDE: Final[tuple[str, ...]] = (
     r"^optimizer/",
     rf"^{SAVE_COUNTER}/",
     r"(^|/)global_step$",
+    r"(^|/)beta[12]_power(_\d+)?$",
     r"/(Adam|Adam_\d+|adam_m|adam_v|Momentum|RMSProp|RMSProp_\d+|ExponentialMovingAverage)$",
+    r"/(Adagrad|AdagradDA|AdagradDA_\d+|Adadelta|Adadelta_\d+|Ftrl|Ftrl_\d+|LAMB|LAMB_\d+)$",
 )
-"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters."""
+"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters. Also
+the rules `tfckpt_lite.edit(strip=True)` applies to keys no object graph owns."""
 
 LAYERNORM_RULES: Final[tuple[tuple[str, str | None], ...]] = (
     (r"(LayerNorm|layer_norm|layernorm|ln[^/]*)/gamma$", r"\1/weight"),
@@ -222,6 +225,17 @@ def _to_tensor(torch: Any, arr: np.ndarray[Any, Any], tf_dtype: str) -> Any:
     return torch.from_numpy(arr)
 
 
+def open_for_torch(path: Any) -> Any:
+    """A reader whose arrays torch may own: local data files are mapped copy-on-write, so
+    tensors are zero-copy views that can be written without touching the file."""
+    from ._api import load_checkpoint
+    from ._storage import LocalFileSystem
+
+    p = os.fspath(path)
+    fs = None if "://" in p else LocalFileSystem(copy_on_write=True)
+    return load_checkpoint(p, filesystem=fs)
+
+
 def to_torch(
     path_or_reader: Any,
     *,
@@ -265,18 +279,13 @@ def to_torch(
         raise ImportError(
             "to_torch needs PyTorch: pip install 'tfckpt-lite[torch]' (the CPU build is enough)"
         ) from None
-    from ._api import CheckpointReader, load_checkpoint
+    from ._api import CheckpointReader
     from ._convert import model_path
-    from ._storage import LocalFileSystem
 
     if isinstance(path_or_reader, CheckpointReader):
         reader, owned = path_or_reader, False
     else:
-        fs = None
-        p = os.fspath(path_or_reader)
-        if "://" not in p:
-            fs = LocalFileSystem(copy_on_write=True)
-        reader, owned = load_checkpoint(p, filesystem=fs), True
+        reader, owned = open_for_torch(path_or_reader), True
     layout = _layout_fn(transpose)
     excluded = [re.compile(x) for x in (exclude or ())]
     graph = None

@@ -40,6 +40,7 @@ from ._sharding import (
     parse_shape_and_slice,
     shard_tensors,
 )
+from ._slices import SliceSet, box_shape, slice_box
 from ._storage import AtomicFile, fsync_dir
 from ._table import build_table
 from ._tensor_codec import encode_fixed, encode_strings
@@ -186,7 +187,7 @@ class BundleWriter:
         self._datas: list[AtomicFile] = []  # one per shard, the last one being written
         self._f: BinaryIO | None = None
         self._entries: dict[bytes, Entry] = {}
-        self._full: dict[bytes, tuple[Entry, list[tuple[tuple[int, int], ...]]]] = {}
+        self._full: dict[bytes, tuple[Entry, SliceSet]] = {}
         self._done = False
         self._open_shard()
 
@@ -271,8 +272,8 @@ class BundleWriter:
         check_shape(shape)
         extents = parse_slice_spec(slice_spec, shape)
         arr = to_array(value)
-        box = tuple((s, s + (d if n < 0 else n)) for (s, n), d in zip(extents, shape))
-        slice_shape = tuple(b - a for a, b in box)
+        box = slice_box(extents, shape)
+        slice_shape = box_shape(box)
         if arr.shape != slice_shape:
             raise ValueError(f"value of shape {arr.shape} does not match slice shape {slice_shape}")
         if all(n < 0 for _, n in extents) or slice_shape == shape:
@@ -283,16 +284,16 @@ class BundleWriter:
         dt = self._check_dtype(name, arr, dtype)
         # A full entry belongs to the first shard holding one of its slices (as TF merges).
         full, boxes = self._full.setdefault(
-            key, (Entry(dtype=dt.enum, shape=shape, shard_id=self.num_shards - 1), [])
+            key,
+            (Entry(dtype=dt.enum, shape=shape, shard_id=self.num_shards - 1), SliceSet(len(shape))),
         )
         if full.dtype != dt.enum or full.shape != shape:
             raise ValueError(f"slices of {name!r} disagree on dtype or full shape")
-        for other in boxes:
-            if all(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in zip(box, other)):
-                raise ValueError(f"slice {slice_spec!r} of {name!r} overlaps an earlier slice")
+        if boxes.overlaps(box):
+            raise ValueError(f"slice {slice_spec!r} of {name!r} overlaps an earlier slice")
         self._entries[encode_slice_key(key, extents)] = self._write(arr, dt)
         full.slices.append(extents)
-        boxes.append(box)
+        boxes.add(box)
 
     def _check_name(self, name: str) -> bytes:
         if self._done or self._f is None:
