@@ -28,6 +28,7 @@ from ._errors import (
     NotACheckpointError,
     TensorNotFoundError,
     UnsupportedCheckpointError,
+    VerificationError,
 )
 from ._sharding import CheckpointOptions, MaxShardSizePolicy, ShardingCallback
 from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
@@ -88,6 +89,7 @@ __all__ = [
     "TensorSlicer",
     "UnsupportedCheckpointError",
     "UnsupportedConversionError",
+    "VerificationError",
     "__version__",
     "average",
     "conv1d_to_torch",
