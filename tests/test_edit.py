@@ -7,6 +7,7 @@ are in test_edit_tf.py."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -534,3 +535,82 @@ def test_cli_hostile(
     assert message.lower() in capsys.readouterr().err.lower()
     assert files(out) == []
     assert os.path.exists(src + ".index")
+
+
+class _FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tty = _FakeTTY()
+    monkeypatch.setattr("sys.stderr", tty)
+    src = fixture("keras_tf_keras/legacy_adam/ckpt")
+    assert main(["strip", src, str(tmp_path / "s")]) == 0
+    out = tty.getvalue()
+    assert "editing [" in out and "8/8" in out and out.endswith("\r\x1b[K")
+    quiet = _FakeTTY()
+    monkeypatch.setattr("sys.stderr", quiet)
+    assert main(["strip", "-q", src, str(tmp_path / "q")]) == 0
+    assert quiet.getvalue() == ""
+
+
+# -- the real-world corpus ---------------------------------------------------------------------
+
+
+def _corpus_checkpoints() -> list[str]:
+    from .conftest import realworld_dir
+
+    root = realworld_dir()
+    if root is None:
+        return []
+    import json
+
+    expected = json.loads((DATA / "realworld_expected.json").read_text())
+    return [str(root / c["prefix"]) for c in expected["checkpoints"] if c.get("data_files_present")]
+
+
+def test_edits_of_every_real_world_checkpoint(tmp_path: Path) -> None:
+    """An edit that changes nothing keeps every tensor bit for bit and the graph as it was;
+    strip and cast keep the graph consistent with the bundle (every key a graph names is
+    stored, unless the source did not store it either) and every value they keep."""
+    prefixes = _corpus_checkpoints()
+    if not prefixes:
+        pytest.skip("real-world corpus not present")
+    for i, prefix in enumerate(prefixes):
+        with tfc.load_checkpoint(prefix) as src:
+            g0 = src.object_graph
+            tfc.edit(src, tmp_path / f"same{i}", fsync=False)
+            with tfc.load_checkpoint(tmp_path / f"same{i}") as out:
+                assert list(out) == list(src), prefix
+                for k in src:
+                    a, b = src[k], out[k]
+                    assert a.dtype == b.dtype and a.shape == b.shape, (prefix, k)
+                    assert (
+                        a.tobytes() == b.tobytes()
+                        if a.dtype != object
+                        else (a.tolist() == b.tolist())
+                    ), (prefix, k)
+            phantom = set() if g0 is None else set(g0.checkpoint_keys()) - set(src)
+            try:
+                report = tfc.edit(src, tmp_path / f"s{i}", strip=True, cast="bfloat16", fsync=False)
+            except ValueError as e:
+                assert "nothing left" in str(e)  # a checkpoint of optimizer state only
+                continue
+            with tfc.load_checkpoint(tmp_path / f"s{i}") as out:
+                g = out.object_graph
+                assert (g is None) == (g0 is None), prefix
+                if g is not None:
+                    assert set(g.checkpoint_keys()) <= set(out) | phantom, prefix
+                back = {v: k for k, v in report.renamed.items()}
+                for k in out:
+                    if k == GRAPH:
+                        continue
+                    a, b = src[back.get(k, k)], out[k]
+                    if k in report.cast:
+                        a = a.astype(b.dtype)
+                    assert (
+                        a.tobytes() == b.tobytes()
+                        if a.dtype != object
+                        else (a.tolist() == b.tolist())
+                    ), (prefix, k)

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     import base64
     import json
     import zipfile
+
+    from ._api import CheckpointReader
 else:  # ~10 ms of imports that only conversions need: see _lazy
     base64 = lazy_module("base64")
     json = lazy_module("json")
@@ -118,7 +120,7 @@ class ConversionReport:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _open_reader(src: Any) -> tuple[Any, bool]:
+def _open_reader(src: CheckpointReader | str | os.PathLike[str]) -> tuple[CheckpointReader, bool]:
     """A CheckpointReader for a path or an already open reader; second item: close it after."""
     from ._api import CheckpointReader, load_checkpoint
 
@@ -133,22 +135,9 @@ def _skip(report: ConversionReport, key: str, why: str, strict: bool, path: str)
     report.skipped[key] = why
 
 
-def model_path(graph: Any, key: str) -> str | None:
-    """The object path a user knows a tensor by: the first of `graph.paths(key)` that does
-    not pass through an optimizer (Keras 3 reaches a Dense kernel first as
-    ``optimizer/_trainable_variables/0``, and also as ``model/optimizer/...``), else the
-    first path; None when the graph does not own `key`."""
-    try:
-        paths = graph.paths(key)
-    except (LookupError, CheckpointError):
-        return None
-    for p in paths:
-        if "optimizer" not in p.split("/"):
-            return str(p)
-    return str(paths[0]) if paths else None
-
-
-def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> dict[str, str]:
+def _output_names(
+    reader: CheckpointReader, model_paths: bool, report: ConversionReport
+) -> dict[str, str]:
     """Storage key -> name in the output file. With `model_paths`, TF2 variables are named by
     their object-graph model path (``model/dense/kernel``) or at least lose the
     ``/.ATTRIBUTES/VARIABLE_VALUE`` suffix; the graph itself is then left out (its keys would
@@ -156,11 +145,9 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
     names = {k: k for k in reader}
     if not model_paths:
         return names
-    graph = None
-    try:
-        graph = reader.object_graph
-    except ImportError:
-        pass
+    from ._graph import model_path
+
+    graph = reader.object_graph
     out: dict[str, str] = {}
     taken: dict[str, str] = {}
     for key in names:
@@ -181,7 +168,7 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
 
 
 def _selection(
-    reader: Any, model_paths: bool, report: ConversionReport, edits: dict[str, Any]
+    reader: CheckpointReader, model_paths: bool, report: ConversionReport, edits: dict[str, Any]
 ) -> tuple[dict[str, str], dict[str, DType], bytes | None]:
     """Storage key -> output name, key -> dtype to cast to, and the object graph to embed
     (None: the source's, if any). Without edits, `_output_names`; with them, the plan of

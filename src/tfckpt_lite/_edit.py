@@ -359,8 +359,14 @@ def _prune(
 
     nodes = graph.nodes
     n = len(nodes)
+    # An attribute stays while one of its tensors does; one that never had a tensor in this
+    # bundle (an uninitialized variable of a SavedModel) stays as it was.
     attrs_kept = [
-        [a for a in nd.attributes.values() if any(k in kept for k in keys.of(a.checkpoint_key))]
+        [
+            a
+            for a in nd.attributes.values()
+            if not keys.of(a.checkpoint_key) or any(k in kept for k in keys.of(a.checkpoint_key))
+        ]
         for nd in nodes
     ]
     # Which nodes held values at all: those that never did (a layer without weights) stay
@@ -648,7 +654,13 @@ def plan_edit(
                 cut -= set(_path_edges(via, owner[k]))
 
     def universe() -> list[str]:
-        return sorted({n for k in keys.sorted for n in names(k)})
+        """Every name a glob could have meant, object paths above the tensors included."""
+        out: set[str] = set()
+        for k in keys.sorted:
+            for n in names(k):
+                parts = n.split("/")
+                out.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+        return sorted(out)
 
     for g in (sel, exc, kp):
         if not all(g.used):
@@ -673,7 +685,7 @@ def plan_edit(
             report.dropped[k] = "its object is no longer reachable"
             kept.discard(k)
         if name_based:
-            from ._convert import model_path
+            from ._graph import model_path
 
             ng = ObjectGraph(proto) if proto is not None else None
             stored = {
@@ -743,9 +755,17 @@ def plan_edit(
     for glob, _ in casts:
         if glob is not None and not glob.used[0]:
             glob.check_used(universe())
-    if not items and not allow_empty:
+    if not items and report.dropped and not allow_empty:
         raise ValueError(f"nothing left to write: every tensor of {reader.prefix!r} was dropped")
-    return _Plan(items, None if proto is None else proto.SerializeToString(), report)
+    graph_bytes = None
+    if proto is not None:
+        assert graph is not None
+        # An unchanged graph keeps its bytes (writers differ in how they serialize one proto).
+        if proto == graph.proto:
+            graph_bytes = bytes(reader[OBJECT_GRAPH_KEY].reshape(-1)[0])
+        else:
+            graph_bytes = proto.SerializeToString()
+    return _Plan(items, graph_bytes, report)
 
 
 def _write_order(proto: _pb.TrackableObjectGraph | None, out: Mapping[str, str]) -> list[str]:

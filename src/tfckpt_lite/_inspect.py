@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import numpy as np
 
-from ._convert import model_path
 from ._errors import CheckpointError, TensorNotFoundError
+from ._graph import model_path
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
 
 if TYPE_CHECKING:

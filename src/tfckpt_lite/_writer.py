@@ -27,6 +27,7 @@ from ._coding import crc32c, mask_crc
 from ._dtypes import DType, dtype_of_array
 from ._naming import data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
+from ._slices import SliceSet, box_shape, slice_box
 from ._storage import AtomicFile, fsync_dir
 from ._table import build_table
 from ._tensor_codec import encode_fixed, encode_strings
@@ -181,7 +182,7 @@ class BundleWriter:
         self._written_back = 0  # data before this offset has had its writeback started
         self._dropped = 0  # data before this offset was dropped from the page cache
         self._entries: dict[bytes, Entry] = {}
-        self._full: dict[bytes, tuple[Entry, list[tuple[tuple[int, int], ...]]]] = {}
+        self._full: dict[bytes, tuple[Entry, SliceSet]] = {}
         self._done = False
 
     # -- adding -------------------------------------------------------------------------
@@ -213,8 +214,8 @@ class BundleWriter:
         check_shape(shape)
         extents = parse_slice_spec(slice_spec, shape)
         arr = to_array(value)
-        box = tuple((s, s + (d if n < 0 else n)) for (s, n), d in zip(extents, shape))
-        slice_shape = tuple(b - a for a, b in box)
+        box = slice_box(extents, shape)
+        slice_shape = box_shape(box)
         if arr.shape != slice_shape:
             raise ValueError(f"value of shape {arr.shape} does not match slice shape {slice_shape}")
         if all(n < 0 for _, n in extents) or slice_shape == shape:
@@ -223,15 +224,16 @@ class BundleWriter:
         if key in self._entries:
             raise ValueError(f"adding duplicate key: {name!r}")
         dt = dtype_of_array(arr)
-        full, boxes = self._full.setdefault(key, (Entry(dtype=dt.enum, shape=shape), []))
+        full, boxes = self._full.setdefault(
+            key, (Entry(dtype=dt.enum, shape=shape), SliceSet(len(shape)))
+        )
         if full.dtype != dt.enum or full.shape != shape:
             raise ValueError(f"slices of {name!r} disagree on dtype or full shape")
-        for other in boxes:
-            if all(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in zip(box, other)):
-                raise ValueError(f"slice {slice_spec!r} of {name!r} overlaps an earlier slice")
+        if boxes.overlaps(box):
+            raise ValueError(f"slice {slice_spec!r} of {name!r} overlaps an earlier slice")
         self._entries[encode_slice_key(key, extents)] = self._write(arr)
         full.slices.append(extents)
-        boxes.append(box)
+        boxes.add(box)
 
     def _check_name(self, name: str) -> bytes:
         if self._done or self._f is None:
