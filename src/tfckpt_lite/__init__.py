@@ -28,6 +28,7 @@ from ._errors import (
     NotACheckpointError,
     TensorNotFoundError,
     UnsupportedCheckpointError,
+    VerificationError,
 )
 from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
 from ._writer import BundleWriter, save
@@ -84,6 +85,7 @@ __all__ = [
     "TensorSlicer",
     "UnsupportedCheckpointError",
     "UnsupportedConversionError",
+    "VerificationError",
     "__version__",
     "average",
     "conv1d_to_torch",
