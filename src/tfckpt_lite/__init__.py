@@ -151,7 +151,14 @@ _LAZY: dict[str, str] = {
 }
 
 
+# Public submodules, imported on first attribute access: `tfckpt_lite.train` (shaped like
+# `tf.train`) and `tfckpt_lite.errors` (TF's error names).
+_SUBMODULES = frozenset({"errors", "train"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tfckpt_lite.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tfckpt_lite' has no attribute {name!r}")
