@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ._edit import EditReport, average, edit, merge, reshard
     from ._graph import Attribute, GraphNode, ObjectGraph, RegisteredSaver, SlotVariable
     from ._manager import CheckpointManager
+    from ._saved_model import SavedModelInfo, saved_model_info
     from ._torch import (
         BATCHNORM_RULES,
         LAYERNORM_RULES,
@@ -80,6 +81,7 @@ __all__ = [
     "NotACheckpointError",
     "ObjectGraph",
     "RegisteredSaver",
+    "SavedModelInfo",
     "SlotVariable",
     "TensorNotFoundError",
     "TensorSlicer",
@@ -107,6 +109,7 @@ __all__ = [
     "rename_key",
     "reshard",
     "save",
+    "saved_model_info",
     "to_npz",
     "to_safetensors",
     "to_torch",
@@ -140,6 +143,8 @@ _LAZY: dict[str, str] = {
     "from_npz": "_convert",
     "from_safetensors": "_convert",
     "load_tree": "_checkpoint",
+    "saved_model_info": "_saved_model",
+    "SavedModelInfo": "_saved_model",
     "rename_key": "_torch",
     "to_npz": "_convert",
     "to_safetensors": "_convert",
