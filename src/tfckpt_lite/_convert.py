@@ -65,6 +65,9 @@ _ATTR_SUFFIX: Final = "/.ATTRIBUTES/VARIABLE_VALUE"
 _GRAPH_META: Final = "tfckpt_lite.object_graph"
 _DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
 _MAX_HEADER: Final = 100 << 20  # safetensors' own limit
+# Remote sources: bytes fetched ahead of the tensor being written (about twice this is in
+# memory at once), so a conversion streams without holding the checkpoint.
+READ_AHEAD: Final = 16 << 20
 
 # TF dtype name -> safetensors dtype code. complex64 has a code ("C64") in recent safetensors;
 # complex128, int4/uint4 (packed two per byte there), float8 *fnuz variants and strings do not.
@@ -273,8 +276,8 @@ def to_safetensors(
         try:
             out.f.write(len(blob).to_bytes(8, "little"))
             out.f.write(blob)
-            for i, (key, name, shape, nbytes) in enumerate(plan):
-                arr = reader[key]
+            values = reader._values([p[0] for p in plan], window=READ_AHEAD)
+            for i, ((key, name, shape, nbytes), (_, arr)) in enumerate(zip(plan, values)):
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
                 raw = _raw_bytes(arr)
@@ -514,6 +517,7 @@ def to_npz(
         out = _AtomicFile(dst)
         try:
             with zipfile.ZipFile(out.f, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+                todo: list[tuple[int, str, str]] = []
                 for i, key in enumerate(keys):
                     dt = reader.dtype_info(key)
                     if dt.numpy_dtype is None or not dt.is_fixed_size:
@@ -524,14 +528,14 @@ def to_npz(
                             strict,
                             reader.prefix,
                         )
-                        continue
-                    name = names[key]
-                    if name == _DTYPES_MEMBER:
+                    elif names[key] == _DTYPES_MEMBER:
                         _skip(report, key, "name is reserved", strict, reader.prefix)
-                        continue
-                    arr = reader[key]
+                    else:
+                        todo.append((i, key, names[key]))
+                values = reader._values([key for _, key, _ in todo], window=READ_AHEAD)
+                for (i, key, name), (_, arr) in zip(todo, values):
                     if not _npy_native(arr.dtype):
-                        special[name] = dt.name
+                        special[name] = reader.dtype_info(key).name
                         arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
                     with z.open(name + ".npy", "w", force_zip64=True) as m:
                         np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
