@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import tfckpt_lite as tfc
+from tfckpt_lite._remote import MAX_REQUEST
 
 from ._stores import GCSStore, S3Store, Store
 
@@ -130,12 +131,13 @@ def test_load_coalesces_many_small_tensors(store: Store, tmp_path: Path) -> None
 
 
 def test_load_is_concurrent_and_fetches_every_byte_once(store: Store, tmp_path: Path) -> None:
-    """72 MiB: 18 x 4 MiB tensors with 500 small ones between them, in requests of at most
-    32 MiB (so 3) fetched in parallel; every byte of the data file exactly once."""
+    """18 x 1 MiB kernels with 28 scalars after each, in requests of at most MAX_REQUEST
+    (8 MiB: 7 layers fit, then 7, then 4) fetched in parallel; every byte exactly once."""
+    assert MAX_REQUEST == 8 * MiB
     rng = np.random.default_rng(2)
     tensors: dict[str, Any] = {}
     for i in range(18):
-        tensors[f"layer_{i:02d}/kernel"] = rng.standard_normal(MiB).astype(np.float32)
+        tensors[f"layer_{i:02d}/kernel"] = rng.standard_normal(MiB // 4).astype(np.float32)
         for j in range(28):
             tensors[f"layer_{i:02d}/scale_{j:02d}"] = np.float32(j)
     local = _ckpt(tmp_path, tensors)
@@ -145,10 +147,12 @@ def test_load_is_concurrent_and_fetches_every_byte_once(store: Store, tmp_path: 
     data_size = (local / "ckpt-1.data-00000-of-00001").stat().st_size
     store.log.reset()
     got = tfc.load(store.url(f"{run}/ckpt-1"))
-    downloads = store.downloads(data_key)
-    assert len(downloads) == 3, [(g.range, g.sent) for g in downloads]
-    assert sum(g.sent for g in downloads) == data_size
-    assert max(g.sent for g in downloads) <= 32 * MiB
+    layer = MiB + 28 * 4
+    ranges = sorted(g.range or "" for g in store.downloads(data_key))
+    assert ranges == sorted(
+        f"bytes={a * layer}-{min(b * layer, data_size) - 1}" for a, b in ((0, 7), (7, 14), (14, 18))
+    )
+    assert sum(g.sent for g in store.downloads(data_key)) == data_size
     assert store.log.max_in_flight >= 2  # the server saw them overlap
     for k, v in tensors.items():
         np.testing.assert_array_equal(got[k], v)
