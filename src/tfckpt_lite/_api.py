@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from ._dtypes import DType
-from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
+from ._errors import CorruptCheckpointError
 from ._gcpause import gc_paused
+from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
+from ._reader import BundleReader
 from ._state import latest_checkpoint_in
 from ._storage import FileSystem, LocalFileSystem
 
@@ -33,8 +35,6 @@ __all__ = [
     "load_checkpoint",
     "load_variable",
 ]
-
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 class Backend(Protocol):
@@ -75,15 +75,9 @@ def _open_backend(path: str | os.PathLike[str], fs: Any, use_mmap: bool = True) 
     fs, spath = _filesystem(os.fspath(path), fs, use_mmap)
     where = resolve(spath, fs)
     if where.format == "v2":
-        from ._reader import BundleReader
-
         return BundleReader(where.prefix, fs)
-    try:
-        from ._v1 import V1Reader
-    except ImportError:  # pragma: no cover - the V1 module ships with the package
-        raise UnsupportedCheckpointError(
-            "V1 checkpoints are not supported by this build", path=where.prefix
-        ) from None
+    from ._v1 import V1Reader  # legacy files are rare: its import is paid when one is opened
+
     return V1Reader(where.prefix, fs)
 
 

@@ -29,25 +29,27 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
-from ._storage import LocalSource, fsync_dir
+from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
+from ._storage import AtomicFile, LocalSource
+from ._tensor_codec import encode_fixed
 from ._writer import BundleWriter
 
 if TYPE_CHECKING:
     import base64
     import json
-    import secrets
     import zipfile
+
+    from ._api import CheckpointReader
 else:  # ~10 ms of imports that only conversions need: see _lazy
     base64 = lazy_module("base64")
     json = lazy_module("json")
-    secrets = lazy_module("secrets")
     zipfile = lazy_module("zipfile")
 
 __all__ = [
@@ -60,8 +62,6 @@ __all__ = [
     "to_safetensors",
 ]
 
-OBJECT_GRAPH_KEY: Final = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_ATTR_SUFFIX: Final = "/.ATTRIBUTES/VARIABLE_VALUE"
 _GRAPH_META: Final = "tfckpt_lite.object_graph"
 _DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
 _MAX_HEADER: Final = 100 << 20  # safetensors' own limit
@@ -106,6 +106,8 @@ class ConversionReport:
     dst: str
     written: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: with `cast`: output name -> number of finite values that overflowed to +-inf
+    overflow: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         s = f"wrote {len(self.written)} tensors to {self.dst}"
@@ -113,13 +115,15 @@ class ConversionReport:
             s += f"; skipped {len(self.skipped)}: " + ", ".join(
                 f"{k} ({why})" for k, why in self.skipped.items()
             )
+        for name, n in self.overflow.items():
+            s += f"\nwarning: {name}: {n} finite values overflowed to inf in the cast"
         return s
 
 
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _open_reader(src: Any) -> tuple[Any, bool]:
+def _open_reader(src: CheckpointReader | str | os.PathLike[str]) -> tuple[CheckpointReader, bool]:
     """A CheckpointReader for a path or an already open reader; second item: close it after."""
     from ._api import CheckpointReader, load_checkpoint
 
@@ -134,55 +138,9 @@ def _skip(report: ConversionReport, key: str, why: str, strict: bool, path: str)
     report.skipped[key] = why
 
 
-class _AtomicFile:
-    """A file written under a temporary name, fsynced and renamed into place on success."""
-
-    def __init__(self, dst: str) -> None:
-        self.dst = dst
-        directory = os.path.dirname(dst) or "."
-        os.makedirs(directory, exist_ok=True)
-        self.dir = directory
-        self.tmp = f"{dst}.tempstate{secrets.randbits(64)}"
-        self.f: BinaryIO = open(self.tmp, "xb")  # noqa: SIM115
-
-    def commit(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-        os.replace(self.tmp, self.dst)
-        fsync_dir(self.dir)
-
-    def abort(self) -> None:
-        self.f.close()
-        try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
-            pass
-
-
-def _raw_bytes(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The little-endian row-major bytes of `arr` as a flat uint8 view (copy only if needed)."""
-    if arr.dtype.byteorder == ">":
-        arr = arr.astype(arr.dtype.newbyteorder("<"))
-    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
-
-
-def model_path(graph: Any, key: str) -> str | None:
-    """The object path a user knows a tensor by: the first of `graph.paths(key)` that does
-    not pass through an optimizer (Keras 3 reaches a Dense kernel first as
-    ``optimizer/_trainable_variables/0``, and also as ``model/optimizer/...``), else the
-    first path; None when the graph does not own `key`."""
-    try:
-        paths = graph.paths(key)
-    except (LookupError, CheckpointError):
-        return None
-    for p in paths:
-        if "optimizer" not in p.split("/"):
-            return str(p)
-    return str(paths[0]) if paths else None
-
-
-def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> dict[str, str]:
+def _output_names(
+    reader: CheckpointReader, model_paths: bool, report: ConversionReport
+) -> dict[str, str]:
     """Storage key -> name in the output file. With `model_paths`, TF2 variables are named by
     their object-graph model path (``model/dense/kernel``) or at least lose the
     ``/.ATTRIBUTES/VARIABLE_VALUE`` suffix; the graph itself is then left out (its keys would
@@ -190,11 +148,9 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
     names = {k: k for k in reader}
     if not model_paths:
         return names
-    graph = None
-    try:
-        graph = reader.object_graph
-    except ImportError:
-        pass
+    from ._graph import model_path
+
+    graph = reader.object_graph
     out: dict[str, str] = {}
     taken: dict[str, str] = {}
     for key in names:
@@ -202,8 +158,7 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
             report.skipped[key] = "object graph left out: names are model paths"
             continue
         name = (model_path(graph, key) if graph is not None else None) or key
-        if name.endswith(_ATTR_SUFFIX):
-            name = name[: -len(_ATTR_SUFFIX)]
+        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
         if name in taken:
             raise UnsupportedConversionError(
                 f"keys {taken[name]!r} and {key!r} have the same model path {name!r}",
@@ -212,6 +167,42 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
             )
         taken[name] = key
         out[key] = name
+    return out
+
+
+def _selection(
+    reader: CheckpointReader, model_paths: bool, report: ConversionReport, edits: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, DType], bytes | None]:
+    """Storage key -> output name, key -> dtype to cast to, and the object graph to embed
+    (None: the source's, if any). Without edits, `_output_names`; with them, the plan of
+    `_edit` (the same filters as `tfckpt edit`: select, exclude, strip, keep, rename, cast),
+    whose graph is the edited one."""
+    if not any(v not in (None, False) for v in edits.values()):
+        return _output_names(reader, model_paths, report), {}, None
+    from ._edit import plan_edit
+
+    plan = plan_edit(reader, name_based=model_paths, dst=report.dst, **edits)
+    names = {i.key: i.name for i in plan.items}
+    casts = {i.key: i.to for i in plan.items if i.to is not None}
+    if model_paths and reader.object_graph is not None:
+        report.skipped[OBJECT_GRAPH_KEY] = "object graph left out: names are model paths"
+    return names, casts, plan.graph if plan.graph is not None else (b"" if model_paths else None)
+
+
+def _edits(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: args[k] for k in ("select", "exclude", "strip", "keep", "rename", "cast")}
+
+
+def _cast_value(
+    arr: np.ndarray[Any, Any], to: DType | None, name: str, report: ConversionReport
+) -> np.ndarray[Any, Any]:
+    if to is None:
+        return arr
+    from ._edit import cast_array
+
+    out, overflow = cast_array(arr, to)
+    if overflow:
+        report.overflow[name] = overflow
     return out
 
 
@@ -225,6 +216,12 @@ def to_safetensors(
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
+    select: Any = None,
+    exclude: Any = None,
+    strip: bool = False,
+    keep: Any = None,
+    rename: Any = None,
+    cast: Any = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to a ``.safetensors`` file, streaming.
 
@@ -235,6 +232,8 @@ def to_safetensors(
             (strings, complex128, int4, ...) instead of skipping it.
         model_paths: name tensors by their TF2 model path (``model/dense/kernel``) instead
             of their storage key (``model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE``).
+        select, exclude, strip, keep, rename, cast: the filters of `tfckpt_lite.edit`, applied
+            on the way (the embedded object graph is edited to match).
 
     Returns:
         A `ConversionReport` listing the names written and the keys skipped.
@@ -246,9 +245,11 @@ def to_safetensors(
         header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
         plan: list[tuple[str, str, tuple[int, ...], int]] = []
         offset = 0
-        names = _output_names(reader, model_paths, report)
+        names, casts, new_graph = _selection(reader, model_paths, report, _edits(locals()))
+        if new_graph:
+            header["__metadata__"][_GRAPH_META] = base64.b64encode(new_graph).decode()
         for key, name in names.items():
-            dt, shape = reader.dtype_info(key), reader.shape(key)
+            dt, shape = casts.get(key) or reader.dtype_info(key), reader.shape(key)
             if name == "__metadata__":
                 _skip(report, key, "the name is reserved by safetensors", strict, reader.prefix)
                 continue
@@ -272,29 +273,61 @@ def to_safetensors(
             offset += nbytes
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
-        out = _AtomicFile(dst)
-        try:
-            out.f.write(len(blob).to_bytes(8, "little"))
-            out.f.write(blob)
+        with AtomicFile(dst) as out:
+            out.file.write(len(blob).to_bytes(8, "little"))
+            out.file.write(blob)
             values = reader._values([p[0] for p in plan], window=READ_AHEAD)
-            for i, ((key, name, shape, nbytes), (_, arr)) in enumerate(zip(plan, values)):
+            for i, ((key, name, shape, nbytes), (_, value)) in enumerate(zip(plan, values)):
+                arr = _cast_value(value, casts.get(key), name, report)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
-                raw = _raw_bytes(arr)
+                raw = encode_fixed(arr)
                 if raw.nbytes != nbytes:  # pragma: no cover - likewise
                     raise CorruptCheckpointError("value size differs from index", key=key)
-                out.f.write(raw.data)
+                out.file.write(raw.data)
                 report.written.append(name)
                 if progress is not None:
                     progress(i + 1, len(plan), name)
-            out.commit()
-        except BaseException:
-            out.abort()
-            raise
         return report
     finally:
         if owned:
             reader.close()
+
+
+def write_safetensors(
+    dst: str | os.PathLike[str],
+    arrays: Iterable[tuple[str, np.ndarray[Any, Any]]],
+    *,
+    metadata: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Write named arrays (ml_dtypes bfloat16/float8 included) to a ``.safetensors`` file,
+    atomically, in the given order; returns the names written. For tensors that are not in
+    a checkpoint (`tfckpt port` writes transformers state dicts with it)."""
+    items = list(arrays)
+    header: dict[str, Any] = {"__metadata__": {"format": "pt", **(metadata or {})}}
+    offset = 0
+    for name, arr in items:
+        code = _ST_CODES.get(arr.dtype.name, "")
+        if not code or name in header:
+            why = "a duplicate name" if code else f"dtype {arr.dtype} has no safetensors type"
+            raise ValueError(f"arrays: {name!r}: {why}")
+        header[name] = {
+            "dtype": code,
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + arr.nbytes],
+        }
+        offset += arr.nbytes
+    blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    blob += b" " * (-(8 + len(blob)) % 8)
+    with AtomicFile(os.fspath(dst)) as out:
+        out.file.write(len(blob).to_bytes(8, "little"))
+        out.file.write(blob)
+        for i, (name, arr) in enumerate(items):
+            out.file.write(encode_fixed(arr).data)
+            if progress is not None:
+                progress(i + 1, len(items), name)
+    return [name for name, _ in items]
 
 
 # -- safetensors -> arrays --------------------------------------------------------------------
@@ -383,8 +416,7 @@ def _nest(items: Iterable[tuple[str, np.ndarray[Any, Any]]], path: str) -> dict[
     """Names split at ``/`` into nested dicts (TF2 keys lose ``/.ATTRIBUTES/VARIABLE_VALUE``)."""
     tree: dict[str, Any] = {}
     for name, arr in items:
-        if name.endswith(_ATTR_SUFFIX):
-            name = name[: -len(_ATTR_SUFFIX)]
+        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
         parts = name.split("/")
         if not all(parts):
             raise UnsupportedConversionError(
@@ -499,58 +531,61 @@ def to_npz(
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
+    select: Any = None,
+    exclude: Any = None,
+    strip: bool = False,
+    keep: Any = None,
+    rename: Any = None,
+    cast: Any = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to an uncompressed ``.npz``, streaming.
 
     ml_dtypes types (bfloat16, float8, int4) are stored as same-width unsigned integers, with
     their dtype names in the ``__tfckpt_lite_dtypes__`` member; `from_npz` restores them.
     Strings are skipped (NumPy could only store them pickled) or raise with ``strict=True``.
-    `model_paths`: as for `to_safetensors`.
+    `model_paths` and the filters (select, exclude, strip, keep, rename, cast): as for
+    `to_safetensors`.
     """
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
         report = ConversionReport(dst)
-        names = _output_names(reader, model_paths, report)
+        names, casts, _ = _selection(reader, model_paths, report, _edits(locals()))
         keys = list(names)
         special: dict[str, str] = {}
-        out = _AtomicFile(dst)
-        try:
-            with zipfile.ZipFile(out.f, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
-                todo: list[tuple[int, str, str]] = []
-                for i, key in enumerate(keys):
-                    dt = reader.dtype_info(key)
-                    if dt.numpy_dtype is None or not dt.is_fixed_size:
-                        _skip(
-                            report,
-                            key,
-                            f"dtype {dt.name} cannot be stored in .npz without pickle",
-                            strict,
-                            reader.prefix,
-                        )
-                    elif names[key] == _DTYPES_MEMBER:
-                        _skip(report, key, "name is reserved", strict, reader.prefix)
-                    else:
-                        todo.append((i, key, names[key]))
-                values = reader._values([key for _, key, _ in todo], window=READ_AHEAD)
-                for (i, key, name), (_, arr) in zip(todo, values):
-                    if not _npy_native(arr.dtype):
-                        special[name] = reader.dtype_info(key).name
-                        arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
-                    with z.open(name + ".npy", "w", force_zip64=True) as m:
-                        np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
-                    report.written.append(name)
-                    if progress is not None:
-                        progress(i + 1, len(keys), name)
-                if special:
-                    with z.open(_DTYPES_MEMBER + ".npy", "w") as m:
-                        np.lib.format.write_array(
-                            m, np.array(json.dumps(special)), allow_pickle=False
-                        )
-            out.commit()
-        except BaseException:
-            out.abort()
-            raise
+        with (
+            AtomicFile(dst) as out,
+            zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
+        ):
+            todo: list[tuple[int, str, str, DType]] = []
+            for i, key in enumerate(keys):
+                dt = casts.get(key) or reader.dtype_info(key)
+                if dt.numpy_dtype is None or not dt.is_fixed_size:
+                    _skip(
+                        report,
+                        key,
+                        f"dtype {dt.name} cannot be stored in .npz without pickle",
+                        strict,
+                        reader.prefix,
+                    )
+                elif names[key] == _DTYPES_MEMBER:
+                    _skip(report, key, "name is reserved", strict, reader.prefix)
+                else:
+                    todo.append((i, key, names[key], dt))
+            values = reader._values([t[1] for t in todo], window=READ_AHEAD)
+            for (i, key, name, dt), (_, value) in zip(todo, values):
+                arr = _cast_value(value, casts.get(key), name, report)
+                if not _npy_native(arr.dtype):
+                    special[name] = dt.name
+                    arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
+                with z.open(name + ".npy", "w", force_zip64=True) as m:
+                    np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
+                report.written.append(name)
+                if progress is not None:
+                    progress(i + 1, len(keys), name)
+            if special:
+                with z.open(_DTYPES_MEMBER + ".npy", "w") as m:
+                    np.lib.format.write_array(m, np.array(json.dumps(special)), allow_pickle=False)
         return report
     finally:
         if owned:

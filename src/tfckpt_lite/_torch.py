@@ -28,6 +28,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from ._naming import OBJECT_GRAPH_KEY, OPTIMIZER_SLOT, SAVE_COUNTER, VARIABLE_VALUE_SUFFIX
+
 __all__ = [
     "BATCHNORM_RULES",
     "DEFAULT_EXCLUDE",
@@ -45,17 +47,18 @@ RenameRules = Sequence[tuple[str, str | None]]
 Layout = Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]
 TransposeSpec = str | Sequence[tuple[str, str | Layout]] | Callable[[str, Any], Any] | None
 
-ATTRIBUTES_SUFFIX: Final = "/.ATTRIBUTES/VARIABLE_VALUE"
-
 DEFAULT_EXCLUDE: Final[tuple[str, ...]] = (
-    r"^_CHECKPOINTABLE_OBJECT_GRAPH$",
-    r"\.OPTIMIZER_SLOT/",
+    rf"^{re.escape(OBJECT_GRAPH_KEY)}$",
+    rf"{re.escape(OPTIMIZER_SLOT)}/",
     r"^optimizer/",
-    r"^save_counter/",
+    rf"^{SAVE_COUNTER}/",
     r"(^|/)global_step$",
+    r"(^|/)beta[12]_power(_\d+)?$",
     r"/(Adam|Adam_\d+|adam_m|adam_v|Momentum|RMSProp|RMSProp_\d+|ExponentialMovingAverage)$",
+    r"/(Adagrad|AdagradDA|AdagradDA_\d+|Adadelta|Adadelta_\d+|Ftrl|Ftrl_\d+|LAMB|LAMB_\d+)$",
 )
-"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters."""
+"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters. Also
+the rules `tfckpt_lite.edit(strip=True)` applies to keys no object graph owns."""
 
 LAYERNORM_RULES: Final[tuple[tuple[str, str | None], ...]] = (
     (r"(LayerNorm|layer_norm|layernorm|ln[^/]*)/gamma$", r"\1/weight"),
@@ -130,7 +133,7 @@ _LAYOUTS: Final[dict[str, Layout]] = {
 def _auto_layout(key: str, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """`transpose="auto"`: a key whose last component is ``kernel`` (or ``depthwise_kernel``)
     is converted by rank: 2 Dense, 3 Conv1D, 4 Conv2D (depthwise by name), 5 Conv3D."""
-    leaf = key[: -len(ATTRIBUTES_SUFFIX)] if key.endswith(ATTRIBUTES_SUFFIX) else key
+    leaf = key.removesuffix(VARIABLE_VALUE_SUFFIX)
     last = leaf.rsplit("/", 1)[-1].lstrip("_")  # Keras 3 names it `_kernel`
     if last not in ("kernel", "depthwise_kernel", "weights", "depthwise_weights"):
         return arr
@@ -222,6 +225,17 @@ def _to_tensor(torch: Any, arr: np.ndarray[Any, Any], tf_dtype: str) -> Any:
     return torch.from_numpy(arr)
 
 
+def open_for_torch(path: Any) -> Any:
+    """A reader whose arrays torch may own: local data files are mapped copy-on-write, so
+    tensors are zero-copy views that can be written without touching the file."""
+    from ._api import load_checkpoint
+    from ._storage import LocalFileSystem
+
+    p = os.fspath(path)
+    fs = None if "://" in p else LocalFileSystem(copy_on_write=True)
+    return load_checkpoint(p, filesystem=fs)
+
+
 def to_torch(
     path_or_reader: Any,
     *,
@@ -265,26 +279,16 @@ def to_torch(
         raise ImportError(
             "to_torch needs PyTorch: pip install 'tfckpt-lite[torch]' (the CPU build is enough)"
         ) from None
-    from ._api import CheckpointReader, load_checkpoint
-    from ._convert import model_path
-    from ._storage import LocalFileSystem
+    from ._api import CheckpointReader
+    from ._graph import model_path
 
     if isinstance(path_or_reader, CheckpointReader):
         reader, owned = path_or_reader, False
     else:
-        fs = None
-        p = os.fspath(path_or_reader)
-        if "://" not in p:
-            fs = LocalFileSystem(copy_on_write=True)
-        reader, owned = load_checkpoint(p, filesystem=fs), True
+        reader, owned = open_for_torch(path_or_reader), True
     layout = _layout_fn(transpose)
     excluded = [re.compile(x) for x in (exclude or ())]
-    graph = None
-    if model_paths:
-        try:
-            graph = reader.object_graph
-        except ImportError:
-            graph = None
+    graph = reader.object_graph if model_paths else None
     out: dict[str, Any] = {}
     origin: dict[str, str] = {}
     try:
@@ -299,8 +303,8 @@ def to_torch(
             # under optimizer/_trainable_variables/N, which must not count as optimizer state.
             if any(rx.search(name) for rx in excluded):
                 continue
-            if strip_attributes and name.endswith(ATTRIBUTES_SUFFIX):
-                name = name[: -len(ATTRIBUTES_SUFFIX)]
+            if strip_attributes:
+                name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
             tf_name = name
             new = rename_key(name, rename)
             if new is None:
