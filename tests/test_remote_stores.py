@@ -133,7 +133,7 @@ def test_load_coalesces_many_small_tensors(store: Store, tmp_path: Path) -> None
 def test_load_is_concurrent_and_fetches_every_byte_once(store: Store, tmp_path: Path) -> None:
     """18 x 1 MiB kernels with 28 scalars after each, in requests of at most MAX_REQUEST
     (8 MiB: 7 layers fit, then 7, then 4) fetched in parallel; every byte exactly once."""
-    assert MAX_REQUEST == 8 * MiB
+    assert 8 * MiB == MAX_REQUEST
     rng = np.random.default_rng(2)
     tensors: dict[str, Any] = {}
     for i in range(18):
