@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._backend import Backend, Progress
 from ._dtypes import DType
-from ._errors import CorruptCheckpointError
+from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
@@ -35,19 +36,6 @@ __all__ = [
     "load_checkpoint",
     "load_variable",
 ]
-
-
-class Backend(Protocol):
-    format: str
-    prefix: str
-
-    def keys(self) -> list[str]: ...
-    def __contains__(self, key: object) -> bool: ...
-    def info(self, key: str) -> tuple[DType, tuple[int, ...]]: ...
-    def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]: ...
-    def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]: ...
-    def verify(self) -> int: ...
-    def close(self) -> None: ...
 
 
 def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, str]:
@@ -198,7 +186,7 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         coalesced parallel range requests (`_remote.read_ahead`): with ``window=None`` all at
         once, pairs then coming in data-file order; with a window in bytes, in `keys`' order
         with about two windows fetched ahead (streaming conversions)."""
-        if not getattr(getattr(self._backend, "_fs", None), "remote", False):
+        if not self._backend.remote:
             for k in keys:
                 yield k, self[k]
             return
@@ -239,12 +227,12 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
             return {k: dtype for k, dtype, _ in self._infos()}
 
     def _infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
-        # A backend may list everything at once much faster than key by key.
-        bulk = getattr(self._backend, "infos", None)
-        if bulk is not None:
-            infos: list[tuple[str, DType, tuple[int, ...]]] = bulk()
-            return infos
-        return [(k, *self._backend.info(k)) for k in self._keys]
+        return self._backend.infos()
+
+    def stored_size(self, key: str) -> int:
+        """Bytes the value of `key` occupies in the checkpoint's files (V2: its data-file
+        entries; V1: its serialized slices in the table)."""
+        return self._backend.stored_size(key)
 
     def get_slice(self, key: str, *, verify: bool = True) -> TensorSlicer:
         """A lazy handle: ``reader.get_slice("emb")[1000:1010]`` returns only those rows.
@@ -255,12 +243,40 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         """
         return TensorSlicer(self._backend, key, self._verified if verify else None)
 
-    def verify(self) -> int:
-        """Check every block and tensor checksum; raises on the first mismatch.
+    def verify(
+        self,
+        *,
+        progress: Progress | None = None,
+        fail_fast: bool = True,
+    ) -> int:
+        """Check every block and tensor checksum; return the number of tensors checked.
 
-        Returns the number of tensors checked.
+        Args:
+            progress: called as ``progress(done, total, key)`` after each tensor.
+            fail_fast: raise the first tensor's error (the default). With ``False`` every
+                tensor is checked and damage is raised at the end: one damaged tensor's own
+                error, or, for several, a `VerificationError` whose ``errors`` lists each.
         """
-        return self._backend.verify()
+        errors: list[CheckpointError] = []
+        for i, key in enumerate(self._keys):
+            try:
+                self._backend.verify_tensor(key)
+            except CheckpointError as e:
+                if fail_fast:
+                    raise
+                errors.append(e)
+            if progress is not None:
+                progress(i + 1, len(self._keys), key)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            lines = "".join(f"\n  {e.key or '(no tensor)'}: {e.message}" for e in errors)
+            raise VerificationError(
+                f"{len(errors)} of {len(self._keys)} tensors are damaged:{lines}",
+                path=self.prefix,
+                errors=tuple(errors),
+            )
+        return len(self._keys)
 
     # -- object graph ---------------------------------------------------------------------
 

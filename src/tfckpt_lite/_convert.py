@@ -27,12 +27,13 @@ tensor) travels in the safetensors metadata so a round trip keeps it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
@@ -91,9 +92,6 @@ _ST_CODES: Final[dict[str, str]] = {
 }
 _ST_NAMES: Final = {v: k for k, v in _ST_CODES.items()}
 
-Progress = Callable[[int, int, str], None]
-"""progress(done, total, key): called after each tensor (CLI progress line)."""
-
 
 class UnsupportedConversionError(CheckpointError, ValueError):
     """A tensor cannot be represented in the target format (raised with ``strict=True``)."""
@@ -110,14 +108,15 @@ class ConversionReport:
     overflow: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        s = f"wrote {len(self.written)} tensors to {self.dst}"
+        lines = [f"wrote {len(self.written)} tensors to {self.dst}"]
         if self.skipped:
-            s += f"; skipped {len(self.skipped)}: " + ", ".join(
-                f"{k} ({why})" for k, why in self.skipped.items()
-            )
-        for name, n in self.overflow.items():
-            s += f"\nwarning: {name}: {n} finite values overflowed to inf in the cast"
-        return s
+            lines.append(f"skipped {len(self.skipped)}:")
+            lines += [f"  {k}: {why}" for k, why in self.skipped.items()]
+        lines += [
+            f"warning: {name}: {n} finite values overflowed to inf in the cast"
+            for name, n in self.overflow.items()
+        ]
+        return "\n".join(lines)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -136,6 +135,16 @@ def _skip(report: ConversionReport, key: str, why: str, strict: bool, path: str)
     if strict:
         raise UnsupportedConversionError(f"cannot convert: {why}", path=path, key=key)
     report.skipped[key] = why
+
+
+def _nothing_to_write(report: ConversionReport, path: str) -> UnsupportedConversionError:
+    """The error for a conversion whose every tensor is skipped. Raised before `dst` is
+    touched: an empty output is never what the caller wanted, and must not replace an existing
+    file. (An empty checkpoint still converts to an empty file: nothing is lost.)"""
+    reasons = "".join(f"\n  {k}: {why}" for k, why in report.skipped.items())
+    return UnsupportedConversionError(
+        f"nothing to convert to {report.dst}: every tensor is skipped:{reasons}", path=path
+    )
 
 
 def _output_names(
@@ -271,6 +280,8 @@ def to_safetensors(
             }
             plan.append((key, name, shape, nbytes))
             offset += nbytes
+        if not plan and report.skipped:
+            raise _nothing_to_write(report, reader.prefix)
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
         with AtomicFile(dst) as out:
@@ -551,29 +562,27 @@ def to_npz(
     try:
         report = ConversionReport(dst)
         names, casts, _ = _selection(reader, model_paths, report, _edits(locals()))
-        keys = list(names)
+        keys: list[str] = []
+        for key, name in names.items():
+            dt = casts.get(key) or reader.dtype_info(key)
+            if dt.numpy_dtype is None or not dt.is_fixed_size:
+                why = f"dtype {dt.name} cannot be stored in .npz without pickle"
+                _skip(report, key, why, strict, reader.prefix)
+            elif name == _DTYPES_MEMBER:
+                _skip(report, key, "name is reserved", strict, reader.prefix)
+            else:
+                keys.append(key)
+        if not keys and report.skipped:
+            raise _nothing_to_write(report, reader.prefix)
         special: dict[str, str] = {}
         with (
             AtomicFile(dst) as out,
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
-            todo: list[tuple[int, str, str, DType]] = []
-            for i, key in enumerate(keys):
+            values = reader._values(keys, window=READ_AHEAD)
+            for i, (key, value) in enumerate(values):
                 dt = casts.get(key) or reader.dtype_info(key)
-                if dt.numpy_dtype is None or not dt.is_fixed_size:
-                    _skip(
-                        report,
-                        key,
-                        f"dtype {dt.name} cannot be stored in .npz without pickle",
-                        strict,
-                        reader.prefix,
-                    )
-                elif names[key] == _DTYPES_MEMBER:
-                    _skip(report, key, "name is reserved", strict, reader.prefix)
-                else:
-                    todo.append((i, key, names[key], dt))
-            values = reader._values([t[1] for t in todo], window=READ_AHEAD)
-            for (i, key, name, dt), (_, value) in zip(todo, values):
+                name = names[key]
                 arr = _cast_value(value, casts.get(key), name, report)
                 if not _npy_native(arr.dtype):
                     special[name] = dt.name

@@ -28,13 +28,16 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 from ._naming import SAVEDMODEL_VARIABLES, STATE_FILENAME, index_filename, is_bundle_file
 from ._storage import check_range
+
+if TYPE_CHECKING:
+    from ._backend import Backend
 
 __all__ = [
     "COALESCE_GAP",
@@ -291,7 +294,10 @@ class FsspecFileSystem:
         return posixpath.dirname(path)
 
 
-def read_ahead(backend: Any, keys: Sequence[str], window: int | None = None) -> Iterator[str]:
+_Plan = tuple[str, list[tuple[FsspecSource, int, int]]]  # a key and the ranges it reads
+
+
+def read_ahead(backend: Backend, keys: Sequence[str], window: int | None = None) -> Iterator[str]:
     """Yield `keys` for reading while their bytes are fetched ahead: neighbouring ranges
     coalesced into requests of up to `MAX_REQUEST` bytes, `MAX_WORKERS` in flight.
 
@@ -303,15 +309,16 @@ def read_ahead(backend: Any, keys: Sequence[str], window: int | None = None) -> 
     Keys whose ranges cannot be planned (a damaged entry, a local or V1 backend) are simply
     read on demand, where any error is reported as usual.
     """
-    ranges_of = getattr(backend, "byte_ranges", None)
-    plans = [(k, ranges_of(k) if ranges_of is not None else []) for k in keys]
-    plans = [(k, [r for r in rs if isinstance(r[0], FsspecSource)]) for k, rs in plans]
+    plans: list[_Plan] = [
+        (k, [(s, o, n) for s, o, n in backend.byte_ranges(k) if isinstance(s, FsspecSource)])
+        for k in keys
+    ]
     if not any(rs for _, rs in plans):
         yield from keys
         return
     if window is None:
         plans.sort(key=lambda p: (not p[1], [(src.path, off) for src, off, _ in p[1]]))
-    batches: list[list[tuple[str, list[tuple[FsspecSource, int, int]]]]] = [[]]
+    batches: list[list[_Plan]] = [[]]
     size = 0
     for plan in plans:
         batches[-1].append(plan)
@@ -325,7 +332,7 @@ def read_ahead(backend: Any, keys: Sequence[str], window: int | None = None) -> 
     pool = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="tfckpt-fetch")
     sources: set[FsspecSource] = set()
 
-    def submit(batch: list[tuple[str, list[tuple[FsspecSource, int, int]]]]) -> None:
+    def submit(batch: list[_Plan]) -> None:
         per_source: dict[FsspecSource, list[tuple[int, int]]] = {}
         for _, rs in batch:
             for src, off, n in rs:
