@@ -30,6 +30,7 @@ from ._errors import (
     UnsupportedCheckpointError,
     VerificationError,
 )
+from ._sharding import CheckpointOptions, MaxShardSizePolicy, ShardingCallback
 from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
 from ._writer import BundleWriter, save
 
@@ -70,6 +71,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointManager",
     "CheckpointNotFoundError",
+    "CheckpointOptions",
     "CheckpointReader",
     "CheckpointState",
     "ChecksumMismatchError",
@@ -78,10 +80,12 @@ __all__ = [
     "DType",
     "EditReport",
     "GraphNode",
+    "MaxShardSizePolicy",
     "NotACheckpointError",
     "ObjectGraph",
     "RegisteredSaver",
     "SavedModelInfo",
+    "ShardingCallback",
     "SlotVariable",
     "TensorNotFoundError",
     "TensorSlicer",
