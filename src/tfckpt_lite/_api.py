@@ -8,7 +8,7 @@ values. Names mirror `tf.train.load_checkpoint` so existing code keeps working.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +178,22 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         return key in self._backend
 
     # -- TF-compatible names --------------------------------------------------------------
+
+    def _values(
+        self, keys: Sequence[str], *, window: int | None = None
+    ) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+        """``(key, self[key])`` for many keys. Remote checkpoints fetch the bytes ahead in
+        coalesced parallel range requests (`_remote.read_ahead`): with ``window=None`` all at
+        once, pairs then coming in data-file order; with a window in bytes, in `keys`' order
+        with about two windows fetched ahead (streaming conversions)."""
+        if not self._backend.remote:
+            for k in keys:
+                yield k, self[k]
+            return
+        from ._remote import read_ahead
+
+        for k in read_ahead(self._backend, keys, window):
+            yield k, self[k]
 
     def get_tensor(self, key: str, *, verify: bool = True) -> Any:
         """The value of `key`, checksum verified unless ``verify=False``, typed as TF's.
@@ -349,11 +365,9 @@ def load(
     and `mmap` are as for `load_checkpoint`.
     """
     with load_checkpoint(path, filesystem=filesystem, mmap=mmap) as r:
-        if r._backend.remote:
-            from ._remote import prefetch_all
-
-            prefetch_all(r._backend)
-        return {k: r[k] for k in r}
+        keys = list(r)
+        got = dict(r._values(keys, window=None))
+        return {k: got[k] for k in keys}
 
 
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ._dtypes import DType
+from ._storage import Source
 
 __all__ = ["Backend", "Progress"]
 
@@ -49,6 +50,12 @@ class Backend(Protocol):
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         """Rows [start, stop) of the leading axis, touching only their bytes where possible
         (no checksum: a tensor's CRC covers it whole)."""
+        ...
+
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]:
+        """The (data file, offset, size) ranges reading `key` will touch, so they can be
+        fetched ahead (`_remote.read_ahead`); none when there is nothing to fetch or the
+        entry is invalid (its read then reports the error)."""
         ...
 
     def verify_tensor(self, key: str) -> None:

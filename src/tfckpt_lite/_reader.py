@@ -173,6 +173,25 @@ class BundleReader:
         except CheckpointError as err:
             raise _with_context(err, path=self.index_path, key=key) from None
 
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]:
+        """The (data file, offset, size) ranges reading `key` touches, for reading ahead.
+
+        An entry that does not decode gives none: its read reports the error, with context.
+        """
+        try:
+            e = self.entry(key)
+            parts = [e]
+            if e.slices:
+                name = encode_key(key)
+                parts = [decode_entry(self._slice_raw[encode_slice_key(name, x)]) for x in e.slices]
+            return [
+                (self._source(p.shard_id), p.offset, p.size)
+                for p in parts
+                if p.size > 0 and 0 <= p.shard_id < self.header.num_shards
+            ]
+        except (CheckpointError, KeyError):
+            return []
+
     def read_variant_protos(self, key: str, *, verify: bool = True) -> list[bytes]:
         e = self.entry(key)
         if e.dtype_info.name != "variant" or e.slices:

@@ -76,7 +76,7 @@ from ._errors import (
 from ._naming import decode_key, encode_key, v1_shard_re
 from ._ordered_code import encode_slice_key
 from ._slices import Box, box_region, box_shape, check_coverage, find_overlap, slice_box
-from ._storage import FileSystem, is_remote
+from ._storage import FileSystem, Source, is_remote
 from ._table import FOOTER_SIZE, TABLE_MAGIC, read_table
 from ._wire import FIXED32, FIXED64, LEN, VARINT, iter_fields, signed64
 
@@ -365,6 +365,10 @@ class V1Reader:
             for s in t.slices
             if s.shard < len(self._tables)
         )
+
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]:
+        """None to fetch ahead: V1 values are read out of tables already in memory."""
+        return []
 
     def verify_tensor(self, key: str) -> None:
         """Check one tensor's table blocks and values (dtypes V1 cannot hold are listed only)."""
