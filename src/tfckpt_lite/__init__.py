@@ -28,7 +28,9 @@ from ._errors import (
     NotACheckpointError,
     TensorNotFoundError,
     UnsupportedCheckpointError,
+    VerificationError,
 )
+from ._sharding import CheckpointOptions, MaxShardSizePolicy, ShardingCallback
 from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
 from ._writer import BundleWriter, save
 
@@ -68,6 +70,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointManager",
     "CheckpointNotFoundError",
+    "CheckpointOptions",
     "CheckpointReader",
     "CheckpointState",
     "ChecksumMismatchError",
@@ -76,14 +79,17 @@ __all__ = [
     "DType",
     "EditReport",
     "GraphNode",
+    "MaxShardSizePolicy",
     "NotACheckpointError",
     "ObjectGraph",
     "RegisteredSaver",
+    "ShardingCallback",
     "SlotVariable",
     "TensorNotFoundError",
     "TensorSlicer",
     "UnsupportedCheckpointError",
     "UnsupportedConversionError",
+    "VerificationError",
     "__version__",
     "average",
     "conv1d_to_torch",

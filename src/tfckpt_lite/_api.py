@@ -8,14 +8,14 @@ values. Names mirror `tf.train.load_checkpoint` so existing code keeps working.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from ._dtypes import DType
-from ._errors import CorruptCheckpointError
+from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
@@ -46,7 +46,7 @@ class Backend(Protocol):
     def info(self, key: str) -> tuple[DType, tuple[int, ...]]: ...
     def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]: ...
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]: ...
-    def verify(self) -> int: ...
+    def verify_tensor(self, key: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -239,12 +239,40 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         """
         return TensorSlicer(self._backend, key, self._verified if verify else None)
 
-    def verify(self) -> int:
-        """Check every block and tensor checksum; raises on the first mismatch.
+    def verify(
+        self,
+        *,
+        progress: Callable[[int, int, str], None] | None = None,
+        fail_fast: bool = True,
+    ) -> int:
+        """Check every block and tensor checksum; return the number of tensors checked.
 
-        Returns the number of tensors checked.
+        Args:
+            progress: called as ``progress(done, total, key)`` after each tensor.
+            fail_fast: raise the first tensor's error (the default). With ``False`` every
+                tensor is checked and damage is raised at the end: one damaged tensor's own
+                error, or, for several, a `VerificationError` whose ``errors`` lists each.
         """
-        return self._backend.verify()
+        errors: list[CheckpointError] = []
+        for i, key in enumerate(self._keys):
+            try:
+                self._backend.verify_tensor(key)
+            except CheckpointError as e:
+                if fail_fast:
+                    raise
+                errors.append(e)
+            if progress is not None:
+                progress(i + 1, len(self._keys), key)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            lines = "".join(f"\n  {e.key or '(no tensor)'}: {e.message}" for e in errors)
+            raise VerificationError(
+                f"{len(errors)} of {len(self._keys)} tensors are damaged:{lines}",
+                path=self.prefix,
+                errors=tuple(errors),
+            )
+        return len(self._keys)
 
     # -- object graph ---------------------------------------------------------------------
 

@@ -28,8 +28,13 @@ from typing import Any, Final, NoReturn, TextIO
 import numpy as np
 
 from . import _inspect as ins
-from ._api import load_checkpoint
-from ._errors import CheckpointError, CheckpointNotFoundError, TensorNotFoundError
+from ._api import CheckpointReader, load_checkpoint
+from ._errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    TensorNotFoundError,
+    VerificationError,
+)
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -136,9 +141,26 @@ def _ls_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _ls_by_model_paths(r: CheckpointReader, args: argparse.Namespace) -> list[ins.TensorInfo]:
+    """No key matched: model paths may (Keras 3 keeps kernels under
+    ``optimizer/_trainable_variables/0``, known to users as ``.../dense/_kernel``)."""
+    globs = " ".join(repr(p) for p in args.patterns)
+    rows = []
+    if not args.model_paths and r.object_graph is not None:
+        rows = ins.list_tensors(r, args.patterns, model_paths=True, sort=args.sort)
+    if rows:
+        _note(f"note: no storage key matches {globs}; listing the model paths that do")
+    elif not args.quiet:
+        where = "storage key or model path" if r.object_graph is not None else "storage key"
+        _note(f"note: no {where} matches {globs}")
+    return rows
+
+
 def _ls(args: argparse.Namespace) -> int:
     with load_checkpoint(args.path) as r:
         rows = ins.list_tensors(r, args.patterns, model_paths=args.model_paths, sort=args.sort)
+        if args.patterns and not rows:
+            rows = _ls_by_model_paths(r, args)
         total = sum(x.size for x in rows)
         if args.json:
             _json(
@@ -161,33 +183,54 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _verify_arguments(p: argparse.ArgumentParser) -> None:
     _path_argument(p)
-    _json_argument(p)
+    _json_argument(p, "machine-readable result, also when damage is found")
+    p.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first damaged tensor (default: check all, list every damaged one)",
+    )
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with load_checkpoint(args.path) as r:
-        backend: Any = r._backend
-        keys = list(r)
-        progress = _Progress("verifying", not args.quiet)
-        try:
-            if r.format == "v2" and hasattr(backend, "read_variant_protos"):
-                for i, key in enumerate(keys):
-                    dt = r.dtype(key)
-                    if dt == "variant" and not backend.entry(key).slices:
-                        backend.read_variant_protos(key)
-                    elif dt != "resource":
-                        r[key]
-                    progress(i + 1, len(keys), key)
-                count = len(keys)
-            else:
-                count = r.verify()
-        finally:
-            progress.close()
-        if args.json:
-            _json({"path": r.prefix, "ok": True, "tensors": count})
-        elif not args.quiet:
-            print(f"OK: {count} tensors in {r.prefix} verified (all checksums match)")
-    return EXIT_OK
+    errors: list[CheckpointError] = []
+    prefix, count = args.path, 0
+    progress = _Progress("verifying", not args.quiet)
+    try:
+        with load_checkpoint(args.path) as r:
+            prefix, count = r.prefix, len(r)
+            try:
+                r.verify(progress=progress, fail_fast=args.fail_fast)
+            except VerificationError as e:
+                errors = list(e.errors)
+            except CheckpointError as e:
+                if args.fail_fast and not args.json:
+                    raise
+                errors = [e]
+    except CheckpointError as e:
+        if not args.json:
+            raise
+        errors = [e]  # the checkpoint does not even open
+    finally:
+        progress.close()
+    if args.json:
+        _json(
+            {
+                "path": prefix,
+                "ok": not errors,
+                "tensors": count,
+                "damaged": [
+                    {"name": x.key, "file": x.path, "error": x.message, "kind": type(x).__name__}
+                    for x in errors
+                ],
+            }
+        )
+    elif errors:
+        _note(f"tfckpt: error: {len(errors)} of {count} tensors in {prefix} are damaged:")
+        for err in errors:
+            _note(f"  {err.key}: {err.message} (file {err.path})")
+    elif not args.quiet:
+        print(f"OK: {count} tensors in {prefix} verified (all checksums match)")
+    return _status_for_errors(errors)
 
 
 # -- dump -------------------------------------------------------------------------------------
@@ -198,7 +241,13 @@ def _dump_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     _json_argument(p, "values as JSON")
     p.add_argument("--npy", metavar="OUT", help="write the tensor to a .npy file instead")
-    p.add_argument("--full", action="store_true", help="print every element")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help=f"print every element; without it a tensor of more than {ins.DUMP_LIMIT} elements "
+        f"is summarised (text: as NumPy prints it; JSON: its first {ins.DUMP_LIMIT} values, "
+        'flattened, with "truncated": true)',
+    )
 
 
 def _dump(args: argparse.Namespace) -> int:
@@ -219,16 +268,11 @@ def _dump(args: argparse.Namespace) -> int:
             if not args.quiet:
                 _note(f"wrote {key} ({r.dtype(key)}{ins.shape_str(arr.shape)}) to {args.npy}")
             return EXIT_OK
+        limit = None if args.full else ins.DUMP_LIMIT
         if args.json:
-            doc = {
-                "name": key,
-                "dtype": r.dtype(key),
-                "shape": list(arr.shape),
-                "values": ins.to_json_value(arr),
-            }
-            _json(doc, indent=None)
+            _json(ins.tensor_json(key, r.dtype(key), arr, limit=limit), indent=None)
             return EXIT_OK
-        threshold = sys.maxsize if args.full else 1000
+        threshold = sys.maxsize if limit is None else limit
         with np.printoptions(threshold=threshold, linewidth=100):
             print(f"{key}: {r.dtype(key)}{ins.shape_str(arr.shape)}")
             print(repr(arr) if arr.dtype.kind == "O" else str(arr))
@@ -297,7 +341,7 @@ def _tree(args: argparse.Namespace) -> int:
         if args.json:
             _json(tree.to_json())
         else:
-            _lines(ins.tree_lines(tree, r))
+            _lines(ins.tree_lines(tree))
     return EXIT_OK
 
 
@@ -307,6 +351,12 @@ def _tree(args: argparse.Namespace) -> int:
 def _diff_arguments(p: argparse.ArgumentParser) -> None:
     _path_argument(p, "a", "A")
     _path_argument(p, "b", "B")
+    p.add_argument(
+        "names",
+        metavar="NAME",
+        nargs="*",
+        help="compare only these tensors (keys or model paths, of A or of B)",
+    )
     _json_argument(p)
     p.add_argument(
         "--atol",
@@ -325,7 +375,8 @@ def _diff(args: argparse.Namespace) -> int:
     with load_checkpoint(args.a) as ra, load_checkpoint(args.b) as rb:
         progress = _Progress("comparing", not args.quiet)
         try:
-            result = ins.diff_checkpoints(ra, rb, atol=args.atol, progress=progress)
+            keys = [ins.resolve_name(ra, n, rb) for n in args.names] if args.names else None
+            result = ins.diff_checkpoints(ra, rb, atol=args.atol, keys=keys, progress=progress)
         finally:
             progress.close()
     if args.json:
@@ -824,6 +875,25 @@ def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentP
     return p
 
 
+def _status_for(e: Exception) -> int:
+    """The exit status for an exception a command let through."""
+    if isinstance(e, (TensorNotFoundError, CheckpointNotFoundError)):
+        return EXIT_NOT_FOUND
+    if isinstance(e, CheckpointError):
+        return EXIT_CORRUPT
+    if isinstance(e, FileNotFoundError):
+        return EXIT_NOT_FOUND
+    return EXIT_USAGE  # a missing optional dependency; a directory or unreadable file given
+
+
+def _status_for_errors(errors: list[CheckpointError]) -> int:
+    """OK for none; not found when every error is a missing file or tensor; else corrupt."""
+    if not errors:
+        return EXIT_OK
+    statuses = {_status_for(e) for e in errors}
+    return statuses.pop() if len(statuses) == 1 else EXIT_CORRUPT
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `tfckpt` with `argv` (default: sys.argv[1:]); returns the exit status."""
     parser = build_parser()
@@ -834,18 +904,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.run(args)
         return code
-    except (TensorNotFoundError, CheckpointNotFoundError) as e:
-        _note(f"tfckpt: not found: {e}")
-        return EXIT_NOT_FOUND
-    except CheckpointError as e:
-        _note(f"tfckpt: error: {e}")
-        return EXIT_CORRUPT
-    except FileNotFoundError as e:
-        _note(f"tfckpt: not found: {e}")
-        return EXIT_NOT_FOUND
-    except (ImportError, IsADirectoryError, PermissionError) as e:
-        _note(f"tfckpt: error: {e}")
-        return EXIT_USAGE
+    except (
+        CheckpointError,
+        FileNotFoundError,
+        ImportError,
+        IsADirectoryError,
+        PermissionError,
+    ) as e:
+        status = _status_for(e)
+        _note(f"tfckpt: {'not found' if status == EXIT_NOT_FOUND else 'error'}: {e}")
+        return status
     except BrokenPipeError:
         # `tfckpt ls big | head`: stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

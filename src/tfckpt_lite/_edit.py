@@ -685,7 +685,7 @@ def plan_edit(
             report.dropped[k] = "its object is no longer reachable"
             kept.discard(k)
         if name_based:
-            from ._convert import model_path
+            from ._graph import model_path
 
             ng = ObjectGraph(proto) if proto is not None else None
             stored = {

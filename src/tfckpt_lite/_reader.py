@@ -188,17 +188,13 @@ class BundleReader:
             # The index was read and checked whole; what fails here is the shard's bytes.
             raise _with_context(err, path=src.path, key=key) from None
 
-    def verify(self) -> int:
-        """Read every tensor with checksums on; return how many were checked."""
-        for key in self._raw:
-            e = self.entry(key)
-            if e.dtype_info.name == "variant" and not e.slices:
-                self.read_variant_protos(key)
-            elif e.dtype_info.name in ("resource",):
-                continue
-            else:
-                self.read(key, verify=True)
-        return len(self._raw)
+    def verify_tensor(self, key: str) -> None:
+        """Check one tensor's checksum (a DT_VARIANT's too; a DT_RESOURCE has no value)."""
+        e = self.entry(key)
+        if e.dtype_info.name == "variant" and not e.slices:
+            self.read_variant_protos(key)
+        elif e.dtype_info.name != "resource":
+            self.read(key, verify=True)
 
     def close(self) -> None:
         for src in self._sources.values():

@@ -349,12 +349,10 @@ class V1Reader:
         # The values live inside protobuf messages in the table; there is nothing to skip.
         return self.read(key)[start:stop]
 
-    def verify(self) -> int:
-        for key in self._keys:
-            dt = dtype_from_enum(self._tensors[key].dtype)
-            if dt.enum in _FIELD_OF:
-                self.read(key)
-        return len(self._keys)
+    def verify_tensor(self, key: str) -> None:
+        """Check one tensor's table blocks and values (dtypes V1 cannot hold are listed only)."""
+        if dtype_from_enum(self._tensor(key).dtype).enum in _FIELD_OF:
+            self.read(key)
 
     def close(self) -> None:
         self._tables.clear()

@@ -29,7 +29,7 @@ from typing import Any
 
 from .._errors import CheckpointError
 from .._naming import VARIABLE_VALUE_SUFFIX
-from .._torch import DEFAULT_EXCLUDE, TransposeSpec, rename_key
+from .._torch import DEFAULT_EXCLUDE, RenameRules, TransposeSpec, rename_key
 
 __all__ = ["PortError", "PortReport", "Recipe", "check_release", "plan_and_load"]
 
@@ -59,7 +59,8 @@ class Recipe:
 
     Attributes:
         model_types: transformers ``config.model_type`` values this recipe serves.
-        rename: ``(regex, replacement)`` rules, TF name -> full-model name with ``/``.
+        rename: ``(regex, replacement)`` rules, TF name -> full-model name with ``/`` (or
+            a function doing the same, for numbering no regex can express).
         layouts: ``(regex, layout)`` rules on the TF name (see `_torch.to_torch`).
         signature: a regex that some key of every release of this family matches.
         classes: ``(class name, regex or None)``, most specific first: `state_dict_for`
@@ -73,7 +74,7 @@ class Recipe:
     """
 
     model_types: tuple[str, ...]
-    rename: tuple[tuple[str, str | None], ...]
+    rename: RenameRules | Callable[[str], str | None]
     signature: str
     classes: tuple[tuple[str, str | None], ...]
     layouts: TransposeSpec = None
@@ -103,6 +104,8 @@ class PortReport:
             class lacks, ...).
         mismatched: ``(key, parameter, checkpoint shape, model shape)`` left out with
             ``strict=False``.
+        untied: parameters the model tied but the checkpoint holds separately (T5 v1.1's
+            LM head): given their own storage, as transformers' ``from_pretrained`` does.
     """
 
     path: str
@@ -113,6 +116,7 @@ class PortReport:
     missing: list[str] = field(default_factory=list)
     unused: dict[str, str] = field(default_factory=dict)
     mismatched: list[tuple[str, str, Shape, Shape]] = field(default_factory=list)
+    untied: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         n = sum(len(v) for v in self.loaded.values())
@@ -123,6 +127,7 @@ class PortReport:
             f"tensors unused"
         ]
         lines += [f"  not in checkpoint: {p}" for p in self.missing]
+        lines += [f"  untied (separate in the checkpoint): {p}" for p in self.untied]
         why: dict[str, int] = {}
         for reason in self.unused.values():
             why[reason] = why.get(reason, 0) + 1
@@ -239,23 +244,19 @@ def plan_and_load(
         filled[name] = value
         source[name] = origin
 
-    # Tied parameters share one storage: exactly one member of a tie may come from the
-    # checkpoint; two different TF tensors for one tie mean the config should not tie them.
+    # Tied parameters share one storage. When the checkpoint holds different tensors for
+    # two members of a tie (T5 v1.1's separate LM head, while transformers 5 ties T5's
+    # always), the model is untied there, as transformers' own from_pretrained does.
     groups: dict[str, list[str]] = {}
     for alias, root in tied.items():
         groups.setdefault(root, [root]).append(alias)
+    untie: list[str] = []
     for members in groups.values():
         got = [n for n in members if n in filled]
-        if len(got) > 1:
-            raise PortError(
-                f"the checkpoint holds separate tensors for {got[0]} and {got[1]}, which "
-                f"{cls} ties (one storage); set the config's tie_word_embeddings (or the "
-                f"equivalent) to False",
-                path=path,
-                key=source[got[1]],
-            )
         if got:
-            report.tied.update({n: got[0] for n in members if n != got[0]})
+            untie += got[1:]
+            report.tied.update({n: got[0] for n in members if n not in got})
+    report.untied = untie
 
     fresh = [re.compile(x) for x in recipe.fresh_heads]
     for name in state:
@@ -279,6 +280,9 @@ def plan_and_load(
             report.unused[key] = "shape mismatch"
 
     out: dict[str, Any] = {}
+    if copy_into_model and untie:
+        _untie(torch, model, untie)
+        state, _ = _model_entries(model)
     with torch.no_grad():
         for name, value in filled.items():
             dest = state[name]
@@ -286,7 +290,26 @@ def plan_and_load(
                 dest.copy_(value)
             else:
                 out[name] = value if value.dtype == dest.dtype else value.to(dest.dtype)
+        if not copy_into_model:
+            # BatchNorm's step counter has no TF counterpart; a model fresh from its
+            # constructor holds 0, which is what save_pretrained would write.
+            for name, buf in model.state_dict().items():
+                if name.endswith(".num_batches_tracked"):
+                    out[name] = torch.zeros(buf.shape, dtype=buf.dtype)
     return report, out
+
+
+def _untie(torch: Any, model: Any, names: list[str]) -> None:
+    """Give each parameter in `names` a storage of its own (and tell transformers, whose
+    ``all_tied_weights_keys`` would tie it again on the next ``tie_weights()``)."""
+    tied_keys = getattr(model, "all_tied_weights_keys", None)
+    for name in names:
+        owner, _, attr = name.rpartition(".")
+        module = model.get_submodule(owner)
+        old = getattr(module, attr)
+        setattr(module, attr, torch.nn.Parameter(torch.empty_like(old), old.requires_grad))
+        if isinstance(tied_keys, dict):
+            tied_keys.pop(name, None)
 
 
 def check_release(recipe: Recipe, keys: Sequence[str], path: str) -> None:
