@@ -32,7 +32,7 @@ t = time.perf_counter()
 if task == "strip_cast":
     tfc.edit(args["src"], args["dst"], strip=True, cast="bfloat16")
 elif task == "reshard":
-    tfc.reshard(args["src"], args["dst"])
+    tfc.reshard(args["src"], args["dst"], args.get("max"))
 elif task == "average":
     tfc.average(args["srcs"], args["dst"])
 elapsed = time.perf_counter() - t
@@ -95,6 +95,11 @@ def main() -> None:
                 {"src": str(d / "a"), "dst": str(d / "s")},
             ),
             ("reshard (one data file)", "reshard", {"src": str(d / "a"), "dst": str(d / "r")}),
+            (
+                "reshard --max-shard-size 100MB",
+                "reshard",
+                {"src": str(d / "a"), "dst": str(d / "r2"), "max": 100_000_000},
+            ),
             (
                 "average of 2",
                 "average",
