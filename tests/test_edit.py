@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import ml_dtypes
 import numpy as np
@@ -621,7 +622,7 @@ def test_edits_of_every_real_world_checkpoint(tmp_path: Path) -> None:
 
 def test_reshard_split_and_join_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    tensors = {
+    tensors: dict[str, Any] = {
         "big": rng.normal(size=(300, 7)).astype(np.float32),
         "ids": np.arange(60, dtype=np.int64).reshape(12, 5),
         "text": np.array([b"abc", b"de" * 50], dtype=object),
