@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._engine import Recipe
+from ._engine import OPTIMIZER_SKIP, Recipe
 from .bert import BERT_BODY_RULES, BERT_LAYOUTS, heads_for, layer_count
 
 Shape = tuple[int, ...]
@@ -58,7 +58,7 @@ RECIPES = (
         model_types=("electra",),
         rename=DISCRIMINATOR_RULES,
         rename_by_class=((r"ForMaskedLM$", GENERATOR_RULES),),
-        skip=(*Recipe.__dataclass_fields__["skip"].default, r"/temperature$"),
+        skip=(*OPTIMIZER_SKIP, r"/temperature$"),
         layouts=BERT_LAYOUTS,
         signature=r"^electra/(embeddings|encoder)/",
         classes=(
