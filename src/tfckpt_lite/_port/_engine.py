@@ -72,6 +72,8 @@ class Recipe:
             `tfckpt port` without ``--config`` (sizes only; enough to name and shape).
         rename_by_class: ``(class-name regex, rules)`` used instead of `rename` for the
             classes they match, first match wins.
+        trim_rows: regexes of parameters whose checkpoint tensor may have more rows than the
+            model (a vocabulary padded for the TPU mesh): the extra rows are dropped.
     """
 
     model_types: tuple[str, ...]
@@ -83,6 +85,7 @@ class Recipe:
     skip: tuple[str, ...] = OPTIMIZER_SKIP
     infer_config: Callable[[Mapping[str, Shape]], dict[str, Any]] | None = None
     rename_by_class: tuple[tuple[str, RenameRules | Callable[[str], str | None]], ...] = ()
+    trim_rows: tuple[str, ...] = ()
 
     def rules_for(self, model_class: str) -> RenameRules | Callable[[str], str | None]:
         """`rename`, or the rules of the first `rename_by_class` entry whose regex matches
@@ -231,6 +234,7 @@ def plan_and_load(
     )
 
     # -- assemble per parameter (splits and joins), then check everything -------------------
+    trim = [re.compile(x) for x in recipe.trim_rows]
     pieces: dict[str, list[tuple[_Target, Any]]] = {}
     for key, ts in targets.items():
         for t in ts:
@@ -240,6 +244,13 @@ def plan_and_load(
     for name, parts in pieces.items():
         value, origin = _assemble(torch, name, parts, path)
         want = tuple(state[name].shape)
+        if (
+            trim
+            and any(rx.search(name) for rx in trim)
+            and value.ndim == len(want)
+            and value.shape[0] > want[0]
+        ):
+            value = value[: want[0]]  # padding rows of a mesh-tf vocabulary (a view)
         if tuple(value.shape) != want:
             if strict:
                 raise PortError(
