@@ -30,6 +30,7 @@ from ._errors import (
     UnsupportedCheckpointError,
     VerificationError,
 )
+from ._sharding import CheckpointOptions, MaxShardSizePolicy, ShardingCallback
 from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
 from ._writer import BundleWriter, save
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from ._edit import EditReport, average, edit, merge, reshard
     from ._graph import Attribute, GraphNode, ObjectGraph, RegisteredSaver, SlotVariable
     from ._manager import CheckpointManager
+    from ._saved_model import SavedModelInfo, saved_model_info
     from ._torch import (
         BATCHNORM_RULES,
         LAYERNORM_RULES,
@@ -69,6 +71,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointManager",
     "CheckpointNotFoundError",
+    "CheckpointOptions",
     "CheckpointReader",
     "CheckpointState",
     "ChecksumMismatchError",
@@ -77,9 +80,12 @@ __all__ = [
     "DType",
     "EditReport",
     "GraphNode",
+    "MaxShardSizePolicy",
     "NotACheckpointError",
     "ObjectGraph",
     "RegisteredSaver",
+    "SavedModelInfo",
+    "ShardingCallback",
     "SlotVariable",
     "TensorNotFoundError",
     "TensorSlicer",
@@ -107,6 +113,7 @@ __all__ = [
     "rename_key",
     "reshard",
     "save",
+    "saved_model_info",
     "to_npz",
     "to_safetensors",
     "to_torch",
@@ -140,6 +147,8 @@ _LAZY: dict[str, str] = {
     "from_npz": "_convert",
     "from_safetensors": "_convert",
     "load_tree": "_checkpoint",
+    "saved_model_info": "_saved_model",
+    "SavedModelInfo": "_saved_model",
     "rename_key": "_torch",
     "to_npz": "_convert",
     "to_safetensors": "_convert",

@@ -766,6 +766,28 @@ def _port(args: argparse.Namespace) -> int:
     return _surgery("writing", args, lambda progress: run(args, progress))
 
 
+# -- saved-model ------------------------------------------------------------------------------
+
+
+def _saved_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="DIR", help="a SavedModel directory (or its saved_model.pb)")
+    _json_argument(p)
+
+
+def _saved_model(args: argparse.Namespace) -> int:
+    from ._saved_model import saved_model_info
+
+    info = saved_model_info(args.path)
+    if args.json:
+        _json(info.to_json())
+        return EXIT_OK
+    _lines(info.lines())
+    total = sum(v.size for v in info.variables)
+    print(f"\nVariables: {len(info.variables)} tensors, {ins.human_size(total)}")
+    _lines(["  " + line for line in ins.listing_lines(info.variables)])
+    return EXIT_OK
+
+
 # -- the command table and the entry point ----------------------------------------------------
 
 
@@ -827,6 +849,13 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("merge", "merge checkpoints into one, with a conflict rule", _merge_arguments, _merge),
     Command("average", "the mean of N checkpoints of one model", _average_arguments, _average),
+    Command(
+        "saved-model",
+        "a SavedModel's tag-sets, signatures (inputs, outputs), ops and variables, as "
+        "saved_model_cli show --all prints them",
+        _saved_model_arguments,
+        _saved_model,
+    ),
     Command(
         "port",
         "an original TF release (BERT, GPT-2, T5, ...) -> transformers .safetensors",

@@ -27,12 +27,13 @@ tensor) travels in the safetensors metadata so a round trip keeps it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
@@ -65,6 +66,9 @@ __all__ = [
 _GRAPH_META: Final = "tfckpt_lite.object_graph"
 _DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
 _MAX_HEADER: Final = 100 << 20  # safetensors' own limit
+# Remote sources: bytes fetched ahead of the tensor being written (about twice this is in
+# memory at once), so a conversion streams without holding the checkpoint.
+READ_AHEAD: Final = 16 << 20
 
 # TF dtype name -> safetensors dtype code. complex64 has a code ("C64") in recent safetensors;
 # complex128, int4/uint4 (packed two per byte there), float8 *fnuz variants and strings do not.
@@ -87,9 +91,6 @@ _ST_CODES: Final[dict[str, str]] = {
     "uint64": "U64",
 }
 _ST_NAMES: Final = {v: k for k, v in _ST_CODES.items()}
-
-Progress = Callable[[int, int, str], None]
-"""progress(done, total, key): called after each tensor (CLI progress line)."""
 
 
 class UnsupportedConversionError(CheckpointError, ValueError):
@@ -286,8 +287,9 @@ def to_safetensors(
         with AtomicFile(dst) as out:
             out.file.write(len(blob).to_bytes(8, "little"))
             out.file.write(blob)
-            for i, (key, name, shape, nbytes) in enumerate(plan):
-                arr = _cast_value(reader[key], casts.get(key), name, report)
+            values = reader._values([p[0] for p in plan], window=READ_AHEAD)
+            for i, ((key, name, shape, nbytes), (_, value)) in enumerate(zip(plan, values)):
+                arr = _cast_value(value, casts.get(key), name, report)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
                 raw = encode_fixed(arr)
@@ -577,10 +579,11 @@ def to_npz(
             AtomicFile(dst) as out,
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
-            for i, key in enumerate(keys):
+            values = reader._values(keys, window=READ_AHEAD)
+            for i, (key, value) in enumerate(values):
                 dt = casts.get(key) or reader.dtype_info(key)
                 name = names[key]
-                arr = _cast_value(reader[key], casts.get(key), name, report)
+                arr = _cast_value(value, casts.get(key), name, report)
                 if not _npy_native(arr.dtype):
                     special[name] = dt.name
                     arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))

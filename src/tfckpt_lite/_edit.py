@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, UnsupportedCheckpointError
 from ._graph import ObjectGraph
@@ -88,7 +89,6 @@ _NAME_RULES: Final = tuple(
     re.compile(p) for p in DEFAULT_EXCLUDE if p != r"^_CHECKPOINTABLE_OBJECT_GRAPH$"
 )
 
-Progress = Callable[[int, int, str], None]
 Globs = str | Sequence[str] | None
 CastSpec = str | Mapping[str, str] | Sequence[tuple[str, str]] | None
 

@@ -21,12 +21,13 @@ import difflib
 import fnmatch
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import numpy as np
 
+from ._backend import Progress
 from ._errors import CheckpointError, TensorNotFoundError
 from ._graph import model_path
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
@@ -66,7 +67,6 @@ CHUNK: Final = 1 << 20  # elements per chunk when computing statistics and diffe
 DUMP_LIMIT: Final = 1000  # elements shown of a tensor unless the whole of it is asked for
 
 #: ``progress(done, total, key)``, called after each tensor of a long operation.
-Progress = Callable[[int, int, str], None]
 
 
 # -- formatting helpers -----------------------------------------------------------------------
@@ -192,13 +192,10 @@ def tensor_size(reader: CheckpointReader, key: str) -> int:
     dt = reader.dtype_info(key)
     if dt.is_fixed_size:
         return int(np.prod(reader.shape(key), dtype=np.int64)) * dt.itemsize
-    entry = getattr(reader._backend, "entry", None)
-    if entry is not None:
-        try:
-            return int(entry(key).size)
-        except (CheckpointError, AttributeError):
-            return 0
-    return 0
+    try:
+        return reader.stored_size(key)
+    except CheckpointError:
+        return 0
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from ._gcpause import gc_paused
 from ._naming import data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
 from ._slices import Box, box_region, box_shape, check_coverage, check_no_overlap, slice_box
-from ._storage import FileSystem, Source
+from ._storage import FileSystem, Source, is_remote
 from ._table import read_table
 from ._tensor_codec import decode_strings, decode_variants
 
@@ -53,6 +53,7 @@ class BundleReader:
     def __init__(self, prefix: str, fs: FileSystem) -> None:
         self.prefix = prefix
         self.index_path = index_filename(prefix)
+        self.remote = is_remote(fs)
         self._fs = fs
         raw = fs.read_bytes(self.index_path)
         with gc_paused():
@@ -78,7 +79,7 @@ class BundleReader:
         while first < len(items) and items[first][0][:1] == b"\x00":
             first += 1
         self._slice_raw: dict[bytes, bytes] = dict(items[1:first])
-        self._raw: dict[str, bytes] = {
+        self._raw: dict[str, bytes] = {  # _naming.decode_key, inlined in this hot loop
             k.decode("utf-8", "surrogateescape"): v for k, v in items[first:]
         }
         self._entries: dict[str, Entry] = {}
@@ -172,6 +173,25 @@ class BundleReader:
         except CheckpointError as err:
             raise _with_context(err, path=self.index_path, key=key) from None
 
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]:
+        """The (data file, offset, size) ranges reading `key` touches, for reading ahead.
+
+        An entry that does not decode gives none: its read reports the error, with context.
+        """
+        try:
+            e = self.entry(key)
+            parts = [e]
+            if e.slices:
+                name = encode_key(key)
+                parts = [decode_entry(self._slice_raw[encode_slice_key(name, x)]) for x in e.slices]
+            return [
+                (self._source(p.shard_id), p.offset, p.size)
+                for p in parts
+                if p.size > 0 and 0 <= p.shard_id < self.header.num_shards
+            ]
+        except (CheckpointError, KeyError):
+            return []
+
     def read_variant_protos(self, key: str, *, verify: bool = True) -> list[bytes]:
         e = self.entry(key)
         if e.dtype_info.name != "variant" or e.slices:
@@ -187,6 +207,21 @@ class BundleReader:
         except CheckpointError as err:
             # The index was read and checked whole; what fails here is the shard's bytes.
             raise _with_context(err, path=src.path, key=key) from None
+
+    def stored_size(self, key: str) -> int:
+        """Bytes of the tensor's value in the data files (its slices' for a partitioned one)."""
+        e = self.entry(key)
+        if not e.slices:
+            return e.size
+        name = encode_key(key)
+        total = 0
+        try:
+            for extents in e.slices:
+                raw = self._slice_raw.get(encode_slice_key(name, extents))
+                total += decode_entry(raw).size if raw is not None else 0
+        except CheckpointError as err:
+            raise _with_context(err, path=self.index_path, key=key) from None
+        return total
 
     def verify_tensor(self, key: str) -> None:
         """Check one tensor's checksum (a DT_VARIANT's too; a DT_RESOURCE has no value)."""

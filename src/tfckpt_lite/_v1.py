@@ -73,10 +73,10 @@ from ._errors import (
     UnsupportedCheckpointError,
     _with_context,
 )
-from ._naming import decode_key, v1_shard_re
+from ._naming import decode_key, encode_key, v1_shard_re
 from ._ordered_code import encode_slice_key
 from ._slices import Box, box_region, box_shape, check_coverage, find_overlap, slice_box
-from ._storage import FileSystem
+from ._storage import FileSystem, Source, is_remote
 from ._table import FOOTER_SIZE, TABLE_MAGIC, read_table
 from ._wire import FIXED32, FIXED64, LEN, VARINT, iter_fields, signed64
 
@@ -199,6 +199,7 @@ class V1Reader:
 
     def __init__(self, prefix_or_pattern: str, fs: FileSystem) -> None:
         self.prefix = prefix_or_pattern
+        self.remote = is_remote(fs)
         self._fs = fs
         self.files = v1_shard_files(prefix_or_pattern, fs)
         self._tables: list[dict[bytes, bytes]] = []
@@ -213,7 +214,7 @@ class V1Reader:
                     path=self.files[t.slices[i].shard],
                     key=key,
                 )
-        self._keys = sorted(self._tensors, key=lambda k: k.encode("utf-8", "surrogateescape"))
+        self._keys = sorted(self._tensors, key=encode_key)
 
     # -- opening --------------------------------------------------------------------------
 
@@ -349,6 +350,26 @@ class V1Reader:
         # The values live inside protobuf messages in the table; there is nothing to skip.
         return self.read(key)[start:stop]
 
+    def infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
+        return [
+            (k, dtype_from_enum(self._tensors[k].dtype), self._tensors[k].shape) for k in self._keys
+        ]
+
+    def stored_size(self, key: str) -> int:
+        """Bytes of the tensor's serialized slices in the tables (values are stored inside
+        TensorProtos there, not in data files of their own)."""
+        t = self._tensor(key)
+        name = encode_key(key)
+        return sum(
+            len(self._tables[s.shard].get(encode_slice_key(name, s.extents), b""))
+            for s in t.slices
+            if s.shard < len(self._tables)
+        )
+
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]:
+        """None to fetch ahead: V1 values are read out of tables already in memory."""
+        return []
+
     def verify_tensor(self, key: str) -> None:
         """Check one tensor's table blocks and values (dtypes V1 cannot hold are listed only)."""
         if dtype_from_enum(self._tensor(key).dtype).enum in _FIELD_OF:
@@ -369,7 +390,7 @@ class V1Reader:
         check_coverage(t.shape, t.boxes)  # no overlaps: checked on open
         if len(self._tables) != len(self.files):
             raise ValueError("the checkpoint reader is closed")  # a caller error, not the file's
-        name = key.encode("utf-8", "surrogateescape")
+        name = encode_key(key)
         # Decode (and count-check) every slice before allocating the whole tensor.
         parts: list[tuple[tuple[slice, ...], np.ndarray[Any, Any]]] = []
         for s, box in zip(t.slices, t.boxes):
