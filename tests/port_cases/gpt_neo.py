@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import Case, Var
 
 NEO = {
@@ -10,21 +12,22 @@ NEO = {
 }  # fmt: skip
 
 
-def gpt_neo_variables(cfg: dict[str, object], padded_vocab: int, dtype: str) -> list[Var]:
-    e = int(cfg["hidden_size"])  # type: ignore[call-overload]
+def gpt_neo_variables(cfg: dict[str, Any], padded_vocab: int, dtype: str) -> list[Var]:
+    e = int(cfg["hidden_size"])
     w: list[tuple[str, tuple[int, ...]]] = [
         ("gpt2/wte", (padded_vocab, e)),
-        ("gpt2/wpe", (int(cfg["max_position_embeddings"]), e)),  # type: ignore[call-overload]
+        ("gpt2/wpe", (int(cfg["max_position_embeddings"]), e)),
         ("gpt2/ln_f/g", (e,)),
         ("gpt2/ln_f/b", (e,)),
     ]
-    for i in range(int(cfg["num_layers"])):  # type: ignore[call-overload]
+    for i in range(int(cfg["num_layers"])):
         p = f"gpt2/h{i}/"
         w += [(p + f"norm_{n}/{gb}", (e,)) for n in (1, 2) for gb in "gb"]
         w += [(p + f"attn/{m}", (e, e)) for m in "qkvo"]
         w += [(p + "attn/compute_output_bias/o_b", (e,))]
-        w += [(p + "mlp/conv1d_main/c_fc/kernel", (e, 4 * e)), (p + "mlp/conv1d_main/c_fc/bias", (4 * e,)),
-              (p + "mlp/conv1d_main/c_proj/kernel", (4 * e, e)), (p + "mlp/conv1d_main/c_proj/bias", (e,))]  # fmt: skip
+        m = p + "mlp/conv1d_main/"
+        w += [(m + "c_fc/kernel", (e, 4 * e)), (m + "c_fc/bias", (4 * e,))]
+        w += [(m + "c_proj/kernel", (4 * e, e)), (m + "c_proj/bias", (e,))]
     out: list[Var] = [(n, s, dtype) for n, s in w]
     out += [(n + "/adam_m", s, "float32") for n, s in w[:3]]
     return [*out, ("global_step", (), "int64")]
