@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import tfckpt_lite as tfc
+import tfckpt_lite.torch as tft
 from tfckpt_lite._cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "testdata"
@@ -178,7 +179,7 @@ def test_glob_that_matches_nothing_is_an_error_with_a_suggestion(tmp_path: Path)
 
 def test_rename_name_based_uses_to_torch_rules(tmp_path: Path) -> None:
     tfc.save(tmp_path / "a", {"enc/ln/gamma": np.ones(2), "enc/ln/beta": np.zeros(2)})
-    rules = [*tfc.LAYERNORM_RULES, (r"^enc/", "encoder/")]
+    rules = [*tft.LAYERNORM_RULES, (r"^enc/", "encoder/")]
     report = tfc.edit(tmp_path / "a", tmp_path / "b", rename=rules)
     assert set(tfc.load(tmp_path / "b")) == {"encoder/ln/weight", "encoder/ln/bias"}
     assert report.renamed == {"enc/ln/gamma": "encoder/ln/weight", "enc/ln/beta": "encoder/ln/bias"}
