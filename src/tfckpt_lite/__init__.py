@@ -57,7 +57,7 @@ if TYPE_CHECKING:
         to_torch,
     )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "BATCHNORM_RULES",

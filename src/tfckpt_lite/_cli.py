@@ -30,6 +30,7 @@ import numpy as np
 from . import _inspect as ins
 from ._api import load_checkpoint
 from ._errors import CheckpointError, CheckpointNotFoundError, TensorNotFoundError
+from ._version import __version__
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -794,8 +795,6 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentParser:
     """The `tfckpt` parser: global options, then one subparser per entry of `commands`."""
-    from . import __version__
-
     p = _Parser(
         prog="tfckpt",
         description="Inspect, verify, compare and convert TensorFlow checkpoints without "
