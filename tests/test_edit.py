@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import tfckpt_lite as tfc
+import tfckpt_lite.torch as tft
 from tfckpt_lite._cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "testdata"
@@ -177,7 +178,7 @@ def test_glob_that_matches_nothing_is_an_error_with_a_suggestion(tmp_path: Path)
 
 def test_rename_name_based_uses_to_torch_rules(tmp_path: Path) -> None:
     tfc.save(tmp_path / "a", {"enc/ln/gamma": np.ones(2), "enc/ln/beta": np.zeros(2)})
-    rules = [*tfc.LAYERNORM_RULES, (r"^enc/", "encoder/")]
+    rules = [*tft.LAYERNORM_RULES, (r"^enc/", "encoder/")]
     report = tfc.edit(tmp_path / "a", tmp_path / "b", rename=rules)
     assert set(tfc.load(tmp_path / "b")) == {"encoder/ln/weight", "encoder/ln/bias"}
     assert report.renamed == {"enc/ln/gamma": "encoder/ln/weight", "enc/ln/beta": "encoder/ln/bias"}
@@ -553,3 +554,64 @@ def test_cli_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr("sys.stderr", quiet)
     assert main(["strip", "-q", src, str(tmp_path / "q")]) == 0
     assert quiet.getvalue() == ""
+
+
+# -- the real-world corpus ---------------------------------------------------------------------
+
+
+def _corpus_checkpoints() -> list[str]:
+    from .conftest import realworld_dir
+
+    root = realworld_dir()
+    if root is None:
+        return []
+    import json
+
+    expected = json.loads((DATA / "realworld_expected.json").read_text())
+    return [str(root / c["prefix"]) for c in expected["checkpoints"] if c.get("data_files_present")]
+
+
+def test_edits_of_every_real_world_checkpoint(tmp_path: Path) -> None:
+    """An edit that changes nothing keeps every tensor bit for bit and the graph as it was;
+    strip and cast keep the graph consistent with the bundle (every key a graph names is
+    stored, unless the source did not store it either) and every value they keep."""
+    prefixes = _corpus_checkpoints()
+    if not prefixes:
+        pytest.skip("real-world corpus not present")
+    for i, prefix in enumerate(prefixes):
+        with tfc.load_checkpoint(prefix) as src:
+            g0 = src.object_graph
+            tfc.edit(src, tmp_path / f"same{i}", fsync=False)
+            with tfc.load_checkpoint(tmp_path / f"same{i}") as out:
+                assert list(out) == list(src), prefix
+                for k in src:
+                    a, b = src[k], out[k]
+                    assert a.dtype == b.dtype and a.shape == b.shape, (prefix, k)
+                    assert (
+                        a.tobytes() == b.tobytes()
+                        if a.dtype != object
+                        else (a.tolist() == b.tolist())
+                    ), (prefix, k)
+            phantom = set() if g0 is None else set(g0.checkpoint_keys()) - set(src)
+            try:
+                report = tfc.edit(src, tmp_path / f"s{i}", strip=True, cast="bfloat16", fsync=False)
+            except ValueError as e:
+                assert "nothing left" in str(e)  # a checkpoint of optimizer state only
+                continue
+            with tfc.load_checkpoint(tmp_path / f"s{i}") as out:
+                g = out.object_graph
+                assert (g is None) == (g0 is None), prefix
+                if g is not None:
+                    assert set(g.checkpoint_keys()) <= set(out) | phantom, prefix
+                back = {v: k for k, v in report.renamed.items()}
+                for k in out:
+                    if k == GRAPH:
+                        continue
+                    a, b = src[back.get(k, k)], out[k]
+                    if k in report.cast:
+                        a = a.astype(b.dtype)
+                    assert (
+                        a.tobytes() == b.tobytes()
+                        if a.dtype != object
+                        else (a.tolist() == b.tolist())
+                    ), (prefix, k)

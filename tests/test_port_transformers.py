@@ -11,6 +11,7 @@ within 1e-5.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -27,6 +28,7 @@ if int(transformers.__version__.split(".")[0]) < 5:
 
 from safetensors.torch import load_file  # noqa: E402
 
+from tfckpt_lite._cli import main  # noqa: E402
 from tfckpt_lite.transformers import load_tf_checkpoint, state_dict_for  # noqa: E402
 
 CASES = all_cases()
@@ -87,7 +89,7 @@ def test_bit_identical_to_oracle(name: str, oracle_dir: Path) -> None:
     assert not report.missing, report.missing
     state = model.state_dict()
     for old, want in expected.items():
-        new = case.renamed.get(old, old)
+        new = case.v5_name(old)
         assert new in state, f"{new} (4.57: {old}) not in {case.target_class}"
         got = state[new]
         assert got.dtype == want.dtype and got.shape == want.shape, new
@@ -95,7 +97,7 @@ def test_bit_identical_to_oracle(name: str, oracle_dir: Path) -> None:
     # Everything the model holds that 4.57 filled, this filled too (and no more parameters
     # than the checkpoint provides: tied aliases come through their root).
     loaded = {p for ps in report.loaded.values() for p in ps} | set(report.tied)
-    assert {case.renamed.get(k, k) for k in expected} <= loaded
+    assert {case.v5_name(k) for k in expected} <= loaded
 
     # The file path: the same values, as from_pretrained would take them.
     flat = state_dict_for(prefix, case.model_type, case.config, model_class=case.target_class)
@@ -121,3 +123,55 @@ def test_oracle_covers_every_case(oracle_dir: Path) -> None:
         params, _, outputs = _oracle(oracle_dir, name)
         assert params, name
         assert set(outputs) == set(case.outputs), name
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cli_port_loads_in_from_pretrained(name: str, oracle_dir: Path, tmp_path: Path) -> None:
+    """`tfckpt port` with the release's config: transformers 5 ``from_pretrained`` takes the
+    file with no missing, unexpected or mismatched weight, and computes what the oracle did."""
+    case = CASES[name]
+    cfg = tmp_path / "release_config.json"
+    cfg.write_text(json.dumps({"model_type": case.model_type, **case.config}))
+    out = tmp_path / "hf" / "model.safetensors"
+    argv = ["port", str(oracle_dir / name / "model.ckpt"), str(out), "--arch", case.model_type,
+            "--config", str(cfg), "--class", case.target_class, "-q"]  # fmt: skip
+    assert main(argv) == 0
+    cls = getattr(transformers, case.target_class)
+    model, info = cls.from_pretrained(tmp_path / "hf", output_loading_info=True)
+    assert not info["missing_keys"], info
+    assert not info["unexpected_keys"], info
+    assert not info["mismatched_keys"], info
+    expected, inputs, outputs = _oracle(oracle_dir, name)
+    state = model.state_dict()
+    for old, want in expected.items():
+        assert torch.equal(_bits(state[case.v5_name(old)]), _bits(want)), old
+    if case.outputs:
+        with torch.no_grad():
+            result = model.eval()(**inputs)
+        for out_name, want in outputs.items():
+            torch.testing.assert_close(
+                getattr(result, out_name), want, rtol=0, atol=1e-5, msg=out_name
+            )
+
+
+@pytest.mark.parametrize("cls", ["T5Model", "T5EncoderModel"])
+def test_t5_bare_classes_take_their_part(cls: str, oracle_dir: Path) -> None:
+    """The oracle's loader walks only T5ForConditionalGeneration; the bare classes get the
+    same values for the parameters they have, the rest is reported unused."""
+    case = CASES["t5"]
+    expected, _, _ = _oracle(oracle_dir, "t5")
+    config = transformers.AutoConfig.for_model("t5", **case.config)
+    model = getattr(transformers, cls)(config)
+    report = load_tf_checkpoint(model, oracle_dir / "t5" / "model.ckpt")
+    assert report.missing == []
+    state = model.state_dict()
+    assert set(state) < set(expected) | set(report.tied)
+    for key, value in state.items():
+        if key in expected:
+            assert torch.equal(_bits(value), _bits(expected[key])), key
+    slots = [k for k in report.unused if "_slot_" in k]
+    assert slots and all(report.unused[k] == "optimizer state or counter" for k in slots)
+    if cls == "T5EncoderModel":
+        assert (
+            report.unused["decoder/final_layer_norm/scale"] == "a head or part T5EncoderModel lacks"
+        )

@@ -550,7 +550,9 @@ def test_reader_protocol_details(tmp_path: Path) -> None:
     assert r.format == "v1" and r.prefix == str(path) and r.files == [str(path)]
     assert "m" in r and "x" not in r
     assert r.read_rows("m", 1, 3).tolist() == [[2.0, 3.0], [4.0, 5.0]]
-    assert r.verify() == 1
+    r.verify_tensor("m")
+    with pytest.raises(tfc.TensorNotFoundError):
+        r.verify_tensor("x")
     r.close()
     with pytest.raises(ValueError, match="closed") as info:
         r.read("m")

@@ -21,15 +21,20 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn, TextIO
 
 import numpy as np
 
 from . import _inspect as ins
-from ._api import load_checkpoint
-from ._errors import CheckpointError, CheckpointNotFoundError, TensorNotFoundError
+from ._api import CheckpointReader, load_checkpoint
+from ._errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    TensorNotFoundError,
+    VerificationError,
+)
 from ._version import __version__
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
@@ -137,9 +142,26 @@ def _ls_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _ls_by_model_paths(r: CheckpointReader, args: argparse.Namespace) -> list[ins.TensorInfo]:
+    """No key matched: model paths may (Keras 3 keeps kernels under
+    ``optimizer/_trainable_variables/0``, known to users as ``.../dense/_kernel``)."""
+    globs = " ".join(repr(p) for p in args.patterns)
+    rows = []
+    if not args.model_paths and r.object_graph is not None:
+        rows = ins.list_tensors(r, args.patterns, model_paths=True, sort=args.sort)
+    if rows:
+        _note(f"note: no storage key matches {globs}; listing the model paths that do")
+    elif not args.quiet:
+        where = "storage key or model path" if r.object_graph is not None else "storage key"
+        _note(f"note: no {where} matches {globs}")
+    return rows
+
+
 def _ls(args: argparse.Namespace) -> int:
     with load_checkpoint(args.path) as r:
         rows = ins.list_tensors(r, args.patterns, model_paths=args.model_paths, sort=args.sort)
+        if args.patterns and not rows:
+            rows = _ls_by_model_paths(r, args)
         total = sum(x.size for x in rows)
         if args.json:
             _json(
@@ -162,33 +184,54 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _verify_arguments(p: argparse.ArgumentParser) -> None:
     _path_argument(p)
-    _json_argument(p)
+    _json_argument(p, "machine-readable result, also when damage is found")
+    p.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first damaged tensor (default: check all, list every damaged one)",
+    )
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with load_checkpoint(args.path) as r:
-        backend: Any = r._backend
-        keys = list(r)
-        progress = _Progress("verifying", not args.quiet)
-        try:
-            if r.format == "v2" and hasattr(backend, "read_variant_protos"):
-                for i, key in enumerate(keys):
-                    dt = r.dtype(key)
-                    if dt == "variant" and not backend.entry(key).slices:
-                        backend.read_variant_protos(key)
-                    elif dt != "resource":
-                        r[key]
-                    progress(i + 1, len(keys), key)
-                count = len(keys)
-            else:
-                count = r.verify()
-        finally:
-            progress.close()
-        if args.json:
-            _json({"path": r.prefix, "ok": True, "tensors": count})
-        elif not args.quiet:
-            print(f"OK: {count} tensors in {r.prefix} verified (all checksums match)")
-    return EXIT_OK
+    errors: list[CheckpointError] = []
+    prefix, count = args.path, 0
+    progress = _Progress("verifying", not args.quiet)
+    try:
+        with load_checkpoint(args.path) as r:
+            prefix, count = r.prefix, len(r)
+            try:
+                r.verify(progress=progress, fail_fast=args.fail_fast)
+            except VerificationError as e:
+                errors = list(e.errors)
+            except CheckpointError as e:
+                if args.fail_fast and not args.json:
+                    raise
+                errors = [e]
+    except CheckpointError as e:
+        if not args.json:
+            raise
+        errors = [e]  # the checkpoint does not even open
+    finally:
+        progress.close()
+    if args.json:
+        _json(
+            {
+                "path": prefix,
+                "ok": not errors,
+                "tensors": count,
+                "damaged": [
+                    {"name": x.key, "file": x.path, "error": x.message, "kind": type(x).__name__}
+                    for x in errors
+                ],
+            }
+        )
+    elif errors:
+        _note(f"tfckpt: error: {len(errors)} of {count} tensors in {prefix} are damaged:")
+        for err in errors:
+            _note(f"  {err.key}: {err.message} (file {err.path})")
+    elif not args.quiet:
+        print(f"OK: {count} tensors in {prefix} verified (all checksums match)")
+    return _status_for_errors(errors)
 
 
 # -- dump -------------------------------------------------------------------------------------
@@ -199,7 +242,13 @@ def _dump_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     _json_argument(p, "values as JSON")
     p.add_argument("--npy", metavar="OUT", help="write the tensor to a .npy file instead")
-    p.add_argument("--full", action="store_true", help="print every element")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help=f"print every element; without it a tensor of more than {ins.DUMP_LIMIT} elements "
+        f"is summarised (text: as NumPy prints it; JSON: its first {ins.DUMP_LIMIT} values, "
+        'flattened, with "truncated": true)',
+    )
 
 
 def _dump(args: argparse.Namespace) -> int:
@@ -220,16 +269,11 @@ def _dump(args: argparse.Namespace) -> int:
             if not args.quiet:
                 _note(f"wrote {key} ({r.dtype(key)}{ins.shape_str(arr.shape)}) to {args.npy}")
             return EXIT_OK
+        limit = None if args.full else ins.DUMP_LIMIT
         if args.json:
-            doc = {
-                "name": key,
-                "dtype": r.dtype(key),
-                "shape": list(arr.shape),
-                "values": ins.to_json_value(arr),
-            }
-            _json(doc, indent=None)
+            _json(ins.tensor_json(key, r.dtype(key), arr, limit=limit), indent=None)
             return EXIT_OK
-        threshold = sys.maxsize if args.full else 1000
+        threshold = sys.maxsize if limit is None else limit
         with np.printoptions(threshold=threshold, linewidth=100):
             print(f"{key}: {r.dtype(key)}{ins.shape_str(arr.shape)}")
             print(repr(arr) if arr.dtype.kind == "O" else str(arr))
@@ -298,7 +342,7 @@ def _tree(args: argparse.Namespace) -> int:
         if args.json:
             _json(tree.to_json())
         else:
-            _lines(ins.tree_lines(tree, r))
+            _lines(ins.tree_lines(tree))
     return EXIT_OK
 
 
@@ -308,6 +352,12 @@ def _tree(args: argparse.Namespace) -> int:
 def _diff_arguments(p: argparse.ArgumentParser) -> None:
     _path_argument(p, "a", "A")
     _path_argument(p, "b", "B")
+    p.add_argument(
+        "names",
+        metavar="NAME",
+        nargs="*",
+        help="compare only these tensors (keys or model paths, of A or of B)",
+    )
     _json_argument(p)
     p.add_argument(
         "--atol",
@@ -326,7 +376,8 @@ def _diff(args: argparse.Namespace) -> int:
     with load_checkpoint(args.a) as ra, load_checkpoint(args.b) as rb:
         progress = _Progress("comparing", not args.quiet)
         try:
-            result = ins.diff_checkpoints(ra, rb, atol=args.atol, progress=progress)
+            keys = [ins.resolve_name(ra, n, rb) for n in args.names] if args.names else None
+            result = ins.diff_checkpoints(ra, rb, atol=args.atol, keys=keys, progress=progress)
         finally:
             progress.close()
     if args.json:
@@ -716,6 +767,28 @@ def _port(args: argparse.Namespace) -> int:
     return _surgery("writing", args, lambda progress: run(args, progress))
 
 
+# -- saved-model ------------------------------------------------------------------------------
+
+
+def _saved_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="DIR", help="a SavedModel directory (or its saved_model.pb)")
+    _json_argument(p)
+
+
+def _saved_model(args: argparse.Namespace) -> int:
+    from ._saved_model import saved_model_info
+
+    info = saved_model_info(args.path)
+    if args.json:
+        _json(info.to_json())
+        return EXIT_OK
+    _lines(info.lines())
+    total = sum(v.size for v in info.variables)
+    print(f"\nVariables: {len(info.variables)} tensors, {ins.human_size(total)}")
+    _lines(["  " + line for line in ins.listing_lines(info.variables)])
+    return EXIT_OK
+
+
 # -- the command table and the entry point ----------------------------------------------------
 
 
@@ -778,6 +851,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("merge", "merge checkpoints into one, with a conflict rule", _merge_arguments, _merge),
     Command("average", "the mean of N checkpoints of one model", _average_arguments, _average),
     Command(
+        "saved-model",
+        "a SavedModel's tag-sets, signatures (inputs, outputs), ops and variables, as "
+        "saved_model_cli show --all prints them",
+        _saved_model_arguments,
+        _saved_model,
+    ),
+    Command(
         "port",
         "an original TF release (BERT, GPT-2, T5, ...) -> transformers .safetensors",
         _port_arguments,
@@ -793,6 +873,38 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+class _NotIntermixed(Exception):
+    pass
+
+
+class _CommandParser(_Parser):
+    """A subcommand's parser: options may come between positional arguments
+    (``tfckpt ls PATH --model-paths '*kernel*'``), which argparse's default parsing refuses
+    once a ``nargs="*"`` positional has matched nothing. Whatever does not parse that way is
+    parsed (and reported) the usual way."""
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # re-entered from parse_known_intermixed_args (Python < 3.13)
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        except (TypeError, _NotIntermixed):  # REMAINDER arguments, or an error to report
+            pass
+        finally:
+            self._intermixing = False
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        if self._intermixing:
+            raise _NotIntermixed
+        super().error(message)
+
+
 def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentParser:
     """The `tfckpt` parser: global options, then one subparser per entry of `commands`."""
     p = _Parser(
@@ -803,11 +915,11 @@ def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentP
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"tfckpt-lite {__version__}")
-    common = _Parser(add_help=False)
+    common = _CommandParser(add_help=False)
     common.add_argument(
         "-q", "--quiet", action="store_true", help="no progress line, no summary lines"
     )
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     sub.required = True
     for command in commands:
         sp = sub.add_parser(
@@ -823,6 +935,25 @@ def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentP
     return p
 
 
+def _status_for(e: Exception) -> int:
+    """The exit status for an exception a command let through."""
+    if isinstance(e, (TensorNotFoundError, CheckpointNotFoundError)):
+        return EXIT_NOT_FOUND
+    if isinstance(e, CheckpointError):
+        return EXIT_CORRUPT
+    if isinstance(e, FileNotFoundError):
+        return EXIT_NOT_FOUND
+    return EXIT_USAGE  # a missing optional dependency; a directory or unreadable file given
+
+
+def _status_for_errors(errors: list[CheckpointError]) -> int:
+    """OK for none; not found when every error is a missing file or tensor; else corrupt."""
+    if not errors:
+        return EXIT_OK
+    statuses = {_status_for(e) for e in errors}
+    return statuses.pop() if len(statuses) == 1 else EXIT_CORRUPT
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `tfckpt` with `argv` (default: sys.argv[1:]); returns the exit status."""
     parser = build_parser()
@@ -833,18 +964,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.run(args)
         return code
-    except (TensorNotFoundError, CheckpointNotFoundError) as e:
-        _note(f"tfckpt: not found: {e}")
-        return EXIT_NOT_FOUND
-    except CheckpointError as e:
-        _note(f"tfckpt: error: {e}")
-        return EXIT_CORRUPT
-    except FileNotFoundError as e:
-        _note(f"tfckpt: not found: {e}")
-        return EXIT_NOT_FOUND
-    except (ImportError, IsADirectoryError, PermissionError) as e:
-        _note(f"tfckpt: error: {e}")
-        return EXIT_USAGE
+    except (
+        CheckpointError,
+        FileNotFoundError,
+        ImportError,
+        IsADirectoryError,
+        PermissionError,
+    ) as e:
+        status = _status_for(e)
+        _note(f"tfckpt: {'not found' if status == EXIT_NOT_FOUND else 'error'}: {e}")
+        return status
     except BrokenPipeError:
         # `tfckpt ls big | head`: stop quietly, and keep Python from complaining at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -27,12 +27,13 @@ tensor) travels in the safetensors metadata so a round trip keeps it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     import base64
     import json
     import zipfile
+
+    from ._api import CheckpointReader
 else:  # ~10 ms of imports that only conversions need: see _lazy
     base64 = lazy_module("base64")
     json = lazy_module("json")
@@ -63,6 +66,9 @@ __all__ = [
 _GRAPH_META: Final = "tfckpt_lite.object_graph"
 _DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
 _MAX_HEADER: Final = 100 << 20  # safetensors' own limit
+# Remote sources: bytes fetched ahead of the tensor being written (about twice this is in
+# memory at once), so a conversion streams without holding the checkpoint.
+READ_AHEAD: Final = 16 << 20
 
 # TF dtype name -> safetensors dtype code. complex64 has a code ("C64") in recent safetensors;
 # complex128, int4/uint4 (packed two per byte there), float8 *fnuz variants and strings do not.
@@ -86,9 +92,6 @@ _ST_CODES: Final[dict[str, str]] = {
 }
 _ST_NAMES: Final = {v: k for k, v in _ST_CODES.items()}
 
-Progress = Callable[[int, int, str], None]
-"""progress(done, total, key): called after each tensor (CLI progress line)."""
-
 
 class UnsupportedConversionError(CheckpointError, ValueError):
     """A tensor cannot be represented in the target format (raised with ``strict=True``)."""
@@ -105,20 +108,21 @@ class ConversionReport:
     overflow: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        s = f"wrote {len(self.written)} tensors to {self.dst}"
+        lines = [f"wrote {len(self.written)} tensors to {self.dst}"]
         if self.skipped:
-            s += f"; skipped {len(self.skipped)}: " + ", ".join(
-                f"{k} ({why})" for k, why in self.skipped.items()
-            )
-        for name, n in self.overflow.items():
-            s += f"\nwarning: {name}: {n} finite values overflowed to inf in the cast"
-        return s
+            lines.append(f"skipped {len(self.skipped)}:")
+            lines += [f"  {k}: {why}" for k, why in self.skipped.items()]
+        lines += [
+            f"warning: {name}: {n} finite values overflowed to inf in the cast"
+            for name, n in self.overflow.items()
+        ]
+        return "\n".join(lines)
 
 
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _open_reader(src: Any) -> tuple[Any, bool]:
+def _open_reader(src: CheckpointReader | str | os.PathLike[str]) -> tuple[CheckpointReader, bool]:
     """A CheckpointReader for a path or an already open reader; second item: close it after."""
     from ._api import CheckpointReader, load_checkpoint
 
@@ -133,22 +137,19 @@ def _skip(report: ConversionReport, key: str, why: str, strict: bool, path: str)
     report.skipped[key] = why
 
 
-def model_path(graph: Any, key: str) -> str | None:
-    """The object path a user knows a tensor by: the first of `graph.paths(key)` that does
-    not pass through an optimizer (Keras 3 reaches a Dense kernel first as
-    ``optimizer/_trainable_variables/0``, and also as ``model/optimizer/...``), else the
-    first path; None when the graph does not own `key`."""
-    try:
-        paths = graph.paths(key)
-    except (LookupError, CheckpointError):
-        return None
-    for p in paths:
-        if "optimizer" not in p.split("/"):
-            return str(p)
-    return str(paths[0]) if paths else None
+def _nothing_to_write(report: ConversionReport, path: str) -> UnsupportedConversionError:
+    """The error for a conversion whose every tensor is skipped. Raised before `dst` is
+    touched: an empty output is never what the caller wanted, and must not replace an existing
+    file. (An empty checkpoint still converts to an empty file: nothing is lost.)"""
+    reasons = "".join(f"\n  {k}: {why}" for k, why in report.skipped.items())
+    return UnsupportedConversionError(
+        f"nothing to convert to {report.dst}: every tensor is skipped:{reasons}", path=path
+    )
 
 
-def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> dict[str, str]:
+def _output_names(
+    reader: CheckpointReader, model_paths: bool, report: ConversionReport
+) -> dict[str, str]:
     """Storage key -> name in the output file. With `model_paths`, TF2 variables are named by
     their object-graph model path (``model/dense/kernel``) or at least lose the
     ``/.ATTRIBUTES/VARIABLE_VALUE`` suffix; the graph itself is then left out (its keys would
@@ -156,11 +157,9 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
     names = {k: k for k in reader}
     if not model_paths:
         return names
-    graph = None
-    try:
-        graph = reader.object_graph
-    except ImportError:
-        pass
+    from ._graph import model_path
+
+    graph = reader.object_graph
     out: dict[str, str] = {}
     taken: dict[str, str] = {}
     for key in names:
@@ -181,7 +180,7 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
 
 
 def _selection(
-    reader: Any, model_paths: bool, report: ConversionReport, edits: dict[str, Any]
+    reader: CheckpointReader, model_paths: bool, report: ConversionReport, edits: dict[str, Any]
 ) -> tuple[dict[str, str], dict[str, DType], bytes | None]:
     """Storage key -> output name, key -> dtype to cast to, and the object graph to embed
     (None: the source's, if any). Without edits, `_output_names`; with them, the plan of
@@ -281,13 +280,16 @@ def to_safetensors(
             }
             plan.append((key, name, shape, nbytes))
             offset += nbytes
+        if not plan and report.skipped:
+            raise _nothing_to_write(report, reader.prefix)
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
         with AtomicFile(dst) as out:
             out.file.write(len(blob).to_bytes(8, "little"))
             out.file.write(blob)
-            for i, (key, name, shape, nbytes) in enumerate(plan):
-                arr = _cast_value(reader[key], casts.get(key), name, report)
+            values = reader._values([p[0] for p in plan], window=READ_AHEAD)
+            for i, ((key, name, shape, nbytes), (_, value)) in enumerate(zip(plan, values)):
+                arr = _cast_value(value, casts.get(key), name, report)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
                 raw = encode_fixed(arr)
@@ -457,12 +459,8 @@ def _write_checkpoint(
     raw_graph: bytes | None = None,
 ) -> str:
     if object_graph:
-        try:
-            from ._checkpoint import Checkpoint  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
-            raise ImportError(
-                "writing an object graph needs tfckpt_lite.Checkpoint, which this build lacks"
-            ) from None
+        from ._checkpoint import Checkpoint
+
         tree = _nest(items, src_path)
         out: str = Checkpoint(**tree).write(prefix)
         return out
@@ -560,28 +558,28 @@ def to_npz(
     try:
         report = ConversionReport(dst)
         names, casts, _ = _selection(reader, model_paths, report, _edits(locals()))
-        keys = list(names)
+        keys: list[str] = []
+        for key, name in names.items():
+            dt = casts.get(key) or reader.dtype_info(key)
+            if dt.numpy_dtype is None or not dt.is_fixed_size:
+                why = f"dtype {dt.name} cannot be stored in .npz without pickle"
+                _skip(report, key, why, strict, reader.prefix)
+            elif name == _DTYPES_MEMBER:
+                _skip(report, key, "name is reserved", strict, reader.prefix)
+            else:
+                keys.append(key)
+        if not keys and report.skipped:
+            raise _nothing_to_write(report, reader.prefix)
         special: dict[str, str] = {}
         with (
             AtomicFile(dst) as out,
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
-            for i, key in enumerate(keys):
+            values = reader._values(keys, window=READ_AHEAD)
+            for i, (key, value) in enumerate(values):
                 dt = casts.get(key) or reader.dtype_info(key)
-                if dt.numpy_dtype is None or not dt.is_fixed_size:
-                    _skip(
-                        report,
-                        key,
-                        f"dtype {dt.name} cannot be stored in .npz without pickle",
-                        strict,
-                        reader.prefix,
-                    )
-                    continue
                 name = names[key]
-                if name == _DTYPES_MEMBER:
-                    _skip(report, key, "name is reserved", strict, reader.prefix)
-                    continue
-                arr = _cast_value(reader[key], casts.get(key), name, report)
+                arr = _cast_value(value, casts.get(key), name, report)
                 if not _npy_native(arr.dtype):
                     special[name] = dt.name
                     arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))

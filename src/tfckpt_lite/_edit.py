@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, UnsupportedCheckpointError
 from ._graph import ObjectGraph
@@ -88,7 +89,6 @@ _NAME_RULES: Final = tuple(
     re.compile(p) for p in DEFAULT_EXCLUDE if p != r"^_CHECKPOINTABLE_OBJECT_GRAPH$"
 )
 
-Progress = Callable[[int, int, str], None]
 Globs = str | Sequence[str] | None
 CastSpec = str | Mapping[str, str] | Sequence[tuple[str, str]] | None
 
@@ -359,8 +359,14 @@ def _prune(
 
     nodes = graph.nodes
     n = len(nodes)
+    # An attribute stays while one of its tensors does; one that never had a tensor in this
+    # bundle (an uninitialized variable of a SavedModel) stays as it was.
     attrs_kept = [
-        [a for a in nd.attributes.values() if any(k in kept for k in keys.of(a.checkpoint_key))]
+        [
+            a
+            for a in nd.attributes.values()
+            if not keys.of(a.checkpoint_key) or any(k in kept for k in keys.of(a.checkpoint_key))
+        ]
         for nd in nodes
     ]
     # Which nodes held values at all: those that never did (a layer without weights) stay
@@ -679,7 +685,7 @@ def plan_edit(
             report.dropped[k] = "its object is no longer reachable"
             kept.discard(k)
         if name_based:
-            from ._convert import model_path
+            from ._graph import model_path
 
             ng = ObjectGraph(proto) if proto is not None else None
             stored = {
@@ -749,9 +755,17 @@ def plan_edit(
     for glob, _ in casts:
         if glob is not None and not glob.used[0]:
             glob.check_used(universe())
-    if not items and not allow_empty:
+    if not items and report.dropped and not allow_empty:
         raise ValueError(f"nothing left to write: every tensor of {reader.prefix!r} was dropped")
-    return _Plan(items, None if proto is None else proto.SerializeToString(), report)
+    graph_bytes = None
+    if proto is not None:
+        assert graph is not None
+        # An unchanged graph keeps its bytes (writers differ in how they serialize one proto).
+        if proto == graph.proto:
+            graph_bytes = bytes(reader[OBJECT_GRAPH_KEY].reshape(-1)[0])
+        else:
+            graph_bytes = proto.SerializeToString()
+    return _Plan(items, graph_bytes, report)
 
 
 def _write_order(proto: _pb.TrackableObjectGraph | None, out: Mapping[str, str]) -> list[str]:

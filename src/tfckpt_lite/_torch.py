@@ -280,7 +280,7 @@ def to_torch(
             "to_torch needs PyTorch: pip install 'tfckpt-lite[torch]' (the CPU build is enough)"
         ) from None
     from ._api import CheckpointReader
-    from ._convert import model_path
+    from ._graph import model_path
 
     if isinstance(path_or_reader, CheckpointReader):
         reader, owned = path_or_reader, False
@@ -288,12 +288,7 @@ def to_torch(
         reader, owned = open_for_torch(path_or_reader), True
     layout = _layout_fn(transpose)
     excluded = [re.compile(x) for x in (exclude or ())]
-    graph = None
-    if model_paths:
-        try:
-            graph = reader.object_graph
-        except ImportError:
-            graph = None
+    graph = reader.object_graph if model_paths else None
     out: dict[str, Any] = {}
     origin: dict[str, str] = {}
     try:

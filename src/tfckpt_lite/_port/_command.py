@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = ["add_arguments", "run"]
 
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", metavar="SRC", help="the TF checkpoint (prefix, .index or directory)")
     p.add_argument("dst", metavar="DST", help="the .safetensors file to write")

@@ -29,7 +29,7 @@ from typing import Any
 
 from .._errors import CheckpointError
 from .._naming import VARIABLE_VALUE_SUFFIX
-from .._torch import DEFAULT_EXCLUDE, TransposeSpec, rename_key
+from .._torch import DEFAULT_EXCLUDE, RenameRules, TransposeSpec, rename_key
 
 __all__ = ["PortError", "PortReport", "Recipe", "check_release", "plan_and_load"]
 
@@ -59,7 +59,8 @@ class Recipe:
 
     Attributes:
         model_types: transformers ``config.model_type`` values this recipe serves.
-        rename: ``(regex, replacement)`` rules, TF name -> full-model name with ``/``.
+        rename: ``(regex, replacement)`` rules, TF name -> full-model name with ``/`` (or
+            a function doing the same, for numbering no regex can express).
         layouts: ``(regex, layout)`` rules on the TF name (see `_torch.to_torch`).
         signature: a regex that some key of every release of this family matches.
         classes: ``(class name, regex or None)``, most specific first: `state_dict_for`
@@ -69,22 +70,34 @@ class Recipe:
         skip: regexes of TF keys that are optimizer state or counters.
         infer_config: config keyword arguments from the checkpoint's ``{key: shape}``, for
             `tfckpt port` without ``--config`` (sizes only; enough to name and shape).
-        notes: free text for the docs and errors (what else the family's releases look like).
+        rename_by_class: ``(class-name regex, rules)`` used instead of `rename` for the
+            classes they match, first match wins.
+        trim_rows: regexes of parameters whose checkpoint tensor may have more rows than the
+            model (a vocabulary padded for the TPU mesh): the extra rows are dropped.
     """
 
     model_types: tuple[str, ...]
-    rename: tuple[tuple[str, str | None], ...]
+    rename: RenameRules | Callable[[str], str | None]
     signature: str
     classes: tuple[tuple[str, str | None], ...]
     layouts: TransposeSpec = None
     fresh_heads: tuple[str, ...] = ()
     skip: tuple[str, ...] = OPTIMIZER_SKIP
     infer_config: Callable[[Mapping[str, Shape]], dict[str, Any]] | None = None
-    notes: str = ""
+    rename_by_class: tuple[tuple[str, RenameRules | Callable[[str], str | None]], ...] = ()
+    trim_rows: tuple[str, ...] = ()
 
-    def target(self, key: str) -> str | None:
+    def rules_for(self, model_class: str) -> RenameRules | Callable[[str], str | None]:
+        """`rename`, or the rules of the first `rename_by_class` entry whose regex matches
+        `model_class` (ELECTRA's generator and discriminator share one checkpoint)."""
+        for pattern, rules in self.rename_by_class:
+            if re.search(pattern, model_class):
+                return rules
+        return self.rename
+
+    def target(self, key: str, model_class: str = "") -> str | None:
         """The full-model name (``.``-separated, markers kept) of TF key `key`, or None."""
-        name = rename_key(key, self.rename)
+        name = rename_key(key, self.rules_for(model_class))
         return None if name is None else name.replace("/", ".")
 
 
@@ -103,6 +116,8 @@ class PortReport:
             class lacks, ...).
         mismatched: ``(key, parameter, checkpoint shape, model shape)`` left out with
             ``strict=False``.
+        untied: parameters the model tied but the checkpoint holds separately (T5 v1.1's
+            LM head): given their own storage, as transformers' ``from_pretrained`` does.
     """
 
     path: str
@@ -113,6 +128,7 @@ class PortReport:
     missing: list[str] = field(default_factory=list)
     unused: dict[str, str] = field(default_factory=dict)
     mismatched: list[tuple[str, str, Shape, Shape]] = field(default_factory=list)
+    untied: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         n = sum(len(v) for v in self.loaded.values())
@@ -123,6 +139,7 @@ class PortReport:
             f"tensors unused"
         ]
         lines += [f"  not in checkpoint: {p}" for p in self.missing]
+        lines += [f"  untied (separate in the checkpoint): {p}" for p in self.untied]
         why: dict[str, int] = {}
         for reason in self.unused.values():
             why[reason] = why.get(reason, 0) + 1
@@ -198,7 +215,7 @@ def plan_and_load(
         if any(rx.search(key) for rx in skip):
             report.unused[key] = "optimizer state or counter"
             continue
-        name = recipe.target(key)
+        name = recipe.target(key, cls)
         if name is None:
             report.unused[key] = "not a weight of the model"
             continue
@@ -217,6 +234,7 @@ def plan_and_load(
     )
 
     # -- assemble per parameter (splits and joins), then check everything -------------------
+    trim = [re.compile(x) for x in recipe.trim_rows]
     pieces: dict[str, list[tuple[_Target, Any]]] = {}
     for key, ts in targets.items():
         for t in ts:
@@ -226,6 +244,13 @@ def plan_and_load(
     for name, parts in pieces.items():
         value, origin = _assemble(torch, name, parts, path)
         want = tuple(state[name].shape)
+        if (
+            trim
+            and any(rx.search(name) for rx in trim)
+            and value.ndim == len(want)
+            and value.shape[0] > want[0]
+        ):
+            value = value[: want[0]]  # padding rows of a mesh-tf vocabulary (a view)
         if tuple(value.shape) != want:
             if strict:
                 raise PortError(
@@ -239,23 +264,19 @@ def plan_and_load(
         filled[name] = value
         source[name] = origin
 
-    # Tied parameters share one storage: exactly one member of a tie may come from the
-    # checkpoint; two different TF tensors for one tie mean the config should not tie them.
+    # Tied parameters share one storage. When the checkpoint holds different tensors for
+    # two members of a tie (T5 v1.1's separate LM head, while transformers 5 ties T5's
+    # always), the model is untied there, as transformers' own from_pretrained does.
     groups: dict[str, list[str]] = {}
     for alias, root in tied.items():
         groups.setdefault(root, [root]).append(alias)
+    untie: list[str] = []
     for members in groups.values():
         got = [n for n in members if n in filled]
-        if len(got) > 1:
-            raise PortError(
-                f"the checkpoint holds separate tensors for {got[0]} and {got[1]}, which "
-                f"{cls} ties (one storage); set the config's tie_word_embeddings (or the "
-                f"equivalent) to False",
-                path=path,
-                key=source[got[1]],
-            )
         if got:
-            report.tied.update({n: got[0] for n in members if n != got[0]})
+            untie += got[1:]
+            report.tied.update({n: got[0] for n in members if n not in got})
+    report.untied = untie
 
     fresh = [re.compile(x) for x in recipe.fresh_heads]
     for name in state:
@@ -279,6 +300,9 @@ def plan_and_load(
             report.unused[key] = "shape mismatch"
 
     out: dict[str, Any] = {}
+    if copy_into_model and untie:
+        _untie(torch, model, untie)
+        state, _ = _model_entries(model)
     with torch.no_grad():
         for name, value in filled.items():
             dest = state[name]
@@ -286,7 +310,26 @@ def plan_and_load(
                 dest.copy_(value)
             else:
                 out[name] = value if value.dtype == dest.dtype else value.to(dest.dtype)
+        if not copy_into_model:
+            # BatchNorm's step counter has no TF counterpart; a model fresh from its
+            # constructor holds 0, which is what save_pretrained would write.
+            for name, buf in model.state_dict().items():
+                if name.endswith(".num_batches_tracked"):
+                    out[name] = torch.zeros(buf.shape, dtype=buf.dtype)
     return report, out
+
+
+def _untie(torch: Any, model: Any, names: list[str]) -> None:
+    """Give each parameter in `names` a storage of its own (and tell transformers, whose
+    ``all_tied_weights_keys`` would tie it again on the next ``tie_weights()``)."""
+    tied_keys = getattr(model, "all_tied_weights_keys", None)
+    for name in names:
+        owner, _, attr = name.rpartition(".")
+        module = model.get_submodule(owner)
+        old = getattr(module, attr)
+        setattr(module, attr, torch.nn.Parameter(torch.empty_like(old), old.requires_grad))
+        if isinstance(tied_keys, dict):
+            tied_keys.pop(name, None)
 
 
 def check_release(recipe: Recipe, keys: Sequence[str], path: str) -> None:
