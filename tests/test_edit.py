@@ -511,6 +511,17 @@ def test_cli_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         (["average", "SRC", "OUT2", "-o", "OUT"], 2, "same tensors"),
         (["merge", "SRC", "SRC", "-o", "OUT"], 2, "--on-conflict"),
         (["convert", "SRC", "OUT.npz", "--select", "zzz"], 2, "matches no tensor"),
+        (["convert", "DAMAGED", "OUT.npz", "--strip"], 1, "checksum"),
+        (["cast", "DAMAGED", "OUT", "bfloat16"], 1, "checksum"),
+        (["select", "DAMAGED", "OUT", "layer_with_weights-2"], 1, "checksum"),
+        (["rename", "DAMAGED", "OUT", "^layer_with_weights-", "L"], 1, "checksum"),
+        (["reshard", "DAMAGED", "OUT", "--max-shard-size", "100"], 1, "checksum"),
+        (["merge", "DAMAGED", "SRC", "-o", "OUT", "--on-conflict", "first"], 1, "checksum"),
+        (["average", "DAMAGED", "SRC", "-o", "OUT"], 1, "checksum"),
+        (["strip", "TRUNCATED", "OUT"], 1, "trunc.index"),
+        (["merge", "SRC", "TRUNCATED", "-o", "OUT", "--on-conflict", "last"], 1, "trunc.index"),
+        (["reshard", "SRC", "OUT", "--max-shard-size", "3"], 2, "smallest slice"),
+        (["average", "SRC", "-o", "OUT"], 2, "at least 2"),
     ],
 )
 def test_cli_hostile(
@@ -523,6 +534,9 @@ def test_cli_hostile(
     src = fixture("keras_tf_keras/legacy_adam/ckpt")
     damaged = _damaged(tmp_path)
     tfc.save(tmp_path / "other", {"x": np.ones(1)})
+    tfc.save(tmp_path / "trunc", {"x": np.ones(1)})
+    index = tmp_path / "trunc.index"
+    index.write_bytes(index.read_bytes()[:-20])
     out = tmp_path / "out"
     out.mkdir()
     subst = {
@@ -532,6 +546,7 @@ def test_cli_hostile(
         "OUT": str(out / "o"),
         "OUT2": str(tmp_path / "other"),
         "OUT.npz": str(out / "o.npz"),
+        "TRUNCATED": str(tmp_path / "trunc"),
     }
     assert main([subst.get(a, a) for a in argv]) == status
     assert message.lower() in capsys.readouterr().err.lower()
