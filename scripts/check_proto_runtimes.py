@@ -96,7 +96,18 @@ def run_one(python: str, req: str, tmp: Path) -> list[tuple[str, bool, str]]:
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     vpy = venv / "bin" / "python"
     subprocess.run(
-        [str(vpy), "-m", "pip", "install", "-q", "--disable-pip-version-check", "numpy", req],
+        [
+            str(vpy),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "numpy",
+            "crc32c",
+            "ml_dtypes",
+            req,
+        ],
         check=True,
     )
     results = []
