@@ -98,7 +98,12 @@ def _open_data_file(path: str) -> io.FileIO:
 
 
 class Source(Protocol):
-    """One readable file."""
+    """One readable file.
+
+    A source may also have ``read_private(offset, length) -> memoryview``: exactly `length`
+    bytes at `offset` in writable memory owned by that call alone. Where it does not (a
+    `FileSystem` written before it existed), `read_private` below copies `read`'s bytes.
+    """
 
     path: str
     size: int
@@ -109,14 +114,6 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class PrivateSource(Source, Protocol):
-    """A `Source` that can hand out writable, private bytes without an extra copy."""
-
-    def read_private(self, offset: int, length: int) -> memoryview:
-        """Exactly `length` bytes at `offset` in writable memory owned by this call alone."""
-        ...
 
 
 def read_private(src: Source, offset: int, length: int) -> memoryview:
