@@ -11,7 +11,8 @@ Reading and writing go through protobuf's own `text_format` with the generated
 `checkpoint_state_pb2` (the same calls TF makes: `text_format.Merge` and
 `text_format.MessageToString`), so escapes, string concatenation and float formatting are
 exactly TF's. The file is the one part of a checkpoint directory that is rewritten in place,
-so writes are atomic: `checkpoint.tmp<uuid4 hex>`, fsync, rename, fsync of the directory.
+so writes are atomic (`_storage.atomic_write`: temporary name, fsync, rename, fsync of the
+directory).
 
 Hostile files. A state file is never trusted further than this:
   * more than `MAX_STATE_BYTES`, not UTF-8, or not valid text format -> `CorruptCheckpointError`
@@ -35,16 +36,14 @@ from typing import TYPE_CHECKING, Final
 
 from ._errors import CorruptCheckpointError
 from ._lazy import lazy_module
-from ._storage import FileSystem, LocalFileSystem, fsync_dir
+from ._naming import STATE_FILENAME, index_filename
+from ._storage import FileSystem, LocalFileSystem, atomic_write
 
 if TYPE_CHECKING:
-    import uuid
-
     from google.protobuf import text_format
 
     from ._proto import checkpoint_state_pb2
 else:  # protobuf costs ~10 ms to import; only state-file calls need it
-    uuid = lazy_module("uuid")
     text_format = lazy_module("google.protobuf.text_format")
     checkpoint_state_pb2 = lazy_module("tfckpt_lite._proto.checkpoint_state_pb2")
 
@@ -59,7 +58,6 @@ __all__ = [
 ]
 
 MAX_STATE_BYTES: Final = 16 << 20
-STATE_FILENAME: Final = "checkpoint"
 
 
 @dataclass
@@ -240,35 +238,10 @@ def update_checkpoint_state(
     return state_path
 
 
-def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
-    """Replace `path` with `data` so readers see the old or the new content, never a mix.
-
-    The temporary name is TF's (`<path>.tmp<uuid4 hex>`); it is removed on any failure.
-    """
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp{uuid.uuid4().hex}"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if fsync:
-        fsync_dir(directory)
-
-
 def _exists(prefix: str, fs: FileSystem) -> bool:
     """TF's checkpoint_exists: `P.index` (V2), the file `P` (V1) or, for the V1 Saver's sharded
     pattern `P-?????-of-00002`, any file matching it."""
-    if fs.exists(prefix + ".index") or fs.isfile(prefix):
+    if fs.exists(index_filename(prefix)) or fs.isfile(prefix):
         return True
     directory = fs.dirname(prefix)
     base = prefix[len(directory) :].lstrip("/\\") if directory else prefix
