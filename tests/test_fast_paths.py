@@ -181,7 +181,7 @@ def test_listing_matches_key_by_key_lookups(tmp_path: Path) -> None:
         by_key = {k: (r.dtype_info(k), tuple(r.shape(k))) for k in r}
         shapes = r.get_variable_to_shape_map()
         dtypes = r.get_variable_to_dtype_map()
-        assert r._backend.infos() == [(k, *by_key[k]) for k in r]  # type: ignore[attr-defined]
+        assert r._backend.infos() == [(k, *by_key[k]) for k in r]
     assert shapes == {k: list(s) for k, (_, s) in by_key.items()}
     assert dtypes == {k: d for k, (d, _) in by_key.items()}
     assert shapes["d/part"] == [4, 2] and dtypes["a/bias"].name == "bfloat16"

@@ -87,8 +87,10 @@ def test_stats_listing_and_tree(pair: tuple[str, str]) -> None:
         with pytest.raises(ValueError, match="sort"):
             ins.list_tensors(r, sort="dtype")
         tree = ins.checkpoint_tree(r)
-        assert tree.by == "names" and tree.tree["w"] == "w"
-        assert ins.tree_lines(tree, r)[-1] == "└── w  float32[2,3]"
+        assert tree.by == "names" and tree.tree["w"] == ins.TensorInfo(
+            "w", "w", "float32", (2, 3), 24
+        )
+        assert ins.tree_lines(tree)[-1] == "└── w  float32[2,3]"
         with pytest.raises(tfc.TensorNotFoundError, match="did you mean 'emb'"):
             ins.resolve_name(r, "emd")
 

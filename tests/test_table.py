@@ -25,7 +25,7 @@ from tfckpt_lite._table import (
     shortest_separator,
 )
 
-# TF 2.21's SaveV2 index for FORMAT §3.11 (the test in test_reader_writer checks the writer
+# TF 2.21's SaveV2 index for FORMAT §3.11 (test_bundle_bytes checks the writer
 # reproduces it; here it is the table reader's golden input).
 GOLDEN_INDEX = bytes.fromhex(
     "00000608011a02080100010d62080312002018280435a78d9d88000111640802120412020801203628083584"

@@ -8,17 +8,19 @@ values. Names mirror `tf.train.load_checkpoint` so existing code keeps working.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._backend import Backend, Progress
 from ._dtypes import DType
-from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
+from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
+from ._reader import BundleReader
 from ._state import latest_checkpoint_in
 from ._storage import FileSystem, LocalFileSystem
 
@@ -34,19 +36,6 @@ __all__ = [
     "load_checkpoint",
     "load_variable",
 ]
-
-
-class Backend(Protocol):
-    format: str
-    prefix: str
-
-    def keys(self) -> list[str]: ...
-    def __contains__(self, key: object) -> bool: ...
-    def info(self, key: str) -> tuple[DType, tuple[int, ...]]: ...
-    def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]: ...
-    def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]: ...
-    def verify(self) -> int: ...
-    def close(self) -> None: ...
 
 
 def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, str]:
@@ -76,15 +65,9 @@ def _open_backend(
     fs, spath = _filesystem(os.fspath(path), fs, use_mmap)
     where = resolve(spath, fs)
     if where.format == "v2":
-        from ._reader import BundleReader
-
         return BundleReader(where.prefix, fs, readonly=readonly)
-    try:
-        from ._v1 import V1Reader
-    except ImportError:  # pragma: no cover - the V1 module ships with the package
-        raise UnsupportedCheckpointError(
-            "V1 checkpoints are not supported by this build", path=where.prefix
-        ) from None
+    from ._v1 import V1Reader  # legacy files are rare: its import is paid when one is opened
+
     return V1Reader(where.prefix, fs, readonly=readonly)
 
 
@@ -203,6 +186,22 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
 
     # -- TF-compatible names --------------------------------------------------------------
 
+    def _values(
+        self, keys: Sequence[str], *, window: int | None = None
+    ) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+        """``(key, self[key])`` for many keys. Remote checkpoints fetch the bytes ahead in
+        coalesced parallel range requests (`_remote.read_ahead`): with ``window=None`` all at
+        once, pairs then coming in data-file order; with a window in bytes, in `keys`' order
+        with about two windows fetched ahead (streaming conversions)."""
+        if not self._backend.remote:
+            for k in keys:
+                yield k, self[k]
+            return
+        from ._remote import read_ahead
+
+        for k in read_ahead(self._backend, keys, window):
+            yield k, self[k]
+
     def get_tensor(self, key: str, *, verify: bool = True) -> Any:
         """The value of `key`, checksum verified unless ``verify=False``, typed as TF's.
 
@@ -235,12 +234,12 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
             return {k: dtype for k, dtype, _ in self._infos()}
 
     def _infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
-        # A backend may list everything at once much faster than key by key.
-        bulk = getattr(self._backend, "infos", None)
-        if bulk is not None:
-            infos: list[tuple[str, DType, tuple[int, ...]]] = bulk()
-            return infos
-        return [(k, *self._backend.info(k)) for k in self._keys]
+        return self._backend.infos()
+
+    def stored_size(self, key: str) -> int:
+        """Bytes the value of `key` occupies in the checkpoint's files (V2: its data-file
+        entries; V1: its serialized slices in the table)."""
+        return self._backend.stored_size(key)
 
     def get_slice(self, key: str, *, verify: bool = True) -> TensorSlicer:
         """A lazy handle: ``reader.get_slice("emb")[1000:1010]`` returns only those rows.
@@ -251,12 +250,40 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         """
         return TensorSlicer(self._backend, key, self._verified if verify else None)
 
-    def verify(self) -> int:
-        """Check every block and tensor checksum; raises on the first mismatch.
+    def verify(
+        self,
+        *,
+        progress: Progress | None = None,
+        fail_fast: bool = True,
+    ) -> int:
+        """Check every block and tensor checksum; return the number of tensors checked.
 
-        Returns the number of tensors checked.
+        Args:
+            progress: called as ``progress(done, total, key)`` after each tensor.
+            fail_fast: raise the first tensor's error (the default). With ``False`` every
+                tensor is checked and damage is raised at the end: one damaged tensor's own
+                error, or, for several, a `VerificationError` whose ``errors`` lists each.
         """
-        return self._backend.verify()
+        errors: list[CheckpointError] = []
+        for i, key in enumerate(self._keys):
+            try:
+                self._backend.verify_tensor(key)
+            except CheckpointError as e:
+                if fail_fast:
+                    raise
+                errors.append(e)
+            if progress is not None:
+                progress(i + 1, len(self._keys), key)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            lines = "".join(f"\n  {e.key or '(no tensor)'}: {e.message}" for e in errors)
+            raise VerificationError(
+                f"{len(errors)} of {len(self._keys)} tensors are damaged:{lines}",
+                path=self.prefix,
+                errors=tuple(errors),
+            )
+        return len(self._keys)
 
     # -- object graph ---------------------------------------------------------------------
 
@@ -355,11 +382,9 @@ def load(
     `readonly` are as for `load_checkpoint`.
     """
     with load_checkpoint(path, filesystem=filesystem, mmap=mmap, readonly=readonly) as r:
-        if getattr(getattr(r._backend, "_fs", None), "remote", False):
-            from ._remote import prefetch_all
-
-            prefetch_all(r._backend)
-        return {k: r[k] for k in r}
+        keys = list(r)
+        got = dict(r._values(keys, window=None))
+        return {k: got[k] for k in keys}
 
 
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:

@@ -48,8 +48,9 @@ from ._naming import (
     escape_local_name,
     split_path,
 )
+from ._sharding import CheckpointOptions
 from ._state import update_checkpoint_state
-from ._writer import BundleWriter, to_array
+from ._writer import to_array, write_tensors
 
 if TYPE_CHECKING:
     from ._proto import trackable_object_graph_pb2 as _pb
@@ -308,22 +309,40 @@ class Checkpoint:
         yield from values
         yield OBJECT_GRAPH_KEY, np.array(data, dtype=object)
 
-    def write(self, prefix: str | os.PathLike[str], *, fsync: bool = True) -> str:
-        """Write the checkpoint at exactly `prefix` (atomically); returns the prefix."""
-        with BundleWriter(prefix, fsync=fsync) as w:
-            for key, value in self.tensors():
-                arr = to_array(value)
-                dt = self._dtypes.get(key)
-                same = dt is not None and dt.numpy_dtype == arr.dtype.newbyteorder("<")
-                w.add(key, arr, dtype=dt if same else None)
-        return w.prefix
+    def write(
+        self,
+        file_prefix: str | os.PathLike[str],
+        options: CheckpointOptions | None = None,
+        *,
+        fsync: bool = True,
+    ) -> str:
+        """Write the checkpoint at exactly `file_prefix` (atomically); returns the prefix.
 
-    def save(self, file_prefix: str | os.PathLike[str], *, fsync: bool = True) -> str:
+        `options`: a `CheckpointOptions`; its sharding callback (`MaxShardSizePolicy`) splits
+        the data into several files as TF does.
+        """
+        items: list[tuple[str, object]] = []
+        dtypes: dict[str, DType] = {}
+        for key, value in self.tensors():
+            arr = to_array(value)
+            dt = self._dtypes.get(key)
+            if dt is not None and dt.numpy_dtype == arr.dtype.newbyteorder("<"):
+                dtypes[key] = dt
+            items.append((key, arr))
+        return write_tensors(file_prefix, items, options=options, dtypes=dtypes, fsync=fsync)
+
+    def save(
+        self,
+        file_prefix: str | os.PathLike[str],
+        options: CheckpointOptions | None = None,
+        *,
+        fsync: bool = True,
+    ) -> str:
         """Write `file_prefix-N` (N = the incremented save counter) and point the directory's
         `checkpoint` state file at it, as `tf.train.Checkpoint.save` does."""
         self.save_counter = (self.save_counter or 0) + 1
         prefix = f"{os.fspath(file_prefix)}-{self.save_counter}"
-        self.write(prefix, fsync=fsync)
+        self.write(prefix, options, fsync=fsync)
         update_checkpoint_state(
             os.path.dirname(prefix) or ".", prefix, [prefix], save_relative_paths=True, fsync=fsync
         )

@@ -22,6 +22,7 @@ __all__ = [
     "NotACheckpointError",
     "TensorNotFoundError",
     "UnsupportedCheckpointError",
+    "VerificationError",
 ]
 
 
@@ -66,6 +67,32 @@ class CorruptCheckpointError(CheckpointError, ValueError):
 
 class ChecksumMismatchError(CorruptCheckpointError):
     """A stored CRC32C does not match the bytes it covers."""
+
+
+class VerificationError(CorruptCheckpointError):
+    """Several tensors failed `verify(fail_fast=False)`; `errors` holds each one's error (a
+    `ChecksumMismatchError`, a missing data file's `CheckpointNotFoundError`, ...), in key
+    order, and the message lists them one per line."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        key: str | None = None,
+        errors: tuple[CheckpointError, ...] = (),
+    ) -> None:
+        super().__init__(message, path=path, key=key)
+        self.errors = errors
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_verification, (self.message, self.path, self.errors))
+
+
+def _rebuild_verification(
+    message: str, path: str | None, errors: tuple[CheckpointError, ...]
+) -> VerificationError:
+    return VerificationError(message, path=path, errors=errors)
 
 
 class UnsupportedCheckpointError(CheckpointError, NotImplementedError):

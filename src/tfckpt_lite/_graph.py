@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final
 
 from google.protobuf.message import DecodeError
 
-from ._errors import CorruptCheckpointError, TensorNotFoundError
+from ._errors import CheckpointError, CorruptCheckpointError, TensorNotFoundError
 from ._lazy import lazy_module
 from ._naming import (
     OBJECT_GRAPH_KEY,
@@ -52,6 +52,7 @@ __all__ = [
     "ObjectGraph",
     "RegisteredSaver",
     "SlotVariable",
+    "model_path",
 ]
 
 MAX_GRAPH_BYTES: Final = (2 << 30) - 1  # protobuf's own limit for one message
@@ -463,3 +464,22 @@ class ObjectGraph(Sequence[GraphNode]):
 
         ordered = sorted(results, key=rank)
         return ordered[:limit]
+
+
+def model_path(graph: ObjectGraph, key: str) -> str | None:
+    """The object path a user knows a tensor by (``model/dense/kernel``): the first of
+    `graph.paths(key)` that does not pass through an optimizer (Keras 3 reaches a Dense kernel
+    first as ``optimizer/_trainable_variables/0``, and also as ``model/optimizer/...``), else
+    the first path; None when the graph does not own `key`.
+
+    Used wherever tensors are named by model path instead of storage key (conversions,
+    `to_torch`, listings); names that collide there are the caller's error to report.
+    """
+    try:
+        paths = graph.paths(key)
+    except (LookupError, CheckpointError):
+        return None
+    for p in paths:
+        if "optimizer" not in p.split("/"):
+            return p
+    return paths[0] if paths else None

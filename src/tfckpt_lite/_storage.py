@@ -59,6 +59,7 @@ __all__ = [
     "atomic_write",
     "check_range",
     "fsync_dir",
+    "is_remote",
     "read_private",
 ]
 
@@ -135,6 +136,9 @@ def read_private(src: Source, offset: int, length: int) -> memoryview:
 
 
 class FileSystem(Protocol):
+    """Paths and files of one storage. An implementation reading over a network also sets
+    a class attribute ``remote = True`` (see `is_remote`)."""
+
     def exists(self, path: str) -> bool: ...
     def isdir(self, path: str) -> bool: ...
     def isfile(self, path: str) -> bool: ...
@@ -143,6 +147,11 @@ class FileSystem(Protocol):
     def open_source(self, path: str) -> Source: ...
     def join(self, *parts: str) -> str: ...
     def dirname(self, path: str) -> str: ...
+
+
+def is_remote(fs: FileSystem) -> bool:
+    """Whether `fs` reads over a network, where fetching ahead in large ranges pays."""
+    return bool(getattr(fs, "remote", False))
 
 
 class LocalSource:

@@ -53,9 +53,12 @@ DEFAULT_EXCLUDE: Final[tuple[str, ...]] = (
     r"^optimizer/",
     rf"^{SAVE_COUNTER}/",
     r"(^|/)global_step$",
+    r"(^|/)beta[12]_power(_\d+)?$",
     r"/(Adam|Adam_\d+|adam_m|adam_v|Momentum|RMSProp|RMSProp_\d+|ExponentialMovingAverage)$",
+    r"/(Adagrad|AdagradDA|AdagradDA_\d+|Adadelta|Adadelta_\d+|Ftrl|Ftrl_\d+|LAMB|LAMB_\d+)$",
 )
-"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters."""
+"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters. Also
+the rules `tfckpt_lite.edit(strip=True)` applies to keys no object graph owns."""
 
 LAYERNORM_RULES: Final[tuple[tuple[str, str | None], ...]] = (
     (r"(LayerNorm|layer_norm|layernorm|ln[^/]*)/gamma$", r"\1/weight"),
@@ -266,7 +269,7 @@ def to_torch(
             "to_torch needs PyTorch: pip install 'tfckpt-lite[torch]' (the CPU build is enough)"
         ) from None
     from ._api import CheckpointReader, load_checkpoint
-    from ._convert import model_path
+    from ._graph import model_path
 
     if isinstance(path_or_reader, CheckpointReader):
         reader, owned = path_or_reader, False
@@ -274,12 +277,7 @@ def to_torch(
         reader, owned = load_checkpoint(os.fspath(path_or_reader)), True
     layout = _layout_fn(transpose)
     excluded = [re.compile(x) for x in (exclude or ())]
-    graph = None
-    if model_paths:
-        try:
-            graph = reader.object_graph
-        except ImportError:
-            graph = None
+    graph = reader.object_graph if model_paths else None
     out: dict[str, Any] = {}
     origin: dict[str, str] = {}
     try:
