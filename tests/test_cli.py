@@ -233,6 +233,14 @@ def test_ls_glob_falls_back_to_model_paths(capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and out == "0 tensors, 0 B\n"
     assert "no storage key or model path matches '*kernal*'" in err
     assert run(capsys, "ls", keras3, "optimizer/_iterations*")[2] == ""  # keys match: no note
+    # options may come between positional arguments
+    doc = json.loads(run(capsys, "ls", keras3, "--model-paths", "*kernel*", "--json")[1])
+    assert [t["name"] for t in doc["tensors"]] == [
+        "model/_functional/_operations/1/_kernel",
+        "model/_functional/_operations/3/_kernel",
+    ]
+    code, _, err = run(capsys, "ls", keras3, "--sort")
+    assert code == 2 and "argument --sort: expected one argument" in err
 
 
 def test_bad_names_suggest_close_keys_and_model_paths(

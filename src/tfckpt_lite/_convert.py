@@ -459,12 +459,8 @@ def _write_checkpoint(
     raw_graph: bytes | None = None,
 ) -> str:
     if object_graph:
-        try:
-            from ._checkpoint import Checkpoint  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
-            raise ImportError(
-                "writing an object graph needs tfckpt_lite.Checkpoint, which this build lacks"
-            ) from None
+        from ._checkpoint import Checkpoint
+
         tree = _nest(items, src_path)
         out: str = Checkpoint(**tree).write(prefix)
         return out
