@@ -407,8 +407,9 @@ class GraphCheckpoint(_Writable):
     then give a checkpoint that the original program (Keras `load_weights`, TF's restore)
     still accepts. Made by `Checkpoint.from_checkpoint(path)`.
 
-    Values are the reader's arrays until replaced. The `save_counter` found under the root
-    (if any) continues counting in `save()`.
+    Values are writable arrays of their own (see `CheckpointReader`): edit them in place or
+    replace them. The `save_counter` found under the root (if any) continues counting in
+    `save()`.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
