@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import tfckpt_lite as tfc
 
 from ._tfutil import same_array
+from .conftest import budget
 
 # -- reader API --------------------------------------------------------------------------------
 
@@ -78,7 +79,7 @@ def sliceable(
         yield r, vals
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=budget(150, 40), deadline=None)
 @given(st.data())
 def test_get_slice_equals_full_indexing(
     sliceable: tuple[tfc.CheckpointReader, dict[str, Any]], data: st.DataObject
