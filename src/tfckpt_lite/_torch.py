@@ -24,11 +24,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from ._naming import OBJECT_GRAPH_KEY, OPTIMIZER_SLOT, SAVE_COUNTER, VARIABLE_VALUE_SUFFIX
+
+if TYPE_CHECKING:
+    from ._api import CheckpointReader
 
 __all__ = [
     "BATCHNORM_RULES",
@@ -225,7 +228,7 @@ def _to_tensor(torch: Any, arr: np.ndarray[Any, Any], tf_dtype: str) -> Any:
     return torch.from_numpy(arr)
 
 
-def open_for_torch(path: Any) -> Any:
+def open_for_torch(path: str | os.PathLike[str]) -> CheckpointReader:
     """A reader whose arrays torch may own: local data files are mapped copy-on-write, so
     tensors are zero-copy views that can be written without touching the file."""
     from ._api import load_checkpoint
@@ -237,7 +240,7 @@ def open_for_torch(path: Any) -> Any:
 
 
 def to_torch(
-    path_or_reader: Any,
+    path_or_reader: CheckpointReader | str | os.PathLike[str],
     *,
     rename: RenameRules | Callable[[str], str | None] | None = None,
     transpose: TransposeSpec = None,
