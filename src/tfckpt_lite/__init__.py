@@ -33,6 +33,7 @@ from ._errors import (
 )
 from ._sharding import CheckpointOptions, MaxShardSizePolicy, ShardingCallback
 from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
+from ._version import __version__
 from ._writer import BundleWriter, save
 
 # Exports whose modules load on first use (PEP 562): importing the object-graph, manager,
@@ -78,7 +79,6 @@ if TYPE_CHECKING:
     from ._saved_model import saved_model_info as saved_model_info
     from ._torch import to_torch as to_torch
 
-__version__ = "0.1.0"
 
 __all__ = [
     "BundleWriter",

@@ -190,8 +190,9 @@ class Checkpoint:
     def from_checkpoint(cls, path: str | os.PathLike[str]) -> Checkpoint:
         """Every tensor of an object-based checkpoint, with its graph kept byte for byte.
 
-        Values are zero-copy, read-only views until replaced. The `save_counter` found under
-        the root (if any) continues counting in `save()`.
+        Values are writable arrays of their own (see `CheckpointReader`): edit them in place
+        or replace them. The `save_counter` found under the root (if any) continues counting
+        in `save()`.
 
         Raises:
             ValueError: the checkpoint is name-based (no object graph); use `load`/`save`.
