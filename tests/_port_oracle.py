@@ -66,7 +66,7 @@ def run_oracle(case: Any, prefix: Path, out: Path, seed: int) -> None:
             if t.is_floating_point():
                 t.fill_(float("nan"))
     module, fn = case.loader.split(":")
-    getattr(importlib.import_module(module), fn)(model, config, str(prefix))
+    getattr(importlib.import_module(module), fn)(model, config, str(prefix), **case.loader_kwargs)
     tensors = {
         k: v.detach().clone().contiguous()
         for k, v in model.state_dict().items()

@@ -233,6 +233,14 @@ def test_ls_glob_falls_back_to_model_paths(capsys: pytest.CaptureFixture[str]) -
     assert code == 0 and out == "0 tensors, 0 B\n"
     assert "no storage key or model path matches '*kernal*'" in err
     assert run(capsys, "ls", keras3, "optimizer/_iterations*")[2] == ""  # keys match: no note
+    # options may come between positional arguments
+    doc = json.loads(run(capsys, "ls", keras3, "--model-paths", "*kernel*", "--json")[1])
+    assert [t["name"] for t in doc["tensors"]] == [
+        "model/_functional/_operations/1/_kernel",
+        "model/_functional/_operations/3/_kernel",
+    ]
+    code, _, err = run(capsys, "ls", keras3, "--sort")
+    assert code == 2 and "argument --sort: expected one argument" in err
 
 
 def test_bad_names_suggest_close_keys_and_model_paths(
@@ -252,6 +260,35 @@ def test_bad_names_suggest_close_keys_and_model_paths(
     assert [c["name"] for c in doc["changed"]] == ["dense/kernel"]
     assert [a["name"] for a in doc["added"]] == ["extra/w"] and doc["removed"] == []
     assert doc["unchanged"] == 0
+
+
+def test_tree_of_a_very_deep_object_graph(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """3,000 objects in a chain (deeper than Python's recursion limit): drawn and printed as
+    JSON, never a RecursionError."""
+    from tfckpt_lite._proto import trackable_object_graph_pb2 as pb
+
+    g = pb.TrackableObjectGraph()
+    n = 3000
+    for i in range(n):
+        node = g.nodes.add()
+        if i < n - 1:
+            node.children.add(node_id=i + 1, local_name="c")
+        else:
+            node.attributes.add(name="VARIABLE_VALUE", checkpoint_key="k")
+    prefix = str(tmp_path / "deep")
+    graph_bytes = np.array(g.SerializeToString(), dtype=object)
+    tfc.save(prefix, {"_CHECKPOINTABLE_OBJECT_GRAPH": graph_bytes, "k": np.ones(2, np.float32)})
+    code, out, _ = run(capsys, "tree", prefix)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == n  # the header, then one line per object
+    assert lines[-1].endswith("└── c  float32[2]  <- k")
+    code, out, _ = run(capsys, "tree", prefix, "--json")  # too deep for json.loads: by text
+    assert code == 0 and out.count('"c": {') == n - 1
+    inner = ['"key": "k",', '"dtype": "float32",', '"shape": [', " 2", "],", '"size": 8']
+    leaf = '"c": {' + "".join("\n" + " " * (n + 1) + x for x in inner) + "\n" + " " * n + "}"
+    assert leaf in out
 
 
 def test_diff(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:

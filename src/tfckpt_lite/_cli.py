@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn, TextIO
 
@@ -35,6 +35,7 @@ from ._errors import (
     TensorNotFoundError,
     VerificationError,
 )
+from ._version import __version__
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -773,6 +774,28 @@ def _port(args: argparse.Namespace) -> int:
     return _surgery("writing", args, lambda progress: run(args, progress))
 
 
+# -- saved-model ------------------------------------------------------------------------------
+
+
+def _saved_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="DIR", help="a SavedModel directory (or its saved_model.pb)")
+    _json_argument(p)
+
+
+def _saved_model(args: argparse.Namespace) -> int:
+    from ._saved_model import saved_model_info
+
+    info = saved_model_info(args.path)
+    if args.json:
+        _json(info.to_json())
+        return EXIT_OK
+    _lines(info.lines())
+    total = sum(v.size for v in info.variables)
+    print(f"\nVariables: {len(info.variables)} tensors, {ins.human_size(total)}")
+    _lines(["  " + line for line in ins.listing_lines(info.variables)])
+    return EXIT_OK
+
+
 # -- the command table and the entry point ----------------------------------------------------
 
 
@@ -835,6 +858,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("merge", "merge checkpoints into one, with a conflict rule", _merge_arguments, _merge),
     Command("average", "the mean of N checkpoints of one model", _average_arguments, _average),
     Command(
+        "saved-model",
+        "a SavedModel's tag-sets, signatures (inputs, outputs), ops and variables, as "
+        "saved_model_cli show --all prints them",
+        _saved_model_arguments,
+        _saved_model,
+    ),
+    Command(
         "port",
         "an original TF release (BERT, GPT-2, T5, ...) -> transformers .safetensors",
         _port_arguments,
@@ -850,10 +880,40 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+class _NotIntermixed(Exception):
+    pass
+
+
+class _CommandParser(_Parser):
+    """A subcommand's parser: options may come between positional arguments
+    (``tfckpt ls PATH --model-paths '*kernel*'``), which argparse's default parsing refuses
+    once a ``nargs="*"`` positional has matched nothing. Whatever does not parse that way is
+    parsed (and reported) the usual way."""
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # re-entered from parse_known_intermixed_args (Python < 3.13)
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        except (TypeError, _NotIntermixed):  # REMAINDER arguments, or an error to report
+            pass
+        finally:
+            self._intermixing = False
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        if self._intermixing:
+            raise _NotIntermixed
+        super().error(message)
+
+
 def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentParser:
     """The `tfckpt` parser: global options, then one subparser per entry of `commands`."""
-    from . import __version__
-
     p = _Parser(
         prog="tfckpt",
         description="Inspect, verify, compare and convert TensorFlow checkpoints without "
@@ -862,11 +922,11 @@ def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentP
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"tfckpt-lite {__version__}")
-    common = _Parser(add_help=False)
+    common = _CommandParser(add_help=False)
     common.add_argument(
         "-q", "--quiet", action="store_true", help="no progress line, no summary lines"
     )
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     sub.required = True
     for command in commands:
         sp = sub.add_parser(

@@ -32,6 +32,7 @@ class Case:
             its outputs for these); ``pixel_values`` shapes are given as ``("randn", shape)``.
         outputs: output attributes compared within 1e-5 (empty: no forward test).
         renamed: 4.57 parameter name -> transformers 5 name, where they differ.
+        loader_kwargs: extra keyword arguments of the 4.57 loader.
         v5_prefix: prepended to every 4.57 name (the oracle loads the bare base model, the
             transformers 5 class has it under its base-model prefix).
     """
@@ -46,6 +47,7 @@ class Case:
     outputs: tuple[str, ...] = ()
     renamed: dict[str, str] = field(default_factory=dict)
     v5_prefix: str = ""
+    loader_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def v5_name(self, old: str) -> str:
         return self.renamed.get(old, self.v5_prefix + old)

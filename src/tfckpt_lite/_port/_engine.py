@@ -70,7 +70,10 @@ class Recipe:
         skip: regexes of TF keys that are optimizer state or counters.
         infer_config: config keyword arguments from the checkpoint's ``{key: shape}``, for
             `tfckpt port` without ``--config`` (sizes only; enough to name and shape).
-        notes: free text for the docs and errors (what else the family's releases look like).
+        rename_by_class: ``(class-name regex, rules)`` used instead of `rename` for the
+            classes they match, first match wins.
+        trim_rows: regexes of parameters whose checkpoint tensor may have more rows than the
+            model (a vocabulary padded for the TPU mesh): the extra rows are dropped.
     """
 
     model_types: tuple[str, ...]
@@ -81,11 +84,20 @@ class Recipe:
     fresh_heads: tuple[str, ...] = ()
     skip: tuple[str, ...] = OPTIMIZER_SKIP
     infer_config: Callable[[Mapping[str, Shape]], dict[str, Any]] | None = None
-    notes: str = ""
+    rename_by_class: tuple[tuple[str, RenameRules | Callable[[str], str | None]], ...] = ()
+    trim_rows: tuple[str, ...] = ()
 
-    def target(self, key: str) -> str | None:
+    def rules_for(self, model_class: str) -> RenameRules | Callable[[str], str | None]:
+        """`rename`, or the rules of the first `rename_by_class` entry whose regex matches
+        `model_class` (ELECTRA's generator and discriminator share one checkpoint)."""
+        for pattern, rules in self.rename_by_class:
+            if re.search(pattern, model_class):
+                return rules
+        return self.rename
+
+    def target(self, key: str, model_class: str = "") -> str | None:
         """The full-model name (``.``-separated, markers kept) of TF key `key`, or None."""
-        name = rename_key(key, self.rename)
+        name = rename_key(key, self.rules_for(model_class))
         return None if name is None else name.replace("/", ".")
 
 
@@ -203,7 +215,7 @@ def plan_and_load(
         if any(rx.search(key) for rx in skip):
             report.unused[key] = "optimizer state or counter"
             continue
-        name = recipe.target(key)
+        name = recipe.target(key, cls)
         if name is None:
             report.unused[key] = "not a weight of the model"
             continue
@@ -222,6 +234,7 @@ def plan_and_load(
     )
 
     # -- assemble per parameter (splits and joins), then check everything -------------------
+    trim = [re.compile(x) for x in recipe.trim_rows]
     pieces: dict[str, list[tuple[_Target, Any]]] = {}
     for key, ts in targets.items():
         for t in ts:
@@ -231,6 +244,13 @@ def plan_and_load(
     for name, parts in pieces.items():
         value, origin = _assemble(torch, name, parts, path)
         want = tuple(state[name].shape)
+        if (
+            trim
+            and any(rx.search(name) for rx in trim)
+            and value.ndim == len(want)
+            and value.shape[0] > want[0]
+        ):
+            value = value[: want[0]]  # padding rows of a mesh-tf vocabulary (a view)
         if tuple(value.shape) != want:
             if strict:
                 raise PortError(
