@@ -22,9 +22,10 @@ graph: TF's own order, so an edit that changes nothing, or a strip of a
 
 Strip rules (documented in docs/inference_prep.md; `keep` globs override them):
   * object-based checkpoints: the subtree under any edge named one of `OPTIMIZER_EDGES`, any
-    node that owns optimizer slots (and so every slot variable), and a scalar integer variable
-    under an edge named one of `COUNTER_EDGES`; other objects reachable from the root through
-    anything else stay (Keras 3's model weights are also reachable from its optimizer);
+    node that owns optimizer slots (and so every slot variable), a scalar integer variable
+    under an edge named one of `COUNTER_EDGES`, and an object holding no tensors under an edge
+    named one of `COMPILE_EDGES`; other objects reachable from the root through anything else
+    stay (Keras 3's model weights are also reachable from its optimizer);
   * keys the graph does not own, and name-based checkpoints: the regexes of
     `_torch.DEFAULT_EXCLUDE`, the one list of optimizer slot and counter names.
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from ._proto import trackable_object_graph_pb2 as _pb
 
 __all__ = [
+    "COMPILE_EDGES",
     "COUNTER_EDGES",
     "OPTIMIZER_EDGES",
     "EditReport",
@@ -81,6 +83,17 @@ OPTIMIZER_EDGES: Final = frozenset({"optimizer", "_optimizer"})
 """Edge names whose whole subtree is optimizer state (tf-keras, Keras 3, tf.train.Checkpoint)."""
 COUNTER_EDGES: Final = frozenset({"save_counter", "global_step", "step", "epoch", "iterations"})
 """Edge names that are bookkeeping when they lead to a scalar integer variable."""
+COMPILE_EDGES: Final = frozenset(
+    {
+        "train_function",
+        "train_tf_function",
+        "test_function",
+        "predict_function",
+        "_compiled_trainable_state",
+    }
+)
+"""Edge names of what `compile()`/`fit()` leave on a Keras model: objects with no tensors,
+stripped so the output is what TF writes for a model that was never compiled."""
 
 _VV: Final = VARIABLE_VALUE_SUFFIX
 _CAST_TARGETS: Final = ("bfloat16", "float16", "float32", "float64")
@@ -317,6 +330,10 @@ def _strip_edge(reader: CheckpointReader, graph: ObjectGraph, name: str, cid: in
     child = graph.nodes[cid]
     if name in OPTIMIZER_EDGES or child.slot_variables:
         return True
+    if name in COMPILE_EDGES:
+        return child.has_checkpoint_values is False or (
+            child.has_checkpoint_values is None and not child.attributes and not child.child_ids
+        )
     if name in COUNTER_EDGES:
         key = child.value_key
         if key is not None and key in reader and not child.child_ids:
