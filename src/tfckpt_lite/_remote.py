@@ -29,16 +29,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 from ._naming import SAVEDMODEL_VARIABLES, STATE_FILENAME, index_filename, is_bundle_file
-from ._storage import check_range
-
-if TYPE_CHECKING:
-    from ._backend import Backend
+from ._storage import Source, check_range
 
 __all__ = [
     "COALESCE_GAP",
@@ -402,7 +399,14 @@ class FsspecFileSystem:
 _Plan = tuple[str, list[tuple[FsspecSource, int, int]]]  # a key and the ranges it reads
 
 
-def read_ahead(backend: Backend, keys: Sequence[str], window: int | None = None) -> Iterator[str]:
+class _Ranged(Protocol):
+    """What `read_ahead` needs of a reader: `_backend.Backend.byte_ranges` (this module sits
+    in the storage layer, below the readers)."""
+
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]: ...
+
+
+def read_ahead(backend: _Ranged, keys: Sequence[str], window: int | None = None) -> Iterator[str]:
     """Yield `keys` for reading while their bytes are fetched ahead: neighbouring ranges
     coalesced into requests of up to `MAX_REQUEST` bytes, `MAX_WORKERS` in flight.
 
