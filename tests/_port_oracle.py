@@ -38,12 +38,40 @@ def _value(rng: np.random.Generator, name: str, shape: tuple[int, ...], dtype: s
     return x.astype(np.float32)
 
 
+def variables_from_map(case: Any) -> list[tuple[str, tuple[int, ...], str]]:
+    """Release names from a 4.57 ``_build_tf_to_pytorch_map``, TF shapes from the PyTorch
+    parameters they fill (TF-slim layouts), plus what slim's training leaves beside them:
+    moving averages of every variable and RMSProp slots of the trainable ones."""
+    import transformers
+
+    config = transformers.AutoConfig.for_model(case.model_type, **case.config)
+    model = getattr(transformers, case.oracle_class)(config)
+    module, fn = case.variables_from.split(":")
+    mapping = getattr(importlib.import_module(module), fn)(model, config, {})
+    out = []
+    for name, param in mapping.items():
+        s = tuple(param.shape)
+        if name.endswith("depthwise_weights"):
+            s = (s[2], s[3], s[0], s[1])
+        elif len(s) == 4:
+            s = (s[2], s[3], s[1], s[0])
+        elif len(s) == 2:
+            s = (1, 1, s[1], s[0])
+        out.append((name, s, "float32"))
+        out.append((name + "/ExponentialMovingAverage", s, "float32"))
+        if not name.endswith(("moving_mean", "moving_variance")):
+            out += [(name + "/RMSProp", s, "float32"), (name + "/RMSProp_1", s, "float32")]
+    out.append(("global_step", (), "int64"))
+    return out
+
+
 def write_checkpoint(tf: Any, case: Any, prefix: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
+    variables = variables_from_map(case) if case.variables_from else case.variables
     graph = tf.Graph()
     with graph.as_default():
         var_list = {}
-        for i, (name, shape, dtype) in enumerate(case.variables):
+        for i, (name, shape, dtype) in enumerate(variables):
             init = tf.constant(_value(rng, name, tuple(shape), dtype))
             if dtype != init.dtype.name:
                 init = tf.cast(init, getattr(tf, dtype))
