@@ -14,6 +14,7 @@ inputs (``__in__/NAME``) and outputs (``__out__/NAME``). Does not import tfckpt_
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 import zlib
@@ -94,7 +95,11 @@ def run_oracle(case: Any, prefix: Path, out: Path, seed: int) -> None:
             if t.is_floating_point():
                 t.fill_(float("nan"))
     module, fn = case.loader.split(":")
-    getattr(importlib.import_module(module), fn)(model, config, str(prefix), **case.loader_kwargs)
+    loader = getattr(importlib.import_module(module), fn)
+    # Most loaders take (model, config, path); BigBird's takes (model, path).
+    takes_config = "config" in list(inspect.signature(loader).parameters)[1]
+    args = (model, config, str(prefix)) if takes_config else (model, str(prefix))
+    loader(*args, **case.loader_kwargs)
     tensors = {
         k: v.detach().clone().contiguous()
         for k, v in model.state_dict().items()
