@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import ml_dtypes
 import numpy as np
@@ -510,6 +511,17 @@ def test_cli_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         (["average", "SRC", "OUT2", "-o", "OUT"], 2, "same tensors"),
         (["merge", "SRC", "SRC", "-o", "OUT"], 2, "--on-conflict"),
         (["convert", "SRC", "OUT.npz", "--select", "zzz"], 2, "matches no tensor"),
+        (["convert", "DAMAGED", "OUT.npz", "--strip"], 1, "checksum"),
+        (["cast", "DAMAGED", "OUT", "bfloat16"], 1, "checksum"),
+        (["select", "DAMAGED", "OUT", "layer_with_weights-2"], 1, "checksum"),
+        (["rename", "DAMAGED", "OUT", "^layer_with_weights-", "L"], 1, "checksum"),
+        (["reshard", "DAMAGED", "OUT", "--max-shard-size", "100"], 1, "checksum"),
+        (["merge", "DAMAGED", "SRC", "-o", "OUT", "--on-conflict", "first"], 1, "checksum"),
+        (["average", "DAMAGED", "SRC", "-o", "OUT"], 1, "checksum"),
+        (["strip", "TRUNCATED", "OUT"], 1, "trunc.index"),
+        (["merge", "SRC", "TRUNCATED", "-o", "OUT", "--on-conflict", "last"], 1, "trunc.index"),
+        (["reshard", "SRC", "OUT", "--max-shard-size", "3"], 2, "smallest slice"),
+        (["average", "SRC", "-o", "OUT"], 2, "at least 2"),
     ],
 )
 def test_cli_hostile(
@@ -522,6 +534,9 @@ def test_cli_hostile(
     src = fixture("keras_tf_keras/legacy_adam/ckpt")
     damaged = _damaged(tmp_path)
     tfc.save(tmp_path / "other", {"x": np.ones(1)})
+    tfc.save(tmp_path / "trunc", {"x": np.ones(1)})
+    index = tmp_path / "trunc.index"
+    index.write_bytes(index.read_bytes()[:-20])
     out = tmp_path / "out"
     out.mkdir()
     subst = {
@@ -531,6 +546,7 @@ def test_cli_hostile(
         "OUT": str(out / "o"),
         "OUT2": str(tmp_path / "other"),
         "OUT.npz": str(out / "o.npz"),
+        "TRUNCATED": str(tmp_path / "trunc"),
     }
     assert main([subst.get(a, a) for a in argv]) == status
     assert message.lower() in capsys.readouterr().err.lower()
@@ -615,3 +631,51 @@ def test_edits_of_every_real_world_checkpoint(tmp_path: Path) -> None:
                         if a.dtype != object
                         else (a.tolist() == b.tolist())
                     ), (prefix, k)
+
+
+# -- reshard -----------------------------------------------------------------------------------
+
+
+def test_reshard_split_and_join_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    tensors: dict[str, Any] = {
+        "big": rng.normal(size=(300, 7)).astype(np.float32),
+        "ids": np.arange(60, dtype=np.int64).reshape(12, 5),
+        "text": np.array([b"abc", b"de" * 50], dtype=object),
+        "bf": rng.normal(size=(33,)).astype(ml_dtypes.bfloat16),
+        "step": np.int64(4),
+    }
+    tfc.save(tmp_path / "one", dict(sorted(tensors.items())))  # TF1 Saver's order: sorted
+    report = tfc.reshard(tmp_path / "one", tmp_path / "split", 1000)
+    assert report.shards == len(list(tmp_path.glob("split.data-*"))) > 3
+    got = tfc.load(tmp_path / "split")
+    for k, v in tensors.items():
+        assert np.array_equal(got[k], v) if v.dtype != object else got[k].tolist() == v.tolist()
+    tfc.reshard(tmp_path / "split", tmp_path / "joined")
+    for suffix in (".index", ".data-00000-of-00001"):
+        assert (tmp_path / f"joined{suffix}").read_bytes() == (
+            tmp_path / f"one{suffix}"
+        ).read_bytes()
+    # every operation takes max_shard_size
+    r = tfc.average([tmp_path / "one", tmp_path / "split"], tmp_path / "avg", max_shard_size=500)
+    assert r.shards > 3 and np.array_equal(tfc.load(tmp_path / "avg")["big"], tensors["big"])
+    r = tfc.edit(tmp_path / "one", tmp_path / "c", cast="float16", max_shard_size=800)
+    assert r.shards > 1 and tfc.load(tmp_path / "c")["big"].dtype == np.float16
+    calls: list[tuple[int, int, str]] = []
+    tfc.reshard(tmp_path / "one", tmp_path / "p", 1000, progress=lambda *a: calls.append(a))
+    assert [c[:2] for c in calls] == [(i, 5) for i in range(1, 6)]
+
+
+def test_reshard_mistakes_leave_nothing(tmp_path: Path) -> None:
+    tfc.save(tmp_path / "a", {"w": np.ones((4, 100), np.float32)})
+    with pytest.raises(ValueError, match="positive"):
+        tfc.reshard(tmp_path / "a", tmp_path / "x", 0)
+    with pytest.raises(TypeError, match="int"):
+        tfc.reshard(tmp_path / "a", tmp_path / "x", "1GB")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="smallest slice"):
+        tfc.reshard(tmp_path / "a", tmp_path / "x", 3)  # not even one float fits
+    assert files(tmp_path) == ["a.data-00000-of-00001", "a.index"]
+    assert (
+        main(["reshard", str(tmp_path / "a"), str(tmp_path / "s"), "--max-shard-size", "1KB"]) == 0
+    )
+    assert len(list(tmp_path.glob("s.data-*"))) == 2

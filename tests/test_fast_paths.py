@@ -38,6 +38,8 @@ from tfckpt_lite._gcpause import gc_paused
 from tfckpt_lite._table import build_table
 from tfckpt_lite._wire import field_bytes, field_varint
 
+from .conftest import budget
+
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
 
@@ -81,7 +83,7 @@ def test_decode_info_matches_decode_entry(e: Entry) -> None:
     assert _fast(buf, cache) == _general(buf)  # now from the cache, if it was cacheable
 
 
-@settings(max_examples=300)
+@settings(max_examples=budget(300, 60))
 @given(entries, st.data())
 def test_decode_info_matches_on_damaged_entries(e: Entry, data: st.DataObject) -> None:
     buf = bytearray(encode_entry(e))

@@ -6,15 +6,15 @@ property: the decoder returns, or raises a `CheckpointError` subclass; never Ind
 struct.error, OverflowError, MemoryError, UnicodeDecodeError, numpy's ValueError, a hang.
 Where a decoder has an encoder, a successful decode must also round-trip.
 
-Bounded for CI: TFCKPT_FUZZ_EXAMPLES (default 150) examples per target. To fuzz longer:
+Bounded: 25 examples per target in the quick default run, 150 under TFCKPT_DEEP=1 (CI),
+or TFCKPT_FUZZ_EXAMPLES. To fuzz longer:
     TFCKPT_FUZZ_EXAMPLES=20000 HYPOTHESIS_PROFILE=dev pytest tests/test_fuzz.py
-(`dev` draws fresh random seeds; the CI profile is derandomized). The atheris harnesses in
+(`dev` draws fresh random seeds; the default profile is derandomized). The atheris harnesses in
 `fuzz/` run the same targets coverage-guided (see fuzz/README.md).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from functools import partial
@@ -46,7 +46,9 @@ from tfckpt_lite._state import parse_state
 from tfckpt_lite._table import build_table, read_table
 from tfckpt_lite._tensor_codec import decode_strings, decode_variants, encode_strings
 
-EXAMPLES = int(os.environ.get("TFCKPT_FUZZ_EXAMPLES", "150"))
+from .conftest import budget
+
+EXAMPLES = budget(150, 25, "TFCKPT_FUZZ_EXAMPLES")
 fuzz = settings(
     max_examples=EXAMPLES,
     deadline=None,

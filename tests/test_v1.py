@@ -42,6 +42,7 @@ from ._v1_files import (
     whole,
 )
 from .canonical import canonical_digest
+from .conftest import budget
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"
@@ -509,7 +510,9 @@ _FUZZ_BASE, _FUZZ_VALUES = _fuzz_base()
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=budget(300, 60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     flips=st.lists(

@@ -35,6 +35,7 @@ from ._errors import (
     TensorNotFoundError,
     VerificationError,
 )
+from ._version import __version__
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -906,8 +907,6 @@ class _CommandParser(_Parser):
 
 def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentParser:
     """The `tfckpt` parser: global options, then one subparser per entry of `commands`."""
-    from . import __version__
-
     p = _Parser(
         prog="tfckpt",
         description="Inspect, verify, compare and convert TensorFlow checkpoints without "

@@ -22,9 +22,10 @@ graph: TF's own order, so an edit that changes nothing, or a strip of a
 
 Strip rules (documented in docs/inference_prep.md; `keep` globs override them):
   * object-based checkpoints: the subtree under any edge named one of `OPTIMIZER_EDGES`, any
-    node that owns optimizer slots (and so every slot variable), and a scalar integer variable
-    under an edge named one of `COUNTER_EDGES`; other objects reachable from the root through
-    anything else stay (Keras 3's model weights are also reachable from its optimizer);
+    node that owns optimizer slots (and so every slot variable), a scalar integer variable
+    under an edge named one of `COUNTER_EDGES`, and an object holding no tensors under an edge
+    named one of `COMPILE_EDGES`; other objects reachable from the root through anything else
+    stay (Keras 3's model weights are also reachable from its optimizer);
   * keys the graph does not own, and name-based checkpoints: the regexes of
     `_torch.DEFAULT_EXCLUDE`, the one list of optimizer slot and counter names.
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from ._proto import trackable_object_graph_pb2 as _pb
 
 __all__ = [
+    "COMPILE_EDGES",
     "COUNTER_EDGES",
     "OPTIMIZER_EDGES",
     "EditReport",
@@ -81,12 +83,23 @@ OPTIMIZER_EDGES: Final = frozenset({"optimizer", "_optimizer"})
 """Edge names whose whole subtree is optimizer state (tf-keras, Keras 3, tf.train.Checkpoint)."""
 COUNTER_EDGES: Final = frozenset({"save_counter", "global_step", "step", "epoch", "iterations"})
 """Edge names that are bookkeeping when they lead to a scalar integer variable."""
+COMPILE_EDGES: Final = frozenset(
+    {
+        "train_function",
+        "train_tf_function",
+        "test_function",
+        "predict_function",
+        "_compiled_trainable_state",
+    }
+)
+"""Edge names of what `compile()`/`fit()` leave on a Keras model: objects with no tensors,
+stripped so the output is what TF writes for a model that was never compiled."""
 
 _VV: Final = VARIABLE_VALUE_SUFFIX
 _CAST_TARGETS: Final = ("bfloat16", "float16", "float32", "float64")
 _CHUNK: Final = 1 << 20  # elements per step when accumulating or checking casts
 _NAME_RULES: Final = tuple(
-    re.compile(p) for p in DEFAULT_EXCLUDE if p != r"^_CHECKPOINTABLE_OBJECT_GRAPH$"
+    re.compile(p) for p in DEFAULT_EXCLUDE if not re.fullmatch(p, OBJECT_GRAPH_KEY)
 )
 
 Globs = str | Sequence[str] | None
@@ -317,6 +330,10 @@ def _strip_edge(reader: CheckpointReader, graph: ObjectGraph, name: str, cid: in
     child = graph.nodes[cid]
     if name in OPTIMIZER_EDGES or child.slot_variables:
         return True
+    if name in COMPILE_EDGES:
+        return child.has_checkpoint_values is False or (
+            child.has_checkpoint_values is None and not child.attributes and not child.child_ids
+        )
     if name in COUNTER_EDGES:
         key = child.value_key
         if key is not None and key in reader and not child.child_ids:
@@ -817,28 +834,35 @@ def _check_dst(dst: str | os.PathLike[str], sources: Sequence[CheckpointReader])
     return out
 
 
+Value = Callable[["_Item"], "np.ndarray[Any, Any]"]
+
+
 def _write(
     dst: str,
-    readers: Sequence[CheckpointReader],
     plan: _Plan,
-    values: Iterator[tuple[_Item, np.ndarray[Any, Any]]],
+    value_of: Value,
     *,
     max_shard_size: int | None,
     progress: Progress | None,
     fsync: bool,
 ) -> EditReport:
+    """Write `plan` at `dst`, each tensor's value from `value_of(item)` (read, cast,
+    averaged...), in one data file or split as TF's MaxShardSizePolicy splits."""
+    policy = None
     if max_shard_size is not None:
-        if isinstance(max_shard_size, bool) or not isinstance(max_shard_size, int):
-            raise TypeError(f"max_shard_size: an int of bytes, got {max_shard_size!r}")
-        if max_shard_size <= 0:
-            raise ValueError(f"max_shard_size must be positive, got {max_shard_size}")
-        raise NotImplementedError("max_shard_size: multi-shard writing is not in this build")
+        from ._sharding import MaxShardSizePolicy
+
+        policy = MaxShardSizePolicy(max_shard_size)  # checks the argument before any read
     report = plan.report
     report.dst = dst
+    if policy is not None:
+        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync)
+        report.written.extend(item.name for item in plan.items)
+        return report
     total = len(plan.items)
     with BundleWriter(dst, fsync=fsync) as w:
-        for i, (item, arr) in enumerate(values):
-            w.add(item.name, arr, dtype=item.dtype if item.to is None else None)
+        for i, item in enumerate(plan.items):
+            w.add(item.name, value_of(item), dtype=item.dtype if item.to is None else None)
             report.written.append(item.name)
             if progress is not None:
                 progress(i + 1, total, item.name)
@@ -848,16 +872,93 @@ def _write(
     return report
 
 
-def _copy(
-    readers: Sequence[CheckpointReader], plan: _Plan
-) -> Iterator[tuple[_Item, np.ndarray[Any, Any]]]:
+def _write_sharded(
+    dst: str,
+    plan: _Plan,
+    value_of: Value,
+    policy: Any,
+    progress: Progress | None,
+    fsync: bool,
+) -> int:
+    """The policy decides from shapes and dtypes alone, so it runs on zero-stride stand-ins
+    (no memory) for fixed-size tensors; only strings, whose sizes are their contents, are read
+    for it. The writer then pulls each piece through `_Pieces`, which holds one tensor at a
+    time (TF places a tensor's pieces consecutively, except pieces larger than a shard, which
+    go last and cost one more read). Returns the number of data files."""
+    from ._sharding import ShardableTensor, parse_shape_and_slice, shard_tensors
+    from ._writer import write_shards
+
+    by_name = {item.name: item for item in plan.items}
+    shardable = []
     for item in plan.items:
+        dt = item.to or item.dtype
+        assert dt.numpy_dtype is not None
+        if dt.is_fixed_size:
+            stand_in = np.lib.stride_tricks.as_strided(
+                np.zeros(1, dt.numpy_dtype), item.shape, (0,) * len(item.shape), writeable=False
+            )
+        else:
+            stand_in = value_of(item)
+        shardable.append(ShardableTensor(stand_in, dt, item.shape, "", item.name))
+    graph = None if plan.graph is None else np.array(plan.graph, dtype=object)
+    if graph is not None:
+        string = dtype_from_name("string")
+        shardable.append(ShardableTensor(graph, string, (), "", OBJECT_GRAPH_KEY))
+    shards = shard_tensors(shardable, policy)
+    done: set[str] = set()
+    cache: dict[str, np.ndarray[Any, Any]] = {}
+
+    def piece(name: str, spec: str) -> np.ndarray[Any, Any]:
+        if graph is not None and name == OBJECT_GRAPH_KEY:
+            return graph
+        if name not in cache:
+            cache.clear()
+            cache[name] = value_of(by_name[name])
+            if progress is not None and name not in done:
+                done.add(name)
+                progress(len(done), len(by_name), name)
+        arr = cache[name]
+        if not spec.strip():
+            return arr
+        _, extents = parse_shape_and_slice(spec)
+        return arr[tuple(slice(start, start + n) for start, n in extents)]
+
+    lazy = [{n: _Pieces(n, list(slices), piece) for n, slices in s.items()} for s in shards]
+    dtypes = {i.name: i.dtype for i in plan.items if i.to is None}
+    write_shards(dst, lazy, dtypes=dtypes, fsync=fsync)
+    return len(shards)
+
+
+class _Pieces(Mapping[str, Any]):
+    """One tensor's slices in one shard, `spec -> value`, each value made when asked for."""
+
+    def __init__(
+        self, name: str, specs: list[str], piece: Callable[[str, str], np.ndarray[Any, Any]]
+    ) -> None:
+        self._name, self._specs, self._piece = name, specs, piece
+
+    def __getitem__(self, spec: str) -> np.ndarray[Any, Any]:
+        return self._piece(self._name, spec)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+def _reader_values(readers: Sequence[CheckpointReader], report: EditReport) -> Value:
+    """A tensor read from its source, cast if the plan says so (overflows reported)."""
+
+    def value_of(item: _Item) -> np.ndarray[Any, Any]:
         arr = readers[item.src][item.key]
         if item.to is not None:
             arr, n = cast_array(arr, item.to)
             if n:
-                plan.report.overflow[item.name] = n
-        yield item, arr
+                report.overflow[item.name] = n
+        return arr
+
+    return value_of
 
 
 class _Open:
@@ -875,7 +976,10 @@ class _Open:
                 if isinstance(s, CheckpointReader):
                     self.readers.append(s)
                 else:
-                    r = load_checkpoint(s)
+                    # Copying reads: each tensor is a fresh buffer, freed once written, where
+                    # a memory map would keep every page read so far resident until the end
+                    # (measured: peak RSS the size of the checkpoint, not of one tensor).
+                    r = load_checkpoint(s, mmap=False)
                     self._owned.append(r)
                     self.readers.append(r)
         except BaseException:
@@ -958,9 +1062,8 @@ def edit(
         )
         return _write(
             out,
-            readers,
             plan,
-            _copy(readers, plan),
+            _reader_values(readers, plan.report),
             max_shard_size=max_shard_size,
             progress=progress,
             fsync=fsync,
@@ -1044,9 +1147,8 @@ def merge(
             raise ValueError("merge: the sources hold no tensors")
         return _write(
             out,
-            readers,
             merged,
-            _copy(readers, merged),
+            _reader_values(readers, merged.report),
             max_shard_size=max_shard_size,
             progress=progress,
             fsync=fsync,
@@ -1134,27 +1236,24 @@ def average(
         plan = plans[0]
         total = sum(w)
 
-        def values() -> Iterator[tuple[_Item, np.ndarray[Any, Any]]]:
-            for item in plan.items:
-                acc_dt = _accumulator(item.dtype)
-                if acc_dt is None:
-                    yield item, readers[0][item.key]
-                    continue
-                acc = np.zeros(item.shape, acc_dt)
-                flat = acc.reshape(-1)
-                for r, wi in zip(readers, w):
-                    x = r[item.key].reshape(-1)
-                    for j in range(0, flat.size, _CHUNK):
-                        flat[j : j + _CHUNK] += x[j : j + _CHUNK].astype(acc_dt) * wi
-                acc /= total
-                assert item.dtype.numpy_dtype is not None
-                yield item, acc.astype(item.dtype.numpy_dtype)
+        def mean(item: _Item) -> np.ndarray[Any, Any]:
+            acc_dt = _accumulator(item.dtype)
+            if acc_dt is None:
+                return readers[0][item.key]
+            acc = np.zeros(item.shape, acc_dt)
+            flat = acc.reshape(-1)
+            for r, wi in zip(readers, w):
+                x = r[item.key].reshape(-1)
+                for j in range(0, flat.size, _CHUNK):
+                    flat[j : j + _CHUNK] += x[j : j + _CHUNK].astype(acc_dt) * wi
+            acc /= total
+            assert item.dtype.numpy_dtype is not None
+            return acc.astype(item.dtype.numpy_dtype)
 
         return _write(
             out,
-            readers,
             plan,
-            values(),
+            mean,
             max_shard_size=max_shard_size,
             progress=progress,
             fsync=fsync,
