@@ -916,7 +916,7 @@ def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentP
     """The `tfckpt` parser: global options, then one subparser per entry of `commands`."""
     p = _Parser(
         prog="tfckpt",
-        description="Inspect, verify, compare and convert TensorFlow checkpoints without "
+        description="Inspect, verify, compare, convert and edit TensorFlow checkpoints without "
         "TensorFlow.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
