@@ -584,3 +584,32 @@ def test_private_mappings_fall_back_to_copies(
         for k, v in vals.items():
             assert same(r[k], v) and not r[k].flags.writeable, k
     monkeypatch.setattr(mmap, "mmap", real)
+
+
+# -- the oracle: TensorFlow's arrays are writable and private too ------------------------------
+
+
+@pytest.mark.tf
+def test_tf_returns_writable_private_arrays_like_ours(ckpt: tuple[Path, dict[str, Any]]) -> None:
+    """The contract is TF's: tf.train.load_variable / get_tensor give arrays a caller may
+    write, independent between calls. Checked live, in a subprocess (TF's import is heavy)."""
+    pytest.importorskip("tensorflow")
+    prefix, _ = ckpt
+    code = textwrap.dedent(
+        f"""
+        import numpy as np, tensorflow as tf, tfckpt_lite as tfc
+        p = {str(prefix)!r}
+        tf_reader, ours = tf.train.load_checkpoint(p), tfc.load_checkpoint(p)
+        for key in ("dense/kernel", "dense/bias", "c_mis_big", "b_mis_f64", "emb/i64"):
+            for get in (tf_reader.get_tensor, ours.get_tensor,
+                        lambda k: tf.train.load_variable(p, k),
+                        lambda k: tfc.load_variable(p, k)):
+                a, b = get(key), get(key)
+                assert a.flags.writeable, key
+                a += 1
+                assert not np.shares_memory(a, b) and np.array_equal(b + 1, a), key
+            assert np.array_equal(tf_reader.get_tensor(key), ours.get_tensor(key)), key
+        print("ok")
+        """
+    )
+    assert run_python(code).stdout.strip().endswith("ok")

@@ -44,6 +44,7 @@ from ._state import (
     get_checkpoint_state,
     update_checkpoint_state,
 )
+from ._storage import destination
 
 __all__ = [
     "CheckpointManager",
@@ -117,6 +118,7 @@ class CheckpointManager:
             )
         self._checkpoint = checkpoint
         self._directory = os.fspath(directory)
+        destination(self._directory)  # a URL whose store takes no writes is refused here
         self._max_to_keep = max_to_keep
         self._keep_every = keep_checkpoint_every_n_hours
         self._prefix = os.path.join(self._directory, checkpoint_name)
@@ -283,17 +285,19 @@ class CheckpointManager:
 
 
 def _remove_bundle(prefix: str) -> None:
-    """Delete `P.index` first (without it no checkpoint exists), then `P.data-*` shards."""
-    _unlink_if_exists(index_filename(prefix))
-    directory, name = os.path.split(prefix)
+    """Delete `P.index` first (without it no checkpoint exists), then `P.data-*` shards, on
+    the local disk or in the bucket the prefix names (a URL is never a local path)."""
+    dest, where = destination(prefix)
+    dest.remove(index_filename(where))
+    directory, name = os.path.split(where)
     shard = data_shard_re(name)
     try:
-        names = os.listdir(directory or ".")
+        names = dest.listdir(directory or ".")
     except OSError:
         return
     for n in sorted(names):
         if shard.match(n):
-            _unlink_if_exists(os.path.join(directory, n))
+            dest.remove(dest.join(directory, n))
 
 
 def _unlink_if_exists(path: str) -> None:

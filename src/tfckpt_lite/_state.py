@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final
 from ._errors import CorruptCheckpointError
 from ._lazy import lazy_module
 from ._naming import STATE_FILENAME, index_filename
-from ._storage import FileSystem, LocalFileSystem, atomic_write
+from ._storage import FileSystem, atomic_write, filesystem_for
 
 if TYPE_CHECKING:
     from google.protobuf import text_format
@@ -124,7 +124,7 @@ def read_state(
     """The state file of `directory` with paths as stored, or None when there is none (or
     `checkpoint` is binary: a V1 checkpoint by that name, which TF's get_checkpoint_state
     also fails to parse)."""
-    fs = fs or LocalFileSystem()
+    fs = fs or filesystem_for(directory)[0]
     path = fs.join(directory, latest_filename or STATE_FILENAME)
     if not fs.isfile(path) or is_binary_state(path, fs):
         return None
@@ -163,7 +163,7 @@ def get_checkpoint_state(
         CorruptCheckpointError: the file is unreadable, or names no model checkpoint.
     """
     directory = os.fspath(checkpoint_dir)
-    fs = filesystem or LocalFileSystem()
+    fs = filesystem or filesystem_for(directory)[0]
     st = read_state(directory, fs, latest_filename)
     if st is None:
         return None
@@ -266,7 +266,7 @@ def latest_checkpoint_in(
     An absolute path that does not exist (a checkpoint directory moved or copied from another
     machine) falls back to the same name inside `directory`.
     """
-    fs = fs or LocalFileSystem()
+    fs = fs or filesystem_for(directory)[0]
     st = read_state(directory, fs, latest_filename)
     if st is None or not st.model_checkpoint_path:
         return None
