@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
-def _write_parts(prefix: str, parts: list[dict[str, np.ndarray]]) -> list[str]:
+def _write_parts(prefix: str, parts: list[dict[str, Any]]) -> list[str]:
     out = []
     for i, tensors in enumerate(parts):
         p = part_prefix(prefix, i, len(parts))
@@ -140,8 +141,9 @@ def test_byte_identical_to_tf_merge_and_tf_restores(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     emb = rng.standard_normal((12, 5)).astype(np.float32)
     # 4 workers, one of them holding two slices of the partitioned "emb" and strings.
-    parts: list[list[tuple[str, str, np.ndarray]]] = [
-        [("b/kernel", "", rng.standard_normal((4, 3)).astype(np.float32)), ("emb", "12 5 0,3:-", emb[:3])],
+    kernel = rng.standard_normal((4, 3)).astype(np.float32)
+    parts: list[list[tuple[str, str, Any]]] = [
+        [("b/kernel", "", kernel), ("emb", "12 5 0,3:-", emb[:3])],
         [("a/bias", "", rng.standard_normal(7)), ("step", "", np.array(5, np.int64))],
         [("emb", "12 5 3,9:-", emb[3:]), ("vocab", "", np.array([b"x", b"yz"], dtype=object))],
         [("z/w", "", rng.standard_normal((2, 2)).astype(np.float32))],
@@ -197,8 +199,8 @@ def test_four_processes_write_4gib_then_tf_restores(tmp_path: Path) -> None:
     tf = pytest.importorskip("tensorflow")
     parts, count, rows = 4, 16, 16384  # 16384 x 1024 float32 = 64 MiB
     prefix = str(tmp_path / "ckpt-1")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(tfc.__file__).parents[1]),
-                                                        os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    src = str(Path(tfc.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _WORKER, prefix, str(i), str(parts), str(count), str(rows)],

@@ -16,8 +16,9 @@ from tfckpt_lite._cli import main
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = ["inspect.md", "convert_to_safetensors.md", "write_for_tf.md", "remote.md",
-         "port_to_pytorch.md"]  # fmt: skip
-NEEDS = {"remote.md": ["fsspec"], "port_to_pytorch.md": ["torch", "transformers"]}
+         "port_to_pytorch.md", "distributed_save.md"]  # fmt: skip
+NEEDS = {"remote.md": ["fsspec"], "port_to_pytorch.md": ["torch", "transformers"],
+         "distributed_save.md": ["distributed"]}  # fmt: skip
 BLOCK = re.compile(r"^```(python|sh)\n(.*?)^```", re.S | re.M)
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         to_npz,
         to_safetensors,
     )
+    from ._distributed import merge_v2_checkpoints, part_prefix
     from ._graph import Attribute, GraphNode, ObjectGraph, RegisteredSaver, SlotVariable
     from ._manager import CheckpointManager
     from ._torch import (
@@ -97,6 +98,8 @@ __all__ = [
     "load_checkpoint",
     "load_tree",
     "load_variable",
+    "merge_v2_checkpoints",
+    "part_prefix",
     "rename_key",
     "save",
     "to_npz",
@@ -127,6 +130,8 @@ _LAZY: dict[str, str] = {
     "from_npz": "_convert",
     "from_safetensors": "_convert",
     "load_tree": "_checkpoint",
+    "merge_v2_checkpoints": "_distributed",
+    "part_prefix": "_distributed",
     "rename_key": "_torch",
     "to_npz": "_convert",
     "to_safetensors": "_convert",

@@ -24,11 +24,19 @@ in place, so the checkpoint appears whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 
-from ._bundle import Entry, Header, check_header, decode_entry, decode_header, encode_entry
-from ._bundle import encode_header
+from ._bundle import (
+    Entry,
+    Header,
+    check_header,
+    decode_entry,
+    decode_header,
+    encode_entry,
+    encode_header,
+)
 from ._errors import CheckpointError, CorruptCheckpointError, _with_context
 from ._reader import data_filename
 from ._storage import LocalFileSystem, fsync_dir
@@ -99,8 +107,10 @@ class _Merge:
             if existing is not None:
                 # The full entry of a partitioned tensor: its slices were written by several
                 # parts, each listing its own.
-                if not entry.slices or entry.dtype != existing.dtype or (
-                    entry.shape != existing.shape
+                if (
+                    not entry.slices
+                    or entry.dtype != existing.dtype
+                    or (entry.shape != existing.shape)
                 ):
                     raise ValueError(
                         f"duplicate tensor keyed by {key!r} in {prefix!r} is not a matching "
@@ -192,10 +202,8 @@ def merge_v2_checkpoints(
     if fsync:
         fsync_dir(dest_dir)
     for path in [*(p + ".index" for p in merged_parts), *orphans]:
-        try:
+        with contextlib.suppress(OSError):  # best effort, as TF
             os.unlink(path)
-        except OSError:
-            pass  # best effort, as TF
     if delete_old_dirs:
         for prefix in merged_parts:
             d = os.path.dirname(prefix) or "."
