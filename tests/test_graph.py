@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tfckpt_lite as tfc
-from tfckpt_lite._graph import (
+from tfckpt_lite._naming import (
     OBJECT_GRAPH_KEY,
     escape_local_name,
     split_path,

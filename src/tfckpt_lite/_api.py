@@ -17,6 +17,7 @@ import numpy as np
 from ._dtypes import DType
 from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
 from ._gcpause import gc_paused
+from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
 from ._state import latest_checkpoint_in
 from ._storage import FileSystem, LocalFileSystem
@@ -33,8 +34,6 @@ __all__ = [
     "load_checkpoint",
     "load_variable",
 ]
-
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
 class Backend(Protocol):

@@ -36,18 +36,18 @@ import numpy as np
 
 from ._api import load_checkpoint
 from ._dtypes import DType
-from ._graph import (
+from ._graph import GraphNode, ObjectGraph
+from ._lazy import lazy_module
+from ._naming import (
     OBJECT_ATTRIBUTES,
     OBJECT_GRAPH_KEY,
     OPTIMIZER_SLOT,
+    SAVE_COUNTER,
     VARIABLE_VALUE,
-    GraphNode,
-    ObjectGraph,
     attribute_key,
     escape_local_name,
     split_path,
 )
-from ._lazy import lazy_module
 from ._state import update_checkpoint_state
 from ._writer import BundleWriter, to_array
 
@@ -60,7 +60,6 @@ else:  # imported when a graph is first built: see _lazy
 
 __all__ = ["Checkpoint", "build_graph", "load_tree"]
 
-SAVE_COUNTER: Final = "save_counter"
 MAX_TREE_NODES: Final = 1 << 24  # dicts repeated inside dicts can expand exponentially
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
+from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
 from ._storage import LocalSource, fsync_dir
 from ._writer import BundleWriter
 
@@ -60,8 +61,6 @@ __all__ = [
     "to_safetensors",
 ]
 
-OBJECT_GRAPH_KEY: Final = "_CHECKPOINTABLE_OBJECT_GRAPH"
-_ATTR_SUFFIX: Final = "/.ATTRIBUTES/VARIABLE_VALUE"
 _GRAPH_META: Final = "tfckpt_lite.object_graph"
 _DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
 _MAX_HEADER: Final = 100 << 20  # safetensors' own limit
@@ -199,8 +198,7 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
             report.skipped[key] = "object graph left out: names are model paths"
             continue
         name = (model_path(graph, key) if graph is not None else None) or key
-        if name.endswith(_ATTR_SUFFIX):
-            name = name[: -len(_ATTR_SUFFIX)]
+        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
         if name in taken:
             raise UnsupportedConversionError(
                 f"keys {taken[name]!r} and {key!r} have the same model path {name!r}",
@@ -380,8 +378,7 @@ def _nest(items: Iterable[tuple[str, np.ndarray[Any, Any]]], path: str) -> dict[
     """Names split at ``/`` into nested dicts (TF2 keys lose ``/.ATTRIBUTES/VARIABLE_VALUE``)."""
     tree: dict[str, Any] = {}
     for name, arr in items:
-        if name.endswith(_ATTR_SUFFIX):
-            name = name[: -len(_ATTR_SUFFIX)]
+        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
         parts = name.split("/")
         if not all(parts):
             raise UnsupportedConversionError(

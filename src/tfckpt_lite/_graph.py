@@ -14,12 +14,9 @@ The graph may share nodes (one variable reachable from several paths, as Keras 3
 `optimizer/_trainable_variables/0`) and may contain cycles. Nothing here recurses: every walk is
 an explicit queue or stack with a visited set or a work budget.
 
-Object paths. A path is the `/`-joined *escaped* local names from the root, exactly as in keys:
-`escape(n)` doubles `.` and turns `/` into `.S`, so `"a.b/c"` is `a..b.Sc` and the variable at
-path `p` has key `p/.ATTRIBUTES/VARIABLE_VALUE`. Slot variables, which hang off no `children`
-edge, have the path TF gives their keys: `<variable path>/.OPTIMIZER_SLOT/<optimizer path>/<slot>`.
-An escaped component never equals `.OPTIMIZER_SLOT` (a leading `.` is always doubled), so the
-marker is unambiguous.
+Object paths are the escaped paths of `_naming` (its docstring has the rules): exactly the
+prefixes of keys. Slot variables, which hang off no `children` edge, have the path TF gives
+their keys: `<variable path>/.OPTIMIZER_SLOT/<optimizer path>/<slot>`.
 """
 
 from __future__ import annotations
@@ -36,6 +33,13 @@ from google.protobuf.message import DecodeError
 
 from ._errors import CorruptCheckpointError, TensorNotFoundError
 from ._lazy import lazy_module
+from ._naming import (
+    OBJECT_GRAPH_KEY,
+    OPTIMIZER_SLOT,
+    VARIABLE_VALUE,
+    escape_local_name,
+    split_path,
+)
 
 if TYPE_CHECKING:
     from ._proto import trackable_object_graph_pb2 as _pb
@@ -43,68 +47,16 @@ else:  # imported when a graph is first parsed or built: see _lazy
     _pb = lazy_module("tfckpt_lite._proto.trackable_object_graph_pb2")
 
 __all__ = [
-    "OBJECT_GRAPH_KEY",
     "Attribute",
     "GraphNode",
     "ObjectGraph",
     "RegisteredSaver",
     "SlotVariable",
-    "attribute_key",
-    "escape_local_name",
-    "split_path",
-    "unescape_local_name",
 ]
 
-OBJECT_GRAPH_KEY: Final = "_CHECKPOINTABLE_OBJECT_GRAPH"
-OBJECT_ATTRIBUTES: Final = ".ATTRIBUTES"
-OPTIMIZER_SLOT: Final = ".OPTIMIZER_SLOT"
-VARIABLE_VALUE: Final = "VARIABLE_VALUE"
 MAX_GRAPH_BYTES: Final = (2 << 30) - 1  # protobuf's own limit for one message
 MAX_PATHS: Final = 1000  # paths() returns at most this many
 _PATH_WORK: Final = 200_000  # steps paths() may spend enumerating before it stops
-
-
-def escape_local_name(name: str) -> str:
-    """TF's `trackable_utils.escape_local_name`: `.` -> `..`, then `/` -> `.S`."""
-    return name.replace(".", "..").replace("/", ".S")
-
-
-def unescape_local_name(escaped: str) -> str:
-    """Inverse of `escape_local_name`; a lone `.` not followed by `.` or `S` is an error."""
-    out: list[str] = []
-    i = 0
-    n = len(escaped)
-    while i < n:
-        c = escaped[i]
-        if c != ".":
-            out.append(c)
-            i += 1
-            continue
-        nxt = escaped[i + 1] if i + 1 < n else ""
-        if nxt == ".":
-            out.append(".")
-        elif nxt == "S":
-            out.append("/")
-        else:
-            raise ValueError(f"{escaped!r} is not an escaped local name (lone '.')")
-        i += 2
-    return "".join(out)
-
-
-def attribute_key(path: str, attribute: str = VARIABLE_VALUE) -> str:
-    """The bundle key TF gives attribute `attribute` of the object at escaped path `path`."""
-    suffix = "" if attribute == ".TENSORS" else escape_local_name(attribute)
-    return f"{path}/{OBJECT_ATTRIBUTES}/{suffix}"
-
-
-def split_path(path: str | Sequence[str]) -> list[str]:
-    """Raw local names of a path: a `/`-joined escaped string, or already a list of names."""
-    if isinstance(path, str):
-        if path in ("", "/"):
-            return []
-        parts = path.strip("/").split("/")
-        return [p if p == OPTIMIZER_SLOT else unescape_local_name(p) for p in parts]
-    return list(path)
 
 
 @dataclass(frozen=True)

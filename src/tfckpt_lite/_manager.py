@@ -9,7 +9,7 @@ take over a directory the other wrote:
     leaves a state file naming the new checkpoint);
   * the sweep pops the oldest while more than `max_to_keep` remain; one at least
     `keep_checkpoint_every_n_hours` newer than the last preserved one is kept on disk (and
-    leaves the list), every other one loses `P.index` and `P.data-?????-of-?????`.
+    leaves the list), every other one loses `P.index` and its `P.data-NNNNN-of-MMMMM` shards.
 Differences, on purpose: paths the state file names outside `directory` are dropped from the
 list but never deleted (a hostile or stale state file cannot make us delete foreign files); an
 unreadable state file raises CorruptCheckpointError instead of being silently replaced; and
@@ -20,7 +20,6 @@ listed, as only the state file names checkpoints, and never matches the deletion
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 from collections import OrderedDict
@@ -30,15 +29,15 @@ from typing import Any
 import numpy as np
 
 from ._api import load_checkpoint
-from ._checkpoint import SAVE_COUNTER, Checkpoint
+from ._checkpoint import Checkpoint
 from ._errors import CheckpointError
-from ._graph import OBJECT_GRAPH_KEY
+from ._naming import OBJECT_GRAPH_KEY, SAVE_COUNTER, attribute_key, data_shard_re, index_filename
 from ._state import get_checkpoint_state, update_checkpoint_state
 from ._writer import save as save_tensors
 
 __all__ = ["CheckpointManager"]
 
-_COUNTER_KEY = f"{SAVE_COUNTER}/.ATTRIBUTES/VARIABLE_VALUE"
+_COUNTER_KEY = attribute_key(SAVE_COUNTER)
 
 
 class CheckpointManager:
@@ -182,9 +181,16 @@ class CheckpointManager:
                 continue
             if not self._inside(prefix):
                 continue
-            base = glob.escape(prefix)
-            for path in [*glob.glob(base + ".index"), *glob.glob(base + ".data-?????-of-?????")]:
-                _unlink_if_exists(path)
+            _unlink_if_exists(index_filename(prefix))  # first: without it no checkpoint exists
+            directory, name = os.path.split(prefix)
+            shard = data_shard_re(name)
+            try:
+                names = os.listdir(directory or ".")
+            except OSError:
+                continue
+            for n in sorted(names):
+                if shard.match(n):
+                    _unlink_if_exists(os.path.join(directory, n))
 
     def _record_state(self) -> None:
         assert self._latest is not None

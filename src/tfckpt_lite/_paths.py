@@ -11,19 +11,23 @@ Anything else gets a `NotACheckpointError` that says what the file looks like in
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from ._errors import CheckpointNotFoundError, NotACheckpointError
+from ._naming import (
+    INDEX_SUFFIX,
+    SAVEDMODEL_VARIABLES,
+    STATE_FILENAME,
+    TEMP_RE,
+    data_file_prefix,
+    index_filename,
+    v1_shard_re,
+)
 from ._storage import FileSystem
 
 __all__ = ["Resolved", "advice", "resolve", "sniff"]
 
-_DATA_RE: Final = re.compile(r"^(?P<prefix>.+)\.data-\d{5,}-of-\d{5,}$")
 _TABLE_MAGIC: Final = bytes.fromhex("57fb808b247547db")
-# TF's debris: `X.tempstate<u64>` files and the per-shard `P_temp[_<hex>]/part-NNNNN-of-NNNNN`
-# bundles of an unfinished sharded save. Anchored so user paths like `run_temp/parts` pass.
-_TEMP_RE: Final = re.compile(r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part-\d{5,}-of-\d{5,}")
 
 
 class Resolved:
@@ -76,29 +80,28 @@ def advice(path: str, what: str) -> str:
 
 def resolve(path: str, fs: FileSystem) -> Resolved:
     path = path.rstrip("/") or "/"
-    if _TEMP_RE.search(path):
+    if TEMP_RE.search(path):
         raise NotACheckpointError(
             "this is a temporary file of an unfinished or interrupted save, not a checkpoint",
             path=path,
         )
     if fs.isdir(path):
         return _resolve_dir(path, fs)
-    if path.endswith(".index"):
+    if path.endswith(INDEX_SUFFIX):
         if not fs.exists(path):
             raise CheckpointNotFoundError("index file does not exist", path=path)
-        return Resolved("v2", path[: -len(".index")])
-    m = _DATA_RE.match(path)
-    if m:
-        prefix = m.group("prefix")
-        if not fs.exists(prefix + ".index"):
+        return Resolved("v2", path.removesuffix(INDEX_SUFFIX))
+    prefix = data_file_prefix(path)
+    if prefix is not None:
+        if not fs.exists(index_filename(prefix)):
             raise CheckpointNotFoundError(
-                f"this is a data shard, but its index {prefix + '.index'!r} does not exist; a "
+                f"this is a data shard, but its index {index_filename(prefix)!r} does not exist; a "
                 "data file alone cannot be read (the index says where each tensor lies): "
                 "copy the .index file beside it and pass the prefix",
                 path=path,
             )
         return Resolved("v2", prefix)
-    if fs.exists(path + ".index"):
+    if fs.exists(index_filename(path)):
         return Resolved("v2", path)
     if fs.isfile(path):
         head = fs.read_bytes(path, 64)
@@ -127,7 +130,7 @@ def _v1_pattern(path: str, fs: FileSystem) -> str | None:
     base = path[len(directory) :].lstrip("/") if fs.dirname(path) else path
     if not fs.isdir(directory):
         return None
-    pat = re.compile(re.escape(base) + r"-\d{5}-of-\d{5}$")
+    pat = v1_shard_re(base)
     if any(pat.match(name) for name in fs.listdir(directory)):
         return path
     return None
@@ -136,7 +139,7 @@ def _v1_pattern(path: str, fs: FileSystem) -> str | None:
 def _resolve_dir(path: str, fs: FileSystem) -> Resolved:
     from ._state import is_binary_state, latest_checkpoint_in
 
-    state = fs.join(path, "checkpoint")
+    state = fs.join(path, STATE_FILENAME)
     if fs.isfile(state) and is_binary_state(state, fs):
         # Not a state file but a V1 checkpoint saved under the prefix `checkpoint` (with
         # write_state=False: a state file would have overwritten it). It is what the
@@ -149,14 +152,14 @@ def _resolve_dir(path: str, fs: FileSystem) -> Resolved:
                 "the 'checkpoint' state file names no checkpoint that exists", path=state
             )
         return resolve(latest, fs)
-    variables = fs.join(path, "variables", "variables")
-    if fs.exists(variables + ".index"):
+    variables = fs.join(path, *SAVEDMODEL_VARIABLES)
+    if fs.exists(index_filename(variables)):
         return Resolved("v2", variables)
-    early = _early_savedmodel_variables(fs.join(path, "variables"), fs)
+    early = _early_savedmodel_variables(fs.join(path, SAVEDMODEL_VARIABLES[0]), fs)
     if early is not None:
         return Resolved("v1", early)
     names = fs.listdir(path)
-    indexes = [n[: -len(".index")] for n in names if n.endswith(".index")]
+    indexes = [n.removesuffix(INDEX_SUFFIX) for n in names if n.endswith(INDEX_SUFFIX)]
     if len(indexes) == 1:
         return Resolved("v2", fs.join(path, indexes[0]))
     hint = (
@@ -178,7 +181,7 @@ def _early_savedmodel_variables(variables_dir: str, fs: FileSystem) -> str | Non
     for base in ("variables", "saved_model_variables"):
         if base in names and fs.isfile(fs.join(variables_dir, base)):
             return fs.join(variables_dir, base)
-        shard = re.compile(re.escape(base) + r"-\d{5,}-of-\d{5,}$")
+        shard = v1_shard_re(base)
         if any(shard.match(n) for n in names):
             return fs.join(variables_dir, base)
     return None

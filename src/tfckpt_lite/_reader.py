@@ -36,25 +36,13 @@ from ._errors import (
     _with_context,
 )
 from ._gcpause import gc_paused
+from ._naming import data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
 from ._storage import FileSystem, Source
 from ._table import read_table
 from ._tensor_codec import decode_strings, decode_variants
 
-__all__ = ["BundleReader", "data_filename", "decode_key", "encode_key"]
-
-
-def data_filename(prefix: str, shard: int, num_shards: int) -> str:
-    return f"{prefix}.data-{shard:05d}-of-{num_shards:05d}"
-
-
-def decode_key(raw: bytes) -> str:
-    # Keys are bytes on disk; surrogateescape keeps any non-UTF-8 key round-trippable.
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def encode_key(key: str) -> bytes:
-    return key.encode("utf-8", "surrogateescape")
+__all__ = ["BundleReader"]
 
 
 class BundleReader:
@@ -64,7 +52,7 @@ class BundleReader:
 
     def __init__(self, prefix: str, fs: FileSystem) -> None:
         self.prefix = prefix
-        self.index_path = prefix + ".index"
+        self.index_path = index_filename(prefix)
         self._fs = fs
         raw = fs.read_bytes(self.index_path)
         with gc_paused():

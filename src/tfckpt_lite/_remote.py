@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
+from ._naming import SAVEDMODEL_VARIABLES, STATE_FILENAME, index_filename, is_bundle_file
 from ._storage import check_range
 
 __all__ = [
@@ -46,7 +47,6 @@ MAX_REQUEST: Final = 32 << 20  # split big spans so one shard is fetched in para
 MAX_WORKERS: Final = 8
 
 _URL_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_DATA_RE: Final = re.compile(r"\.data-\d{5,}-of-\d{5,}$")
 
 
 def is_url(path: str) -> bool:
@@ -182,10 +182,10 @@ class FsspecFileSystem:
         if self._http:
             # HTTP has no directories, and fsspec's isdir GETs the whole URL to look for
             # links (a data file!). A "directory" is a URL with a state file or SavedModel.
-            if path.endswith(".index") or _DATA_RE.search(path):
+            if is_bundle_file(path):
                 return False
-            return self.exists(path + "/checkpoint") or self.exists(
-                path + "/variables/variables.index"
+            return self.exists(self.join(path, STATE_FILENAME)) or self.exists(
+                index_filename(self.join(path, *SAVEDMODEL_VARIABLES))
             )
         try:
             return bool(self.fs.isdir(path))

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Final
 
 from ._errors import CorruptCheckpointError
 from ._lazy import lazy_module
+from ._naming import STATE_FILENAME, index_filename
 from ._storage import FileSystem, LocalFileSystem, fsync_dir
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ __all__ = [
 ]
 
 MAX_STATE_BYTES: Final = 16 << 20
-STATE_FILENAME: Final = "checkpoint"
 
 
 @dataclass
@@ -268,7 +268,7 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
 def _exists(prefix: str, fs: FileSystem) -> bool:
     """TF's checkpoint_exists: `P.index` (V2), the file `P` (V1) or, for the V1 Saver's sharded
     pattern `P-?????-of-00002`, any file matching it."""
-    if fs.exists(prefix + ".index") or fs.isfile(prefix):
+    if fs.exists(index_filename(prefix)) or fs.isfile(prefix):
         return True
     directory = fs.dirname(prefix)
     base = prefix[len(directory) :].lstrip("/\\") if directory else prefix

@@ -28,6 +28,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from ._naming import OBJECT_GRAPH_KEY, OPTIMIZER_SLOT, SAVE_COUNTER, VARIABLE_VALUE_SUFFIX
+
 __all__ = [
     "BATCHNORM_RULES",
     "DEFAULT_EXCLUDE",
@@ -45,13 +47,11 @@ RenameRules = Sequence[tuple[str, str | None]]
 Layout = Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]
 TransposeSpec = str | Sequence[tuple[str, str | Layout]] | Callable[[str, Any], Any] | None
 
-ATTRIBUTES_SUFFIX: Final = "/.ATTRIBUTES/VARIABLE_VALUE"
-
 DEFAULT_EXCLUDE: Final[tuple[str, ...]] = (
-    r"^_CHECKPOINTABLE_OBJECT_GRAPH$",
-    r"\.OPTIMIZER_SLOT/",
+    rf"^{re.escape(OBJECT_GRAPH_KEY)}$",
+    rf"{re.escape(OPTIMIZER_SLOT)}/",
     r"^optimizer/",
-    r"^save_counter/",
+    rf"^{SAVE_COUNTER}/",
     r"(^|/)global_step$",
     r"/(Adam|Adam_\d+|adam_m|adam_v|Momentum|RMSProp|RMSProp_\d+|ExponentialMovingAverage)$",
 )
@@ -130,7 +130,7 @@ _LAYOUTS: Final[dict[str, Layout]] = {
 def _auto_layout(key: str, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """`transpose="auto"`: a key whose last component is ``kernel`` (or ``depthwise_kernel``)
     is converted by rank: 2 Dense, 3 Conv1D, 4 Conv2D (depthwise by name), 5 Conv3D."""
-    leaf = key[: -len(ATTRIBUTES_SUFFIX)] if key.endswith(ATTRIBUTES_SUFFIX) else key
+    leaf = key.removesuffix(VARIABLE_VALUE_SUFFIX)
     last = leaf.rsplit("/", 1)[-1].lstrip("_")  # Keras 3 names it `_kernel`
     if last not in ("kernel", "depthwise_kernel", "weights", "depthwise_weights"):
         return arr
@@ -299,8 +299,8 @@ def to_torch(
             # under optimizer/_trainable_variables/N, which must not count as optimizer state.
             if any(rx.search(name) for rx in excluded):
                 continue
-            if strip_attributes and name.endswith(ATTRIBUTES_SUFFIX):
-                name = name[: -len(ATTRIBUTES_SUFFIX)]
+            if strip_attributes:
+                name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
             tf_name = name
             new = rename_key(name, rename)
             if new is None:

@@ -49,7 +49,6 @@ bytes can mean nothing else.
 from __future__ import annotations
 
 import fnmatch
-import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -66,8 +65,8 @@ from ._errors import (
     UnsupportedCheckpointError,
     _with_context,
 )
+from ._naming import decode_key, v1_shard_re
 from ._ordered_code import encode_slice_key
-from ._reader import decode_key
 from ._storage import FileSystem
 from ._table import FOOTER_SIZE, TABLE_MAGIC, read_table
 from ._wire import FIXED32, FIXED64, LEN, VARINT, iter_fields, signed64
@@ -78,7 +77,7 @@ __all__ = ["V1Reader", "decode_tensor_proto_values", "v1_shard_files"]
 CHECKPOINT_VERSION: Final = 1
 CHECKPOINT_VERSION_MIN_PRODUCER: Final = 0
 
-_SHARD_RE: Final = re.compile(r"-(\d{5,})-of-(\d{5,})$")
+_SHARD_RE: Final = v1_shard_re("")
 
 # TensorProto fields (tensor.proto) that carry V1 values.
 _TENSOR_CONTENT, _FLOAT, _DOUBLE, _INT, _STRING = 4, 5, 6, 7, 8
@@ -141,7 +140,7 @@ def v1_shard_files(pattern: str, fs: FileSystem) -> list[str]:
             )
         names = [n for n in _listdir(directory, fs) if fnmatch.fnmatchcase(n, base)]
     else:
-        pat = re.compile(re.escape(base) + r"-\d{5,}-of-\d{5,}$")
+        pat = v1_shard_re(base)
         names = [n for n in _listdir(directory, fs) if pat.match(n)]
     files = [fs.join(directory, n) if directory else n for n in sorted(names)]
     files = [f for f in files if fs.isfile(f)]
@@ -166,7 +165,7 @@ def _check_shard_set(files: list[str], pattern: str) -> None:
         m = _SHARD_RE.search(f)
         if m is None:
             return  # not shard-named: nothing to cross-check
-        found.setdefault(int(m.group(2)), set()).add(int(m.group(1)))
+        found.setdefault(int(m.group("num_shards")), set()).add(int(m.group("shard")))
     if len(found) > 1:
         raise CorruptCheckpointError(
             f"files of several shard sets match ({', '.join(str(n) for n in sorted(found))} "

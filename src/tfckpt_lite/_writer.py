@@ -25,8 +25,8 @@ import numpy as np
 from ._bundle import Entry, Extent, Header, check_shape, encode_entry, encode_header
 from ._coding import crc32c, mask_crc
 from ._dtypes import DType, dtype_of_array
+from ._naming import data_filename, encode_key, index_filename, temp_filename
 from ._ordered_code import encode_slice_key
-from ._reader import data_filename, encode_key
 from ._storage import fsync_dir
 from ._table import build_table
 from ._tensor_codec import encode_strings
@@ -51,11 +51,6 @@ _WRITEBACK_CHUNK = 8 << 20
 _DROP_BEHIND = 4 * _WRITEBACK_CHUNK
 _ADVISE = getattr(os, "posix_fadvise", None)
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-
-
-def _random_u64() -> int:
-    # os.urandom rather than the secrets module: the same bytes, minus 5 ms of imports.
-    return int.from_bytes(os.urandom(8), "little")
 
 
 def to_array(value: object) -> np.ndarray[Any, Any]:
@@ -177,7 +172,7 @@ class BundleWriter:
         directory = os.path.dirname(self.prefix) or "."
         self._dir = directory
         self._data_path = data_filename(self.prefix, 0, 1)
-        self._data_tmp = f"{self._data_path}.tempstate{_random_u64()}"
+        self._data_tmp = temp_filename(self._data_path)
         self._index_tmp: str | None = None
         try:
             os.makedirs(directory, exist_ok=True)
@@ -319,8 +314,8 @@ class BundleWriter:
             merged.update((k, encode_entry(full)) for k, (full, _) in self._full.items())
             items += sorted(merged.items())
             index = build_table(items)
-            index_path = self.prefix + ".index"
-            self._index_tmp = f"{index_path}.tempstate{_random_u64()}"
+            index_path = index_filename(self.prefix)
+            self._index_tmp = temp_filename(index_path)
             with open(self._index_tmp, "xb") as out:
                 out.write(index)
                 out.flush()
