@@ -38,14 +38,12 @@ from ._bundle import (
     encode_header,
 )
 from ._errors import CheckpointError, CorruptCheckpointError, _with_context
-from ._reader import data_filename
+from ._naming import data_filename, decode_key, index_filename, temp_filename
+from ._naming import part_prefix as _part_prefix
 from ._storage import LocalFileSystem, fsync_dir
 from ._table import build_table, read_table
 
 __all__ = ["merge_v2_checkpoints", "part_prefix"]
-
-# What TF 2.x appends to the checkpoint prefix for the parts of a sharded save.
-_PART_SUFFIX = "_temp/part"
 
 
 def part_prefix(file_prefix: str | os.PathLike[str], part: int, num_parts: int) -> str:
@@ -55,7 +53,7 @@ def part_prefix(file_prefix: str | os.PathLike[str], part: int, num_parts: int) 
         raise ValueError(f"num_parts must be a positive int, got {num_parts!r}")
     if not 0 <= part < num_parts:
         raise ValueError(f"part must be in [0, {num_parts}), got {part!r}")
-    return f"{os.fspath(file_prefix)}{_PART_SUFFIX}-{part:05d}-of-{num_parts:05d}"
+    return _part_prefix(os.fspath(file_prefix), part, num_parts)
 
 
 class _Merge:
@@ -69,7 +67,7 @@ class _Merge:
         self.part_shards: list[tuple[str, int]] = []  # (part prefix, its shard count)
 
     def add(self, prefix: str, raw_index: bytes) -> None:
-        index_path = prefix + ".index"
+        index_path = index_filename(prefix)
         try:
             items = read_table(raw_index)
             if not items or items[0][0] != b"":
@@ -94,7 +92,7 @@ class _Merge:
         self.part_shards.append((prefix, header.num_shards))
         for raw_key, raw in items[1:]:
             existing = self.entries.get(raw_key)
-            key = raw_key.decode("utf-8", "surrogateescape")
+            key = decode_key(raw_key)
             if existing is not None and not existing.slices:
                 raise ValueError(
                     f"duplicate tensor keyed by {key!r} encountered when merging {prefix!r}: "
@@ -162,7 +160,7 @@ def merge_v2_checkpoints(
     merge = _Merge()
     merged_parts = []
     for prefix in prefixes:
-        index_path = prefix + ".index"
+        index_path = index_filename(prefix)
         if allow_missing_files and not fs.exists(index_path):
             continue
         merge.add(prefix, fs.read_bytes(index_path))
@@ -191,7 +189,7 @@ def merge_v2_checkpoints(
     items = [(b"", encode_header(header))]
     items += [(k, encode_entry(e)) for k, e in sorted(merge.entries.items())]
     index = build_table(items)
-    index_path = dest + ".index"
+    index_path = index_filename(dest)
     # An old index must never sit beside new data: remove it before the data files move.
     if os.path.lexists(index_path):
         os.unlink(index_path)
@@ -201,7 +199,7 @@ def merge_v2_checkpoints(
     _write_atomic(index_path, index, fsync=fsync)
     if fsync:
         fsync_dir(dest_dir)
-    for path in [*(p + ".index" for p in merged_parts), *orphans]:
+    for path in [*map(index_filename, merged_parts), *orphans]:
         with contextlib.suppress(OSError):  # best effort, as TF
             os.unlink(path)
     if delete_old_dirs:
@@ -218,7 +216,7 @@ def merge_v2_checkpoints(
 
 def _write_atomic(path: str, data: bytes, *, fsync: bool) -> None:
     # TODO(i15b): replace by the storage layer's atomic-file helper once it exists.
-    tmp = f"{path}.tempstate{int.from_bytes(os.urandom(8), 'little')}"
+    tmp = temp_filename(path)
     try:
         with open(tmp, "xb") as f:
             f.write(data)
