@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 import tfckpt_lite
-from tfckpt_lite import _writer
+from tfckpt_lite import _storage
 
 RANDOM_TRIALS = int(os.environ.get("TFCKPT_CRASH_TRIALS", "150"))
 BIG = 1 << 17  # float32 elements: half a MiB per tensor, so kills land mid-write
@@ -120,7 +120,8 @@ def saving_forever(scenario: str, d: Path, start: int) -> Callable[[], None]:
 
 
 class KillAt:
-    """Counts the writer's file-system calls; SIGKILLs its own process before call `k`."""
+    """Counts the writes' file-system calls (files are opened in `_storage`); SIGKILLs its own
+    process before call `k`."""
 
     def __init__(self, k: int) -> None:
         self.k = k
@@ -151,6 +152,9 @@ class KillAt:
                 r: int = self._f.fileno()
                 return r
 
+            def __getattr__(self, name: str) -> Any:  # reads (the state file) are not counted
+                return getattr(self._f, name)
+
             def close(self) -> None:
                 self._step()
                 self._f.close()
@@ -165,7 +169,7 @@ class KillAt:
             self.step()
             return File(real_open(*a, **kw), self.step)
 
-        _writer.open = counted_open  # type: ignore[attr-defined]
+        _storage.open = counted_open  # type: ignore[attr-defined]
         for name in ("fsync", "replace", "unlink", "rename"):
             real = getattr(os, name)
 
@@ -348,7 +352,7 @@ def test_disk_full_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bu
     real_open = open
     free = [budget]
     monkeypatch.setattr(
-        _writer, "open", lambda *a, **kw: _FailingFile(real_open(*a, **kw), free), raising=False
+        _storage, "open", lambda *a, **kw: _FailingFile(real_open(*a, **kw), free), raising=False
     )
     with pytest.raises(OSError) as info:
         tfckpt_lite.save(tmp_path / "ckpt", tensors(2))
@@ -363,7 +367,7 @@ def test_read_only_directory_simulated(tmp_path: Path, monkeypatch: pytest.Monke
     def refuse(path: str, *a: Any, **kw: Any) -> Any:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
 
-    monkeypatch.setattr(_writer, "open", refuse, raising=False)
+    monkeypatch.setattr(_storage, "open", refuse, raising=False)
     with pytest.raises(OSError) as info:
         tfckpt_lite.save(tmp_path / "ckpt", tensors(2))
     monkeypatch.undo()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -37,18 +37,17 @@ from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
-from ._storage import LocalSource, fsync_dir
+from ._storage import AtomicFile, LocalSource
+from ._tensor_codec import encode_fixed
 from ._writer import BundleWriter
 
 if TYPE_CHECKING:
     import base64
     import json
-    import secrets
     import zipfile
 else:  # ~10 ms of imports that only conversions need: see _lazy
     base64 = lazy_module("base64")
     json = lazy_module("json")
-    secrets = lazy_module("secrets")
     zipfile = lazy_module("zipfile")
 
 __all__ = [
@@ -128,39 +127,6 @@ def _skip(report: ConversionReport, key: str, why: str, strict: bool, path: str)
     if strict:
         raise UnsupportedConversionError(f"cannot convert: {why}", path=path, key=key)
     report.skipped[key] = why
-
-
-class _AtomicFile:
-    """A file written under a temporary name, fsynced and renamed into place on success."""
-
-    def __init__(self, dst: str) -> None:
-        self.dst = dst
-        directory = os.path.dirname(dst) or "."
-        os.makedirs(directory, exist_ok=True)
-        self.dir = directory
-        self.tmp = f"{dst}.tempstate{secrets.randbits(64)}"
-        self.f: BinaryIO = open(self.tmp, "xb")  # noqa: SIM115
-
-    def commit(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-        os.replace(self.tmp, self.dst)
-        fsync_dir(self.dir)
-
-    def abort(self) -> None:
-        self.f.close()
-        try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
-            pass
-
-
-def _raw_bytes(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The little-endian row-major bytes of `arr` as a flat uint8 view (copy only if needed)."""
-    if arr.dtype.byteorder == ">":
-        arr = arr.astype(arr.dtype.newbyteorder("<"))
-    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
 
 
 def model_path(graph: Any, key: str) -> str | None:
@@ -267,25 +233,20 @@ def to_safetensors(
             offset += nbytes
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
-        out = _AtomicFile(dst)
-        try:
-            out.f.write(len(blob).to_bytes(8, "little"))
-            out.f.write(blob)
+        with AtomicFile(dst) as out:
+            out.file.write(len(blob).to_bytes(8, "little"))
+            out.file.write(blob)
             for i, (key, name, shape, nbytes) in enumerate(plan):
                 arr = reader[key]
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
-                raw = _raw_bytes(arr)
+                raw = encode_fixed(arr)
                 if raw.nbytes != nbytes:  # pragma: no cover - likewise
                     raise CorruptCheckpointError("value size differs from index", key=key)
-                out.f.write(raw.data)
+                out.file.write(raw.data)
                 report.written.append(name)
                 if progress is not None:
                     progress(i + 1, len(plan), name)
-            out.commit()
-        except BaseException:
-            out.abort()
-            raise
         return report
     finally:
         if owned:
@@ -508,42 +469,37 @@ def to_npz(
         names = _output_names(reader, model_paths, report)
         keys = list(names)
         special: dict[str, str] = {}
-        out = _AtomicFile(dst)
-        try:
-            with zipfile.ZipFile(out.f, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
-                for i, key in enumerate(keys):
-                    dt = reader.dtype_info(key)
-                    if dt.numpy_dtype is None or not dt.is_fixed_size:
-                        _skip(
-                            report,
-                            key,
-                            f"dtype {dt.name} cannot be stored in .npz without pickle",
-                            strict,
-                            reader.prefix,
-                        )
-                        continue
-                    name = names[key]
-                    if name == _DTYPES_MEMBER:
-                        _skip(report, key, "name is reserved", strict, reader.prefix)
-                        continue
-                    arr = reader[key]
-                    if not _npy_native(arr.dtype):
-                        special[name] = dt.name
-                        arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
-                    with z.open(name + ".npy", "w", force_zip64=True) as m:
-                        np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
-                    report.written.append(name)
-                    if progress is not None:
-                        progress(i + 1, len(keys), name)
-                if special:
-                    with z.open(_DTYPES_MEMBER + ".npy", "w") as m:
-                        np.lib.format.write_array(
-                            m, np.array(json.dumps(special)), allow_pickle=False
-                        )
-            out.commit()
-        except BaseException:
-            out.abort()
-            raise
+        with (
+            AtomicFile(dst) as out,
+            zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
+        ):
+            for i, key in enumerate(keys):
+                dt = reader.dtype_info(key)
+                if dt.numpy_dtype is None or not dt.is_fixed_size:
+                    _skip(
+                        report,
+                        key,
+                        f"dtype {dt.name} cannot be stored in .npz without pickle",
+                        strict,
+                        reader.prefix,
+                    )
+                    continue
+                name = names[key]
+                if name == _DTYPES_MEMBER:
+                    _skip(report, key, "name is reserved", strict, reader.prefix)
+                    continue
+                arr = reader[key]
+                if not _npy_native(arr.dtype):
+                    special[name] = dt.name
+                    arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))
+                with z.open(name + ".npy", "w", force_zip64=True) as m:
+                    np.lib.format.write_array(m, np.asarray(arr, order="C"), allow_pickle=False)
+                report.written.append(name)
+                if progress is not None:
+                    progress(i + 1, len(keys), name)
+            if special:
+                with z.open(_DTYPES_MEMBER + ".npy", "w") as m:
+                    np.lib.format.write_array(m, np.array(json.dumps(special)), allow_pickle=False)
         return report
     finally:
         if owned:

@@ -11,7 +11,8 @@ Reading and writing go through protobuf's own `text_format` with the generated
 `checkpoint_state_pb2` (the same calls TF makes: `text_format.Merge` and
 `text_format.MessageToString`), so escapes, string concatenation and float formatting are
 exactly TF's. The file is the one part of a checkpoint directory that is rewritten in place,
-so writes are atomic: `checkpoint.tmp<uuid4 hex>`, fsync, rename, fsync of the directory.
+so writes are atomic (`_storage.atomic_write`: temporary name, fsync, rename, fsync of the
+directory).
 
 Hostile files. A state file is never trusted further than this:
   * more than `MAX_STATE_BYTES`, not UTF-8, or not valid text format -> `CorruptCheckpointError`
@@ -36,16 +37,13 @@ from typing import TYPE_CHECKING, Final
 from ._errors import CorruptCheckpointError
 from ._lazy import lazy_module
 from ._naming import STATE_FILENAME, index_filename
-from ._storage import FileSystem, LocalFileSystem, fsync_dir
+from ._storage import FileSystem, LocalFileSystem, atomic_write
 
 if TYPE_CHECKING:
-    import uuid
-
     from google.protobuf import text_format
 
     from ._proto import checkpoint_state_pb2
 else:  # protobuf costs ~10 ms to import; only state-file calls need it
-    uuid = lazy_module("uuid")
     text_format = lazy_module("google.protobuf.text_format")
     checkpoint_state_pb2 = lazy_module("tfckpt_lite._proto.checkpoint_state_pb2")
 
@@ -238,31 +236,6 @@ def update_checkpoint_state(
         )
     atomic_write(state_path, format_state(st).encode("utf-8"), fsync=fsync)
     return state_path
-
-
-def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
-    """Replace `path` with `data` so readers see the old or the new content, never a mix.
-
-    The temporary name is TF's (`<path>.tmp<uuid4 hex>`); it is removed on any failure.
-    """
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp{uuid.uuid4().hex}"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if fsync:
-        fsync_dir(directory)
 
 
 def _exists(prefix: str, fs: FileSystem) -> bool:

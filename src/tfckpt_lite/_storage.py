@@ -1,10 +1,14 @@
-"""Where checkpoint bytes come from: the only reading layer that touches the disk (plus
-`fsync_dir`, the one durability helper every writer shares).
+"""Where checkpoint bytes come from and go to: the only layer that opens files.
 
-A `FileSystem` answers a handful of questions about paths and opens `Source`s; a `Source` is
-one file that hands out byte ranges. The local implementation memory-maps each data file so
-a tensor is a zero-copy view; other backends (fsspec URLs) implement the same two protocols
-with range requests. Codecs above this layer only ever see `bytes`/`memoryview`.
+Reading: a `FileSystem` answers a handful of questions about paths and opens `Source`s.
+Writing: `AtomicFile` (and `atomic_write` for bytes in hand) is the one way anything here
+creates a file, so every write is atomic and durable the same way: a fresh temporary name
+beside the target (`_naming.temp_filename`, created exclusively), fsync, rename, fsync of
+the directory; on any failure the temporary file is removed and the target is untouched.
+
+A `Source` is one file that hands out byte ranges. The local implementation memory-maps each
+data file so a tensor is a zero-copy view; other backends (fsspec URLs) implement the same two
+protocols with range requests. Codecs above this layer only ever see `bytes`/`memoryview`.
 
 Lifetime: NumPy arrays returned to users may be views into a mapping. `close()` therefore
 only drops our reference when views are still alive (mmap refuses to close then); the
@@ -22,16 +26,20 @@ from __future__ import annotations
 import io
 import mmap
 import os
-from typing import Protocol
+from types import TracebackType
+from typing import BinaryIO, Protocol
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
+from ._naming import temp_filename
 
 __all__ = [
+    "AtomicFile",
     "CopyingSource",
     "FileSystem",
     "LocalFileSystem",
     "LocalSource",
     "Source",
+    "atomic_write",
     "check_range",
     "fsync_dir",
 ]
@@ -209,3 +217,83 @@ class LocalFileSystem:
 
     def dirname(self, path: str) -> str:
         return os.path.dirname(path)
+
+
+class AtomicFile:
+    """A new local file that appears at `path` complete or not at all.
+
+    Bytes go to `file`, a temporary file beside `path` (the directory is created if needed).
+    `commit()` = `close()` (flush, fsync) + `publish()` (rename onto `path`) + fsync of the
+    directory; a writer that renames several files in an order of its own calls `close()` and
+    `publish()` itself and fsyncs the directory once. `discard()` removes the temporary file.
+    As a context manager: commit on success, discard on an exception.
+    """
+
+    def __init__(self, path: str, *, fsync: bool = True, buffering: int = -1) -> None:
+        self.path = path
+        self.directory = os.path.dirname(path) or "."
+        self.fsync = fsync
+        os.makedirs(self.directory, exist_ok=True)
+        self.temp: str | None = temp_filename(path)
+        self.file: BinaryIO = open(self.temp, "xb", buffering=buffering)  # noqa: SIM115
+        self._open = True
+
+    def close(self) -> None:
+        """Flush and (with `fsync`) sync the temporary file, then close it; idempotent."""
+        if self._open:
+            self.file.flush()
+            if self.fsync:
+                os.fsync(self.file.fileno())
+            self._open = False
+            self.file.close()
+
+    def publish(self) -> None:
+        """Rename the closed temporary file onto `path` (the directory is not synced)."""
+        assert self.temp is not None and not self._open, "close() the file before publish()"
+        os.replace(self.temp, self.path)
+        self.temp = None
+
+    def commit(self) -> None:
+        self.close()
+        self.publish()
+        if self.fsync:
+            fsync_dir(self.directory)
+
+    def discard(self) -> None:
+        """Close without syncing and remove the temporary file; never raises for either."""
+        if self._open:
+            self._open = False
+            try:
+                self.file.close()
+            except OSError:
+                pass
+        if self.temp is not None:
+            try:
+                os.unlink(self.temp)
+            except FileNotFoundError:
+                pass
+            self.temp = None
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.discard()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.discard()
+            raise
+
+
+def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
+    """Replace `path` with `data` so readers see the old or the new content, never a mix."""
+    with AtomicFile(path, fsync=fsync) as out:
+        out.file.write(data)

@@ -1,4 +1,6 @@
-"""Variable-length tensor payloads: DT_STRING and DT_VARIANT.
+"""Tensor payloads: the bytes of one tensor in a data file.
+
+Fixed-width dtypes: the elements in row-major order, little-endian, nothing else.
 
 DT_STRING, n elements:
 
@@ -29,7 +31,7 @@ import numpy as np
 from ._coding import Buffer, crc32c, decode_varint, encode_varint, mask_crc, unmask_crc
 from ._errors import ChecksumMismatchError, CorruptCheckpointError
 
-__all__ = ["decode_strings", "decode_variants", "encode_strings"]
+__all__ = ["decode_strings", "decode_variants", "encode_fixed", "encode_strings"]
 
 _U32_MAX = 0xFFFFFFFF
 
@@ -61,6 +63,14 @@ def _decode_lengths(buf: Buffer, n: int, size: int) -> tuple[np.ndarray[Any, Any
             raise CorruptCheckpointError("string length varint does not fit in 64 bits")
         values[sel] |= byte << np.uint64(7 * k)
     return values, int(ends[-1]) + 1
+
+
+def encode_fixed(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The payload of a fixed-width tensor as a flat uint8 array: a view of `arr` when it is
+    already little-endian and C-contiguous, else one copy."""
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
 
 
 def _length_words(lengths: np.ndarray[Any, Any], big_endian: bool) -> bytes:

@@ -4,7 +4,7 @@ Tensors go to the data file as they are added, in the caller's order (TF's layou
 same order of SaveV2 arguments), so memory holds one tensor at a time plus the small index.
 The CRC is computed over the very buffer handed to `write`, never a second copy of it.
 
-Atomicity follows TF's BundleWriter, made durable:
+Atomicity follows TF's BundleWriter, made durable (each file an `_storage.AtomicFile`):
   1. data   -> `P.data-00000-of-00001.tempstate<random u64>` (created exclusively)
   2. index  -> `P.index.tempstate<random u64>`, built from the sorted entries
   3. fsync both; if an older `P.index` exists, remove it first, so an old index never sits
@@ -25,11 +25,11 @@ import numpy as np
 from ._bundle import Entry, Extent, Header, check_shape, encode_entry, encode_header
 from ._coding import crc32c, mask_crc
 from ._dtypes import DType, dtype_of_array
-from ._naming import data_filename, encode_key, index_filename, temp_filename
+from ._naming import data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
-from ._storage import fsync_dir
+from ._storage import AtomicFile, fsync_dir
 from ._table import build_table
-from ._tensor_codec import encode_strings
+from ._tensor_codec import encode_fixed, encode_strings
 
 __all__ = ["BundleWriter", "save", "to_array"]
 
@@ -169,16 +169,14 @@ class BundleWriter:
         if not os.path.basename(self.prefix):
             raise ValueError(f"checkpoint prefix {self.prefix!r} names a directory, not a file")
         self._fsync = fsync
-        directory = os.path.dirname(self.prefix) or "."
-        self._dir = directory
-        self._data_path = data_filename(self.prefix, 0, 1)
-        self._data_tmp = temp_filename(self._data_path)
-        self._index_tmp: str | None = None
+        self._index: AtomicFile | None = None
         try:
-            os.makedirs(directory, exist_ok=True)
-            self._f: BinaryIO | None = open(self._data_tmp, "xb", buffering=_WRITE_BUFFER)  # noqa: SIM115
+            self._data = AtomicFile(
+                data_filename(self.prefix, 0, 1), fsync=fsync, buffering=_WRITE_BUFFER
+            )
         except OSError as e:
             raise _saving_error(e, self.prefix) from e
+        self._f: BinaryIO | None = self._data.file
         self._offset = 0
         self._written_back = 0  # data before this offset has had its writeback started
         self._dropped = 0  # data before this offset was dropped from the page cache
@@ -255,9 +253,7 @@ class BundleWriter:
                 self._f.write(payload)
                 size = len(payload)
             else:
-                if arr.dtype.byteorder == ">":
-                    arr = arr.astype(arr.dtype.newbyteorder("<"))
-                flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+                flat = encode_fixed(arr)
                 crc = mask_crc(crc32c(flat))
                 self._f.write(flat.data)
                 size = flat.nbytes
@@ -300,14 +296,10 @@ class BundleWriter:
         """Write the index and move the files into place; returns the prefix."""
         if self._done:
             return self.prefix
-        f = self._f
-        if f is None:
+        if self._f is None:
             raise ValueError("this BundleWriter was aborted")
         try:
-            f.flush()
-            if self._fsync:
-                os.fsync(f.fileno())
-            f.close()
+            self._data.close()
             self._f = None
             items = [(b"", encode_header(Header()))]
             merged = {k: encode_entry(e) for k, e in self._entries.items()}
@@ -315,19 +307,15 @@ class BundleWriter:
             items += sorted(merged.items())
             index = build_table(items)
             index_path = index_filename(self.prefix)
-            self._index_tmp = temp_filename(index_path)
-            with open(self._index_tmp, "xb") as out:
-                out.write(index)
-                out.flush()
-                if self._fsync:
-                    os.fsync(out.fileno())
+            self._index = AtomicFile(index_path, fsync=self._fsync)
+            self._index.file.write(index)
+            self._index.close()
             if os.path.lexists(index_path):
                 os.unlink(index_path)
-            os.replace(self._data_tmp, self._data_path)
-            os.replace(self._index_tmp, index_path)
-            self._index_tmp = None
+            self._data.publish()
+            self._index.publish()
             if self._fsync:
-                fsync_dir(self._dir)
+                fsync_dir(self._data.directory)
         except BaseException as e:
             self.abort()
             if isinstance(e, OSError):
@@ -338,18 +326,10 @@ class BundleWriter:
 
     def abort(self) -> None:
         """Stop and delete the temporary files; nothing is left that looks like a checkpoint."""
-        if self._f is not None:
-            try:
-                self._f.close()
-            except OSError:
-                pass
-            self._f = None
-        for tmp in (self._data_tmp, self._index_tmp):
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
+        self._f = None
+        self._data.discard()
+        if self._index is not None:
+            self._index.discard()
         self._done = True
 
     def __enter__(self) -> BundleWriter:
