@@ -38,9 +38,9 @@ from ._bundle import (
     encode_header,
 )
 from ._errors import CheckpointError, CorruptCheckpointError, _with_context
-from ._naming import data_filename, decode_key, index_filename, temp_filename
+from ._naming import data_filename, decode_key, index_filename
 from ._naming import part_prefix as _part_prefix
-from ._storage import LocalFileSystem, fsync_dir
+from ._storage import LocalFileSystem, atomic_write
 from ._table import build_table, read_table
 
 __all__ = ["merge_v2_checkpoints", "part_prefix"]
@@ -196,9 +196,7 @@ def merge_v2_checkpoints(
     total = len(merge.shard_ids)
     for source, shard in merge.shard_ids.items():
         os.replace(source, data_filename(dest, shard, total))
-    _write_atomic(index_path, index, fsync=fsync)
-    if fsync:
-        fsync_dir(dest_dir)
+    atomic_write(index_path, index, fsync=fsync)  # and fsyncs the directory: renames too
     for path in [*map(index_filename, merged_parts), *orphans]:
         with contextlib.suppress(OSError):  # best effort, as TF
             os.unlink(path)
@@ -213,18 +211,3 @@ def merge_v2_checkpoints(
                 pass  # not empty (or already removed by an earlier part): TF also ignores it
     return dest
 
-
-def _write_atomic(path: str, data: bytes, *, fsync: bool) -> None:
-    # TODO(i15b): replace by the storage layer's atomic-file helper once it exists.
-    tmp = temp_filename(path)
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
