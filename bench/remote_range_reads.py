@@ -1,19 +1,36 @@
-"""Bytes and requests a remote read costs: a checkpoint of N x 4 MiB tensors served over
-loopback HTTP (range requests), then open + one tensor, then `load()` of everything.
+"""What a remote read costs, and how close `load()` gets to the network's limit.
 
-    python bench/remote_range_reads.py            # 1 GiB (256 tensors); needs fsspec, aiohttp
-    python bench/remote_range_reads.py --tensors 16
+A checkpoint of N x 4 MiB float32 tensors is served over loopback HTTP by a server in a
+separate process (range requests answered with sendfile, `--latency` seconds added before
+every answer, requests and body bytes counted by the server). Then, in this process:
 
-Measured on the 2-core dev machine (1 GiB): open fetched 7,856 bytes (the index) in 6
-metadata requests + 1 GET; one 4 MiB tensor fetched exactly 4,194,304 more bytes; `load()`
-fetched 1 GiB + index in 33 data GETs (32 MiB coalesced spans, 8 in parallel), 2.4 s.
+  1. open + one tensor: requests and bytes (the index only, then that tensor's range);
+  2. `load()` of everything: requests, bytes, largest number of requests in flight at once;
+  3. the floor: the data file downloaded into memory as raw bytes with fsspec's `cat_file`,
+     as many requests in flight as `load()` keeps (no decoding, no checksum, no copy into
+     writable arrays): either one range per thread or ranges of `load()`'s request size; the
+     faster of the two counts;
+  4. `tfckpt convert URL out.safetensors` in a subprocess: wall time and its peak RSS.
+
+Rounds alternate floor and `load()` (`--repeat`); medians are reported, and the ratio
+`throughput(load) / throughput(floor)` (target >= 0.80 with 20 ms of latency).
+
+    python bench/remote_range_reads.py                  # 1 GiB, 20 ms per request, 3 rounds
+    python bench/remote_range_reads.py --tensors 16 --latency 0 --repeat 1
+
+Needs fsspec and aiohttp (the `remote` extra). Results: bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.server
+import json
+import os
 import re
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,18 +39,26 @@ from typing import Any
 
 import numpy as np
 
-import tfckpt_lite as tfc
+REPO = Path(__file__).resolve().parents[1]
+MiB = 1 << 20
+
+
+# -- the server (runs in its own process: `--serve DIR LATENCY`) -------------------------------
 
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, latency: float) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.root = root
-        self.sent = 0
-        self.gets = 0
+        self.latency = latency
         self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.sent = self.requests = self.gets = self.in_flight = self.max_in_flight = 0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -43,30 +68,64 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def reply(self, body: bool) -> None:
-        p = self.server.root / self.path.lstrip("/")
-        if not p.is_file():
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        size = p.stat().st_size
-        m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
-        start, end = (int(m.group(1)), min(int(m.group(2) or size - 1) + 1, size)) if m else (
-            0, size)  # fmt: skip
-        self.send_response(206 if m else 200)
-        if m:
-            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
-        self.send_header("Content-Length", str(end - start))
+    def _stats(self) -> None:
+        s = self.server
+        body = json.dumps(
+            {
+                "sent": s.sent,
+                "requests": s.requests,
+                "gets": s.gets,
+                "max_in_flight": s.max_in_flight,
+            }
+        ).encode()
+        if self.path == "/__reset__":
+            with s.lock:
+                s.reset()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if body:
-            with open(p, "rb") as f:
-                f.seek(start)
-                data = f.read(end - start)
-            self.wfile.write(data)
-            with self.server.lock:
-                self.server.sent += len(data)
-                self.server.gets += 1
+        self.wfile.write(body)
+
+    def reply(self, body: bool) -> None:
+        if self.path in ("/__stats__", "/__reset__"):
+            self._stats()
+            return
+        s = self.server
+        with s.lock:
+            s.requests += 1
+            s.gets += body
+            s.in_flight += 1
+            s.max_in_flight = max(s.max_in_flight, s.in_flight)
+        try:
+            if s.latency:
+                time.sleep(s.latency)
+            p = s.root / self.path.lstrip("/")
+            if not p.is_file():
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            size = p.stat().st_size
+            m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+            start, end = 0, size
+            if m:
+                start = int(m.group(1))
+                end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+            self.send_response(206 if m else 200)
+            if m:
+                self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Length", str(end - start))
+            self.end_headers()
+            if body and end > start:
+                self.wfile.flush()
+                with open(p, "rb") as f:
+                    self.connection.sendfile(f, start, end - start)
+                with s.lock:
+                    s.sent += end - start
+        finally:
+            with s.lock:
+                s.in_flight -= 1
 
     def do_GET(self) -> None:
         self.reply(True)
@@ -75,29 +134,157 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(False)
 
 
+def serve(root: str, latency: float) -> None:
+    server = Server(Path(root), latency)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+# -- the client ----------------------------------------------------------------------------
+
+
+def stats(base: str, reset: bool = False) -> dict[str, int]:
+    import urllib.request
+
+    with urllib.request.urlopen(base + ("/__reset__" if reset else "/__stats__")) as r:
+        out: dict[str, int] = json.loads(r.read())
+        return out
+
+
+def floor_download(url: str, size: int, parts: int, threads: int) -> float:
+    """Seconds to fetch [0, size) of `url` as raw bytes: `parts` equal ranges, `threads` at a
+    time (the same fsspec calls `load()` makes, minus decoding and checksums)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fsspec
+
+    fs = fsspec.filesystem("http", skip_instance_cache=True)
+    bounds = [size * i // parts for i in range(parts + 1)]
+
+    def part(i: int) -> bytes:
+        data: bytes = fs.cat_file(url, start=bounds[i], end=bounds[i + 1])
+        return data
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        got = list(pool.map(part, range(parts)))  # kept, as a download is: fresh memory
+    dt = time.perf_counter() - t0
+    assert sum(map(len, got)) == size
+    return dt
+
+
+def convert_rss(url: str, out: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of `tfckpt convert URL OUT` in a fresh process."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the (v)forking parent.
+    code = (
+        "import sys; from tfckpt_lite._cli import main; rc = main(sys.argv[1:]); "
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
+        "; sys.exit(rc)"
+    )
+    t0 = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-c", code, "convert", url, str(out), "-q"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    dt = time.perf_counter() - t0
+    return dt, int(p.stdout.split()[-1]) * 1024
+
+
+def line(label: str, s: dict[str, int], extra: str = "") -> None:
+    print(
+        f"{label:<14} {s['sent']:>13,} bytes  {s['requests']:>3} requests ({s['gets']} GET){extra}"
+    )
+
+
+def measure(url: str, base: str, n: int, data_size: int, repeat: int) -> tuple[float, float]:
+    """Median seconds of the floor and of `load()`, rounds alternating which goes first."""
+    import tfckpt_lite as tfc
+    from tfckpt_lite import _remote
+
+    parallel = _remote.MAX_WORKERS
+    chunks = -(-data_size // _remote.MAX_REQUEST)
+    data_url = url + ".data-00000-of-00001"
+    floors: list[float] = []
+    loads: list[float] = []
+    for i in range(repeat):
+        for what in ("floor", "load") if i % 2 == 0 else ("load", "floor"):
+            stats(base, reset=True)
+            if what == "floor":
+                a = floor_download(data_url, data_size, parallel, parallel)
+                b = floor_download(data_url, data_size, chunks, parallel)
+                floors.append(min(a, b))
+                print(f"floor:         {parallel} ranges {a:.2f} s, {chunks} ranges {b:.2f} s")
+                continue
+            t0 = time.perf_counter()
+            got = tfc.load(url)
+            loads.append(time.perf_counter() - t0)
+            assert len(got) == n
+            del got
+            s = stats(base)
+            line("load():", s, f", {s['max_in_flight']} at most in flight, {loads[-1]:.2f} s")
+    f, ld = statistics.median(floors), statistics.median(loads)
+    print(
+        f"floor (raw bytes, {parallel} requests in flight): {f:.2f} s, "
+        f"{data_size / MiB / f:,.0f} MiB/s  [{', '.join(f'{x:.2f}' for x in floors)}]"
+    )
+    print(
+        f"load():  {ld:.2f} s, {data_size / MiB / ld:,.0f} MiB/s  "
+        f"[{', '.join(f'{x:.2f}' for x in loads)}]"
+    )
+    return f, ld
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tensors", type=int, default=256, help="4 MiB tensors (256 = 1 GiB)")
-    n = ap.parse_args().tensors
+    ap.add_argument("--latency", type=float, default=0.020, help="seconds added per request")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--serve", nargs=2, metavar=("DIR", "LATENCY"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.serve[0], float(args.serve[1]))
+        return
+    sys.path.insert(0, str(REPO / "src"))
+    import tfckpt_lite as tfc
+
+    n = args.tensors
     with tempfile.TemporaryDirectory() as td:
         root = Path(td)
-        zeros = np.zeros(1 << 20, np.float32)
+        block = np.random.default_rng(0).standard_normal(MiB).astype(np.float32)
         with tfc.BundleWriter(root / "big", fsync=False) as w:
             for i in range(n):
-                w.add(f"t{i:04d}", zeros)
-        server = Server(root)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}/big"
-        with tfc.load_checkpoint(url) as r:
-            print(f"open:         {server.sent:>12,} bytes  {server.gets} GETs")
-            r[f"t{n // 2:04d}"]
-            print(f"+ one tensor: {server.sent:>12,} bytes  {server.gets} GETs")
-        server.sent = server.gets = 0
-        t0 = time.perf_counter()
-        tfc.load(url)
-        dt = time.perf_counter() - t0
-        print(f"load():       {server.sent:>12,} bytes  {server.gets} GETs  {dt:.2f} s")
-        server.shutdown()
+                w.add(f"t{i:04d}", np.roll(block, i))
+        data_size = (root / "big.data-00000-of-00001").stat().st_size
+        cmd = [sys.executable, __file__, "--serve", td, str(args.latency)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            base = f"http://127.0.0.1:{proc.stdout.readline().strip()}"
+            url = f"{base}/big"
+            print(
+                f"checkpoint: {n} x 4 MiB = {data_size / MiB:,.0f} MiB, "
+                f"{args.latency * 1e3:.0f} ms added per request"
+            )
+            stats(base, reset=True)
+            with tfc.load_checkpoint(url) as r:
+                line("open:", stats(base))
+                r[f"t{n // 2:04d}"]
+                line("+ one tensor:", stats(base))
+            f, ld = measure(url, base, n, data_size, args.repeat)
+            ratio = f / ld
+            print(
+                f"throughput of load() / floor: {ratio:.2f} "
+                f"(target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})"
+            )
+            dt, rss = convert_rss(url, root / "out.safetensors")
+            print(
+                f"tfckpt convert URL out.safetensors: {dt:.2f} s, peak RSS {rss / MiB:,.0f} "
+                f"MiB for a {data_size / MiB:,.0f} MiB checkpoint"
+            )
+        finally:
+            proc.terminate()
+            proc.wait()
 
 
 if __name__ == "__main__":

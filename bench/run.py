@@ -277,7 +277,17 @@ def bench_read(cfg: Config, rows: list[Row], raw: dict[str, Any]) -> None:
 
     if cfg.only & {"2"} or not cfg.only:
         log("2: read everything, checksums verified")
-        res = measure(cfg, "read-all", {"prefix": prefix}, before=lambda: set_cache(cfg, prefix))
+
+        def read_args(side: str, rep: int) -> dict[str, Any]:
+            return {"prefix": prefix, "readonly": side == "ours-readonly"}
+
+        res = measure(
+            cfg,
+            "read-all",
+            read_args,
+            sides=("tf", "ours", "ours-readonly"),
+            before=lambda: set_cache(cfg, prefix),
+        )
         raw["read_all"] = res
         data = [prefix + ".data-00000-of-00001"]
         floors = {}
@@ -293,6 +303,7 @@ def bench_read(cfg: Config, rows: list[Row], raw: dict[str, Any]) -> None:
             raw[f"read_all_floor_{name}"] = f
             floors[name] = med(f["floor"], "op_s")
         tf_s, ours_s = med(res["tf"], "op_s"), med(res["ours"], "op_s")
+        ro_s = med(res["ours-readonly"], "op_s")
         rows.append(
             Row(
                 f"2. read all {cfg.read_tensors} tensors ({size}), CRC verified, pages touched",
@@ -302,10 +313,11 @@ def bench_read(cfg: Config, rows: list[Row], raw: dict[str, Any]) -> None:
                 ">= 2x TF; <= 1.3x floor",
                 tf_s / ours_s >= 2 and ours_s <= 1.3 * floors["crc1"],
                 f"{nbytes / tf_s / 1e9:.2f} GB/s vs {nbytes / ours_s / 1e9:.2f} GB/s; "
-                f"peak RSS {peak(res['tf']):.0f} vs {peak(res['ours']):.0f} MiB; floor: CRC32C "
-                f"of the mapped data file, 1 thread ({floors['crc2']:.3f} s with 2 threads; one "
-                f"copy of the file into memory {floors['copy']:.3f} s)"
-                + ("" if same_check(res) else "; VALUES DIFFER"),
+                f"peak RSS {peak(res['tf']):.0f} vs {peak(res['ours']):.0f} MiB; "
+                f"ours with `readonly=True` (shared read-only views): {ro_s:.3f} s, "
+                f"{peak(res['ours-readonly']):.0f} MiB; floor: CRC32C of the mapped data file, "
+                f"1 thread ({floors['crc2']:.3f} s with 2 threads; one copy of the file into "
+                f"memory {floors['copy']:.3f} s)" + ("" if same_check(res) else "; VALUES DIFFER"),
                 floors["crc1"],
             )
         )

@@ -37,7 +37,8 @@ import numpy
 from tfckpt_lite._proto import (
     checkpoint_state_pb2, resource_handle_pb2, saved_tensor_slice_pb2, tensor_bundle_pb2,
     tensor_pb2, tensor_shape_pb2, tensor_slice_pb2, trackable_object_graph_pb2, types_pb2,
-    versions_pb2,
+    versions_pb2, saved_model_pb2, meta_graph_pb2, graph_pb2, node_def_pb2, attr_value_pb2,
+    function_pb2, op_def_pb2,
 )
 E = tensor_bundle_pb2.BundleEntryProto
 e = E(dtype=types_pb2.DT_FLOAT, size=24, crc32c=0x173DDBC0)
@@ -74,6 +75,17 @@ r.dtypes_and_shapes.add(dtype=1).shape.dim.add(size=1)
 assert type(r).FromString(r.SerializeToString()) == r
 assert tensor_shape_pb2.TensorShapeProto().SerializeToString() == b""
 assert versions_pb2.VersionDef(producer=1).SerializeToString() == b"\x08\x01"
+sm = saved_model_pb2.SavedModel(saved_model_schema_version=1)
+mg = sm.meta_graphs.add()
+mg.meta_info_def.tags.append("serve")
+ti = mg.signature_def["serving_default"].inputs["x"]
+ti.name, ti.dtype = "x:0", types_pb2.DT_FLOAT
+ti.tensor_shape.dim.add(size=-1)
+n = mg.graph_def.node.add(name="c", op="StatefulPartitionedCall")
+n.attr["f"].func.name = "f"
+mg.graph_def.library.function.add().signature.name = "f"
+assert type(sm).FromString(sm.SerializeToString()) == sm
+assert text_format.Parse(text_format.MessageToString(sm), saved_model_pb2.SavedModel()) == sm
 print(f"python {sys.version.split()[0]}, protobuf {google.protobuf.__version__}, "
       f"{api_implementation.Type()}, numpy {numpy.__version__}")
 """
@@ -84,7 +96,18 @@ def run_one(python: str, req: str, tmp: Path) -> list[tuple[str, bool, str]]:
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     vpy = venv / "bin" / "python"
     subprocess.run(
-        [str(vpy), "-m", "pip", "install", "-q", "--disable-pip-version-check", "numpy", req],
+        [
+            str(vpy),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "numpy",
+            "crc32c",
+            "ml_dtypes",
+            req,
+        ],
         check=True,
     )
     results = []

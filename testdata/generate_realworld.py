@@ -4,7 +4,7 @@
 
 CORPUS_DIR defaults to ``../shared/real-world-checkpoints`` relative to the repository root.
 The corpus files are never copied into the repository; only their relative paths and what
-TF read from them go to ``tests/realworld_expected.json`` (one checkpoint per line). A summary
+TF read from them go to ``testdata/realworld_expected.json`` (one checkpoint per line). A summary
 table is printed and written into the generated section of ``testdata/README.md``.
 
 Checkpoints found:
@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))
 from _table import TABLE_MAGIC, describe_files  # noqa: E402
 from canonical import canonical_digest  # noqa: E402
 
-OUT = REPO / "tests" / "realworld_expected.json"
+OUT = REPO / "testdata" / "realworld_expected.json"
 SHARD_RE = re.compile(r"(.*)-(\d{5})-of-(\d{5})")
 README_BEGIN = "<!-- BEGIN GENERATED: realworld (testdata/generate_realworld.py) -->"
 README_END = "<!-- END GENERATED: realworld -->"

@@ -2,7 +2,7 @@
 
 Used by the fixture generators (run under real TensorFlow) and by our tests, so that
 values read by TensorFlow and values read by tfckpt-lite can be compared by a short
-string stored in ``testdata/manifest.json`` and ``tests/realworld_expected.json``.
+string stored in ``testdata/manifest.json`` and ``testdata/realworld_expected.json``.
 
 Rules (keep in sync with ``testdata/README.md``):
 

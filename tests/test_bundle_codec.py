@@ -33,6 +33,8 @@ from tfckpt_lite._errors import (
 from tfckpt_lite._ordered_code import _signed, decode_slice_key, encode_slice_key
 from tfckpt_lite._tensor_codec import decode_strings, decode_variants, encode_strings
 
+from .conftest import budget
+
 pb2 = pytest.importorskip("tfckpt_lite._proto.tensor_bundle_pb2")
 
 INT32 = st.integers(-(2**31), 2**31 - 1)
@@ -399,7 +401,7 @@ def test_string_corruptions() -> None:
         decode_strings(b"\xff" * 11 + b"\x01" + bytes(4), 1, 0)  # 12-byte varint
 
 
-@settings(max_examples=300)
+@settings(max_examples=budget(300, 60))
 @given(st.binary(max_size=50), st.integers(0, 8), UINT32)
 def test_string_garbage_raises_only_checkpoint_errors(data: bytes, n: int, crc: int) -> None:
     try:

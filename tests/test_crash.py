@@ -14,7 +14,8 @@ Disk full (ENOSPC) and a read-only directory (EROFS) are injected by a real tiny
 this process may mount one, and by a patched `open` otherwise: the save raises an OSError
 naming the checkpoint, the previous checkpoint still reads, and no temp file is left.
 
-Trials are bounded for CI; TFCKPT_CRASH_TRIALS scales the random-kill trials.
+Random-kill trials: a few per scenario in the quick default run, 150 under TFCKPT_DEEP=1 (CI);
+TFCKPT_CRASH_TRIALS sets the number.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ import pytest
 import tfckpt_lite
 from tfckpt_lite import _storage
 
-RANDOM_TRIALS = int(os.environ.get("TFCKPT_CRASH_TRIALS", "150"))
+from .conftest import budget, report
+
+RANDOM_TRIALS = budget(150, 4, "TFCKPT_CRASH_TRIALS")
 BIG = 1 << 17  # float32 elements: half a MiB per tensor, so kills land mid-write
 SEED = 4
-STATS: Counter[str] = Counter()
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -256,7 +258,6 @@ def check_dir(d: Path, scenario: str) -> tuple[str, list[int]]:
 # -- the tests ------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("scenario", sorted(GENERATIONS))
 def test_kill_at_random_moments(tmp_path: Path, scenario: str) -> None:
     rnd = random.Random(f"{SEED}-{scenario}")
@@ -279,7 +280,7 @@ def test_kill_at_random_moments(tmp_path: Path, scenario: str) -> None:
         if trial % 10 == 0:  # after a crash the next save works and wins
             gen(d, start + 999)
             assert check_values(d if scenario in STATEFUL else d / "ckpt") == start + 999
-    STATS.update({f"random kill, {scenario}: {k}": v for k, v in outcomes.items()})
+    report("crash trials", {f"random kill, {scenario}: {k}": v for k, v in outcomes.items()})
     assert sum(outcomes.values()) == RANDOM_TRIALS
 
 
@@ -308,8 +309,8 @@ def test_kill_before_every_write_step(tmp_path: Path, scenario: str) -> None:
         outcomes[f"{outcome}, finished gens {gens}"] += 1
         k += 1
         assert k < 300
-    STATS.update({f"kill before step k, {scenario}: {o}": n for o, n in outcomes.items()})
-    STATS[f"kill before step k, {scenario}: steps"] = k
+    outcomes["steps"] = k
+    report("crash trials", {f"kill before step k, {scenario}: {o}": n for o, n in outcomes.items()})
     assert k >= 8  # open, writes, flush, fsync, close, index, renames: all were hit
 
 
@@ -428,15 +429,6 @@ def test_stale_temp_files_are_ignored(tmp_path: Path) -> None:
     assert check_values(tmp_path) == 1
     with pytest.raises(tfckpt_lite.NotACheckpointError, match="temporary file"):
         tfckpt_lite.load_checkpoint(tmp_path / "ckpt-2.index.tempstate456")
-
-
-def test_zz_report_crash_totals(capsys: pytest.CaptureFixture[str]) -> None:
-    if not STATS:
-        pytest.skip("no crash trials ran in this process")
-    with capsys.disabled():
-        print("\ncrash trials:")
-        for k, v in sorted(STATS.items()):
-            print(f"  {k}: {v}")
 
 
 def test_disk_full_during_manager_save(tmp_path: Path) -> None:

@@ -38,6 +38,8 @@ from tfckpt_lite._gcpause import gc_paused
 from tfckpt_lite._table import build_table
 from tfckpt_lite._wire import field_bytes, field_varint
 
+from .conftest import budget
+
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
 
@@ -81,7 +83,7 @@ def test_decode_info_matches_decode_entry(e: Entry) -> None:
     assert _fast(buf, cache) == _general(buf)  # now from the cache, if it was cacheable
 
 
-@settings(max_examples=300)
+@settings(max_examples=budget(300, 60))
 @given(entries, st.data())
 def test_decode_info_matches_on_damaged_entries(e: Entry, data: st.DataObject) -> None:
     buf = bytearray(encode_entry(e))
@@ -181,7 +183,7 @@ def test_listing_matches_key_by_key_lookups(tmp_path: Path) -> None:
         by_key = {k: (r.dtype_info(k), tuple(r.shape(k))) for k in r}
         shapes = r.get_variable_to_shape_map()
         dtypes = r.get_variable_to_dtype_map()
-        assert r._backend.infos() == [(k, *by_key[k]) for k in r]  # type: ignore[attr-defined]
+        assert r._backend.infos() == [(k, *by_key[k]) for k in r]
     assert shapes == {k: list(s) for k, (_, s) in by_key.items()}
     assert dtypes == {k: d for k, (d, _) in by_key.items()}
     assert shapes["d/part"] == [4, 2] and dtypes["a/bias"].name == "bfloat16"
@@ -361,3 +363,24 @@ def test_lazy_public_names_resolve_and_load_on_first_use() -> None:
         "True",
         "module 'tfckpt_lite' has no attribute 'no_such_name'",
     ]
+
+
+def test_lazy_exports_are_the_names_type_checkers_see() -> None:
+    """`_LAZY` (what loads on first use) and the TYPE_CHECKING imports (what type checkers
+    see) name the same exports from the same modules, and all of them are in `__all__`."""
+    import ast
+
+    tree = ast.parse(Path(tfc.__file__).read_text())
+    block = next(
+        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    )
+    seen = {
+        ((imp.module or "").lstrip("."), a.name)
+        for imp in block.body
+        if isinstance(imp, ast.ImportFrom)
+        for a in imp.names
+    }
+    lazy = {(m, n) for m, names in tfc._LAZY.items() for n in names}
+    assert seen == lazy
+    assert {n for _, n in lazy} <= set(tfc.__all__)
+    assert len(tfc.__all__) == len(set(tfc.__all__))

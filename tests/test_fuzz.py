@@ -6,17 +6,19 @@ property: the decoder returns, or raises a `CheckpointError` subclass; never Ind
 struct.error, OverflowError, MemoryError, UnicodeDecodeError, numpy's ValueError, a hang.
 Where a decoder has an encoder, a successful decode must also round-trip.
 
-Bounded for CI: TFCKPT_FUZZ_EXAMPLES (default 150) examples per target. To fuzz longer:
+Bounded: 25 examples per target in the quick default run, 150 under TFCKPT_DEEP=1 (CI),
+or TFCKPT_FUZZ_EXAMPLES. To fuzz longer:
     TFCKPT_FUZZ_EXAMPLES=20000 HYPOTHESIS_PROFILE=dev pytest tests/test_fuzz.py
-(`dev` draws fresh random seeds; the CI profile is derandomized). The atheris harnesses in
+(`dev` draws fresh random seeds; the default profile is derandomized). The atheris harnesses in
 `fuzz/` run the same targets coverage-guided (see fuzz/README.md).
 """
 
 from __future__ import annotations
 
-import os
+import shutil
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -24,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import tfckpt_lite as tfc
 from tfckpt_lite import CheckpointError
 from tfckpt_lite._block import BlockBuilder, decode_block
 from tfckpt_lite._bundle import (
@@ -36,14 +39,16 @@ from tfckpt_lite._bundle import (
     encode_entry,
     encode_header,
 )
-from tfckpt_lite._coding import decode_varint
+from tfckpt_lite._coding import decode_varint, encode_varint
 from tfckpt_lite._ordered_code import decode_slice_key, encode_slice_key
 from tfckpt_lite._snappy import snappy_decompress
 from tfckpt_lite._state import parse_state
 from tfckpt_lite._table import build_table, read_table
 from tfckpt_lite._tensor_codec import decode_strings, decode_variants, encode_strings
 
-EXAMPLES = int(os.environ.get("TFCKPT_FUZZ_EXAMPLES", "150"))
+from .conftest import budget
+
+EXAMPLES = budget(150, 25, "TFCKPT_FUZZ_EXAMPLES")
 fuzz = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -387,3 +392,86 @@ def test_read_safetensors_header(case: tuple[bytes, int]) -> None:
     convert: Any = pytest.importorskip("tfckpt_lite._convert")
     head, file_size = case
     only_checkpoint_errors(lambda: convert.read_safetensors_header(head, file_size, "/f"))
+
+
+# -- whole checkpoints: damaged entries behind valid block checksums ---------------------------
+
+
+@pytest.fixture(scope="module")
+def fuzz_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[bytes, bytes]]]:
+    d = tmp_path_factory.mktemp("fuzz")
+    with tfc.BundleWriter(d / "c") as w:
+        w.add("f", np.arange(6, dtype=np.float32).reshape(2, 3))
+        w.add("s", [b"ab", b"", b"xyz"])
+        w.add("scalar", np.int64(-5))
+        w.add("e", np.zeros((0, 3), np.int8))
+        w.add_slice("p", (4, 2), "0,2:-", np.ones((2, 2), np.float64))
+        w.add_slice("p", (4, 2), "2,2:-", np.zeros((2, 2), np.float64))
+        w.add_slice("ps", (3,), "0,1", [b"x"])
+        w.add_slice("ps", (3,), "1,2", [b"y", b"z\x00"])
+    return d / "c", read_table(Path(str(d / "c") + ".index").read_bytes())
+
+
+_USER_ACTIONS: list[Callable[[tfc.CheckpointReader, str], object]] = [
+    lambda r, k: r[k],
+    lambda r, k: r.get_tensor(k, verify=False),
+    lambda r, k: (r.shape(k), r.dtype(k)),
+    lambda r, k: r.get_slice(k)[0:1] if r.shape(k) and r.shape(k)[0] else None,
+    lambda r, k: r.get_slice(k)[::-1] if r.shape(k) else None,
+    lambda r, k: r.verify(),
+]
+
+
+def _attempt(action: Callable[[tfc.CheckpointReader, str], object], r: Any, k: str) -> None:
+    try:
+        action(r, k)
+    except tfc.CheckpointError:
+        pass
+
+
+def _exercise(prefix: Path) -> None:
+    """Do everything a user might do; only CheckpointError may come out."""
+    try:
+        r = tfc.load_checkpoint(prefix)
+    except tfc.CheckpointError:
+        return
+    with r:
+        for k in list(r):
+            for action in _USER_ACTIONS:
+                _attempt(action, r, k)
+
+
+@fuzz
+@given(st.data())
+def test_damaged_entries_raise_only_checkpoint_errors(
+    fuzz_source: tuple[Path, list[tuple[bytes, bytes]]], data: st.DataObject
+) -> None:
+    import tempfile
+
+    src, items = fuzz_source
+    items = list(items)
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(items) - 1))
+        k, v = items[i]
+        kind = data.draw(st.sampled_from(["byte", "cut", "insert", "key", "varint"]))
+        if kind == "byte" and v:
+            j = data.draw(st.integers(0, len(v) - 1))
+            v = v[:j] + bytes([data.draw(st.integers(0, 255))]) + v[j + 1 :]
+        elif kind == "cut":
+            v = v[: data.draw(st.integers(0, len(v)))]
+        elif kind == "insert":
+            j = data.draw(st.integers(0, len(v)))
+            v = v[:j] + data.draw(st.binary(min_size=1, max_size=4)) + v[j:]
+        elif kind == "varint":
+            field = data.draw(st.sampled_from([1, 3, 4, 5]))
+            v = v + bytes([field << 3]) + encode_varint(data.draw(st.integers(0, 2**64 - 1)))
+        elif kind == "key" and k:
+            k = k + data.draw(st.binary(min_size=1, max_size=3))
+        items[i] = (k, v)
+    dedup = dict(items)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "c"
+        for suffix in (".data-00000-of-00001",):
+            shutil.copy(str(src) + suffix, str(p) + suffix)
+        Path(str(p) + ".index").write_bytes(build_table(sorted(dedup.items())))
+        _exercise(p)

@@ -36,6 +36,7 @@ from tfckpt_lite._table import TABLE_MAGIC, build_table
 from tfckpt_lite._tensor_codec import decode_strings, encode_strings
 from tfckpt_lite._wire import field_bytes, field_varint
 
+from ._bundle_files import TESTDATA, format_tensors, write_index
 from ._robust_util import MemFS, check_error, read_all
 
 P = "/h/ckpt"
@@ -316,7 +317,7 @@ def test_decode_strings_checks_count_before_allocating(n: int) -> None:
         decode_strings(payload, n, crc)
 
 
-# -- varints, keys, blocks ----------------------------------------------------------------------
+# -- varints, keys, blocks ---------------------------------------------------------------------
 
 
 def test_entry_varint_longer_than_ten_bytes() -> None:
@@ -416,7 +417,7 @@ def test_newer_min_consumer_is_unsupported() -> None:
     expect_open(fs, UnsupportedCheckpointError, "min consumer")
 
 
-# -- slices ---------------------------------------------------------------------------------------
+# -- slices ------------------------------------------------------------------------------------
 
 
 def sliced(
@@ -590,7 +591,7 @@ def test_empty_files(tmp_path: Path) -> None:
     assert info.value.path == str(tmp_path / "x.index")
 
 
-# -- the object graph (when the graph module exists) -----------------------------------------------
+# -- the object graph (when the graph module exists) -------------------------------------------
 
 
 def _graph_bytes(children: list[list[int]], attrs: dict[int, str] | None = None) -> bytes:
@@ -743,3 +744,139 @@ def test_tf_aborts_where_we_raise(tmp_path: Path) -> None:
     with pytest.raises(CorruptCheckpointError, match="negative dimension") as info:
         tfckpt_lite.load_checkpoint(d / "ckpt").get_tensor("w")
     assert info.value.key == "w" and info.value.path == str(d / "ckpt.index")
+
+
+# -- damaged files on disk ---------------------------------------------------------------------
+
+
+def test_damage_is_detected(tmp_path: Path) -> None:
+    tfckpt_lite.save(tmp_path / "c", format_tensors())
+    index_path = Path(str(tmp_path / "c") + ".index")
+    data_path = Path(str(tmp_path / "c") + ".data-00000-of-00001")
+    data = bytearray(data_path.read_bytes())
+    data[3] ^= 0x40  # inside "w"
+    data[31] ^= 0x01  # inside the length checksum of "s" (s@28: 02 00 03 | checksum)
+    data_path.write_bytes(bytes(data))
+    r = tfckpt_lite.load_checkpoint(tmp_path / "c")
+    with pytest.raises(tfckpt_lite.ChecksumMismatchError) as ei:
+        r["w"]
+    assert ei.value.key == "w" and "c.data-00000-of-00001" in str(ei.value)
+    assert r.get_tensor("w", verify=False)[0, 0] != 0  # unverified read sees the damage
+    with pytest.raises(tfckpt_lite.ChecksumMismatchError, match="length checksum"):
+        r["s"]
+    assert r["b"] == 7
+    with pytest.raises(tfckpt_lite.ChecksumMismatchError):
+        r.verify()
+    r.close()
+    data_path.write_bytes(bytes(data[:50]))  # truncated: "d" runs past the end
+    with (
+        tfckpt_lite.load_checkpoint(tmp_path / "c") as r2,
+        pytest.raises(tfckpt_lite.CorruptCheckpointError, match="runs past"),
+    ):
+        r2["d"]
+    data_path.unlink()
+    with (
+        tfckpt_lite.load_checkpoint(tmp_path / "c") as r3,
+        pytest.raises(tfckpt_lite.CheckpointNotFoundError),
+    ):
+        r3["d"]
+    index = bytearray(index_path.read_bytes())
+    index[20] ^= 0x01
+    index_path.write_bytes(bytes(index))
+    with pytest.raises(tfckpt_lite.ChecksumMismatchError) as ej:
+        tfckpt_lite.load_checkpoint(tmp_path / "c")
+    assert "c.index" in str(ej.value)
+
+
+def test_invalid_entries_are_corrupt_not_crashes(tmp_path: Path) -> None:
+    p = tmp_path / "c"
+    Path(str(p) + ".data-00000-of-00001").write_bytes(bytes(64))
+    ok_crc = mask_crc(crc32c(bytes(8)))
+    entries = {
+        b"size": encode_entry(Entry(dtype=1, shape=(3,), size=8, crc32c=ok_crc)),
+        b"neg": encode_entry(Entry(dtype=1, shape=(-2,), size=8, crc32c=ok_crc)),
+        b"shard": encode_entry(Entry(dtype=1, shape=(2,), shard_id=3, size=8, crc32c=ok_crc)),
+        b"past": encode_entry(Entry(dtype=1, shape=(2,), offset=60, size=8, crc32c=ok_crc)),
+        b"huge": encode_entry(Entry(dtype=1, shape=(2**40, 2**20), size=2**62, crc32c=ok_crc)),
+        b"var": encode_entry(Entry(dtype=21, shape=(1,), size=8, crc32c=ok_crc)),
+        b"res": encode_entry(Entry(dtype=20, shape=(), size=8, crc32c=ok_crc)),
+        b"unk": encode_entry(Entry(dtype=77, shape=(), size=8, crc32c=ok_crc)),
+        b"junk": b"\x12\x05",
+        # a string tensor claiming 2**40 elements in 10 bytes: refused before allocating
+        b"hugestr": encode_entry(Entry(dtype=7, shape=(2**40,), size=10, crc32c=ok_crc)),
+        b"slicedstr": encode_entry(Entry(dtype=7, shape=(2**40,), slices=[[(0, -1)]])),
+        b"negoff": encode_entry(Entry(dtype=1, shape=(2,), offset=-8, size=8, crc32c=ok_crc)),
+        b"overlap": encode_entry(Entry(dtype=1, shape=(4,), slices=[[(0, 3)], [(2, 2)]])),
+        b"outside": encode_entry(Entry(dtype=1, shape=(4,), slices=[[(2, 3)]])),
+        b"rank": encode_entry(Entry(dtype=1, shape=(4,), slices=[[(0, 2), (0, 1)]])),
+        b"noslice": encode_entry(Entry(dtype=1, shape=(4,), slices=[[(0, 2)], [(2, 2)]])),
+        b"good": encode_entry(Entry(dtype=9, shape=(), size=8, crc32c=ok_crc)),
+        # valid for TF (0 elements) but NumPy cannot make an array of this shape
+        b"emptybig": encode_entry(Entry(dtype=1, shape=(0, 2**61), crc32c=mask_crc(0))),
+    }
+    write_index(p, entries, encode_header(Header()))
+    r = tfckpt_lite.load_checkpoint(p)
+    assert r["good"] == 0
+    corrupt = ["size", "neg", "shard", "past", "huge", "junk", "hugestr", "slicedstr", "negoff"]
+    corrupt += ["overlap", "outside", "rank", "noslice"]
+    for k in corrupt:
+        with pytest.raises(tfckpt_lite.CorruptCheckpointError) as ei:
+            r[k]
+        assert ei.value.key == k
+    for k in ("var", "res", "unk", "emptybig"):
+        with pytest.raises(tfckpt_lite.UnsupportedCheckpointError):
+            r[k]
+    assert r.dtype("var") == "variant" and r.shape("var") == (1,)
+    assert r.dtype("unk") == "DT_77"
+
+
+def test_bad_headers(tmp_path: Path) -> None:
+    p = tmp_path / "c"
+    Path(str(p) + ".index").write_bytes(build_table([(b"a", b"")]))
+    with pytest.raises(tfckpt_lite.CorruptCheckpointError, match="header"):
+        tfckpt_lite.load_checkpoint(p)
+    write_index(p, {}, encode_header(Header(min_consumer=5)))
+    with pytest.raises(tfckpt_lite.UnsupportedCheckpointError, match="min consumer"):
+        tfckpt_lite.load_checkpoint(p)
+    Path(str(p) + ".index").write_bytes(b"not a table at all" * 4)
+    with pytest.raises(tfckpt_lite.CorruptCheckpointError, match="magic"):
+        tfckpt_lite.load_checkpoint(p)
+
+
+def test_verify_checks_variant_tensors(tmp_path: Path) -> None:
+    """DT_VARIANT values cannot be read, but verify() still checks their checksums (FORMAT 5.5)
+    instead of refusing the whole checkpoint."""
+    protos = [b"\x0a\x12tensorflow::Iterator", b"\x12\x03abc"]
+    payload = b""
+    c = 0
+    for proto in protos:
+        payload += encode_varint(len(proto)) + proto
+        c = crc32c(proto, crc32c(len(proto).to_bytes(8, "little"), c))
+        stored = mask_crc(c).to_bytes(4, "little")
+        payload += stored
+        c = crc32c(stored, c)
+    p = tmp_path / "v"
+    Path(str(p) + ".data-00000-of-00001").write_bytes(payload + b"\x07\x00\x00\x00")
+    entries = {
+        b"it": encode_entry(Entry(21, (2,), 0, 0, len(payload), mask_crc(c))),
+        b"n": encode_entry(Entry(3, (), 0, len(payload), 4, mask_crc(crc32c(b"\x07\x00\x00\x00")))),
+    }
+    write_index(p, entries, encode_header(Header()))
+    with tfckpt_lite.load_checkpoint(p) as r:
+        assert r.dtype("it") == "variant" and r.shape("it") == (2,)
+        with pytest.raises(tfckpt_lite.UnsupportedCheckpointError, match="VARIANT"):
+            r["it"]
+        assert r.verify() == 2
+    damaged = bytearray(payload)
+    damaged[5] ^= 1
+    Path(str(p) + ".data-00000-of-00001").write_bytes(bytes(damaged) + b"\x07\x00\x00\x00")
+    with (
+        tfckpt_lite.load_checkpoint(p) as r,
+        pytest.raises(tfckpt_lite.ChecksumMismatchError) as ei,
+    ):
+        r.verify()
+    assert ei.value.key == "it"
+    fixture = TESTDATA / "iterator_variant" / "ckpt"
+    if Path(str(fixture) + ".index").exists():
+        with tfckpt_lite.load_checkpoint(fixture) as r:
+            assert r.verify() == len(r)

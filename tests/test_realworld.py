@@ -1,6 +1,6 @@
 """Every checkpoint of the real-world corpus reads exactly as TensorFlow 2.21 reads it.
 
-`tests/realworld_expected.json` (written once with TF 2.21 by `testdata/generate_realworld.py`)
+`testdata/realworld_expected.json` (written once with TF 2.21 by `testdata/generate_realworld.py`)
 records, per checkpoint of `shared/real-world-checkpoints`, the keys TF lists, each key's dtype
 and shape, and a digest (`tests/canonical.py`) of the value TF returns, or the error TF raised
 (the index-only checkpoints, whose data files the source repositories did not carry). We read
@@ -29,7 +29,7 @@ from .canonical import canonical_digest
 from .conftest import realworld_dir
 
 REPO = Path(__file__).resolve().parent.parent
-EXPECTED: dict[str, Any] = json.loads((REPO / "tests" / "realworld_expected.json").read_text())
+EXPECTED: dict[str, Any] = json.loads((REPO / "testdata" / "realworld_expected.json").read_text())
 
 
 CORPUS = realworld_dir()

@@ -25,7 +25,9 @@ from tfckpt_lite._table import (
     shortest_separator,
 )
 
-# TF 2.21's SaveV2 index for FORMAT §3.11 (the test in test_reader_writer checks the writer
+from .conftest import budget
+
+# TF 2.21's SaveV2 index for FORMAT §3.11 (test_bundle_bytes checks the writer
 # reproduces it; here it is the table reader's golden input).
 GOLDEN_INDEX = bytes.fromhex(
     "00000608011a02080100010d62080312002018280435a78d9d88000111640802120412020801203628083584"
@@ -375,7 +377,7 @@ def test_reader_rejects_unsorted_duplicate_and_misindexed_keys() -> None:
         read_table(_rebuild_with([[(b"a", b"1"), (b"c", b"2")]], [b"b"]))
 
 
-@settings(max_examples=200)
+@settings(max_examples=budget(200, 50))
 @given(st.data())
 def test_random_damage_never_escapes_as_other_errors(data: st.DataObject) -> None:
     table = bytearray(GOLDEN_INDEX)

@@ -1,6 +1,6 @@
 """Live TensorFlow: V1 checkpoints written by `tf.compat.v1.train.Saver(write_version=V1)`.
 
-A subprocess (tests/_issue6_tf_v1_gen.py; graph mode and two logical CPUs must not leak
+A subprocess (tests/_tf_write_v1.py; graph mode and two logical CPUs must not leak
 into other tests) saves every dtype the V1 writer accepts, as [37,3] matrices of random bits
 (NaN payloads included), scalars and empty [0,2] tensors, plus partitioned variables
 (`fixed_size_partitioner` on rows and on columns), once as one file and once `sharded=True`
@@ -23,7 +23,7 @@ import tfckpt_lite as tfc
 from tfckpt_lite._proto import tensor_pb2
 from tfckpt_lite._wire import field_bytes, field_fixed32, field_varint
 
-from ._issue6_util import V1Tensor, build_v1, full_slice, tensor_proto, whole
+from ._v1_files import V1Tensor, build_v1, full_slice, tensor_proto, whole
 from .canonical import canonical_digest
 
 pytestmark = pytest.mark.tf
@@ -37,7 +37,7 @@ def generated(
     pytest.importorskip("tensorflow")
     out = tmp_path_factory.mktemp(f"tf_v1_{request.param}")
     proc = subprocess.run(
-        [sys.executable, str(HERE / "_issue6_tf_v1_gen.py"), str(out), str(request.param)],
+        [sys.executable, str(HERE / "_tf_write_v1.py"), str(out), str(request.param)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -164,7 +164,7 @@ def test_edge_cases_like_tensorflow(tmp_path: Path) -> None:
         file.write_bytes(build_v1([tensor], **kwargs))
         queries.append((str(file), tensor.name, tensor.dtype))
     proc = subprocess.run(
-        [sys.executable, str(HERE / "_issue6_tf_restore.py")],
+        [sys.executable, str(HERE / "_tf_restore_v2.py")],
         input=json.dumps(queries),
         capture_output=True,
         text=True,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import tfckpt_lite as tfc
+import tfckpt_lite.torch as tft
 
 RNG = np.random.default_rng(1234)
 
@@ -39,18 +40,18 @@ def conv2d_reference(x: np.ndarray[Any, Any], k_hwio: np.ndarray[Any, Any]) -> A
 
 def test_layout_helpers_are_views_with_the_right_axes() -> None:
     k = rand(3, 5)
-    assert tfc.dense_to_linear(k).shape == (5, 3)
-    assert np.shares_memory(tfc.dense_to_linear(k), k)
-    assert tfc.conv1d_to_torch(rand(3, 4, 6)).shape == (6, 4, 3)
-    assert tfc.conv2d_to_torch(rand(3, 2, 4, 6)).shape == (6, 4, 3, 2)
-    assert tfc.conv3d_to_torch(rand(1, 3, 2, 4, 6)).shape == (6, 4, 1, 3, 2)
+    assert tft.dense_to_linear(k).shape == (5, 3)
+    assert np.shares_memory(tft.dense_to_linear(k), k)
+    assert tft.conv1d_to_torch(rand(3, 4, 6)).shape == (6, 4, 3)
+    assert tft.conv2d_to_torch(rand(3, 2, 4, 6)).shape == (6, 4, 3, 2)
+    assert tft.conv3d_to_torch(rand(1, 3, 2, 4, 6)).shape == (6, 4, 1, 3, 2)
     d = rand(3, 3, 4, 2)
-    t = tfc.depthwise_to_torch(d)
+    t = tft.depthwise_to_torch(d)
     assert t.shape == (8, 1, 3, 3)
     # channel c, multiplier m -> output channel c * mult + m
     np.testing.assert_array_equal(t[2 * 2 + 1, 0], d[:, :, 2, 1])
     with pytest.raises(ValueError, match="rank 2"):
-        tfc.dense_to_linear(rand(2, 2, 2))
+        tft.dense_to_linear(rand(2, 2, 2))
 
 
 def test_rename_rules_are_ordered_and_can_drop() -> None:
@@ -58,22 +59,22 @@ def test_rename_rules_are_ordered_and_can_drop() -> None:
         (r"^bert/", ""),
         (r"/layer_(\d+)/", r"/layer/\1/"),
         (r"/kernel$", "/weight"),
-        *tfc.LAYERNORM_RULES,
+        *tft.LAYERNORM_RULES,
         (r"^cls/", None),
         ("/", "."),
     ]
     assert (
-        tfc.rename_key("bert/encoder/layer_3/attention/self/query/kernel", rules)
+        tft.rename_key("bert/encoder/layer_3/attention/self/query/kernel", rules)
         == "encoder.layer.3.attention.self.query.weight"
     )
-    assert tfc.rename_key("bert/encoder/layer_0/output/LayerNorm/gamma", rules) == (
+    assert tft.rename_key("bert/encoder/layer_0/output/LayerNorm/gamma", rules) == (
         "encoder.layer.0.output.LayerNorm.weight"
     )
-    assert tfc.rename_key("cls/predictions/bias", rules) is None
-    assert tfc.rename_key("x", None) == "x"
-    assert tfc.rename_key("x", lambda k: k.upper()) == "X"
-    bn = [*tfc.BATCHNORM_RULES, ("/", ".")]
-    assert [tfc.rename_key(f"bn/{s}", bn) for s in ("gamma", "beta", "moving_variance")] == [
+    assert tft.rename_key("cls/predictions/bias", rules) is None
+    assert tft.rename_key("x", None) == "x"
+    assert tft.rename_key("x", lambda k: k.upper()) == "X"
+    bn = [*tft.BATCHNORM_RULES, ("/", ".")]
+    assert [tft.rename_key(f"bn/{s}", bn) for s in ("gamma", "beta", "moving_variance")] == [
         "bn.weight",
         "bn.bias",
         "bn.running_var",
@@ -126,10 +127,11 @@ def test_to_torch_shares_memory_and_keeps_dtypes(torch: Any, tmp_path: Path) -> 
 
 def test_to_torch_from_open_reader_copies_readonly_memory(torch: Any, tmp_path: Path) -> None:
     tfc.save(tmp_path / "c", {"w": rand(4, 4)})
-    with tfc.load_checkpoint(tmp_path / "c") as r:
-        sd = tfc.to_torch(r)
-        sd["w"].add_(1.0)  # must not crash: read-only mappings are copied
-        assert float(sd["w"][0, 0]) == pytest.approx(float(r["w"][0, 0]) + 1)
+    for readonly in (False, True):
+        with tfc.load_checkpoint(tmp_path / "c", readonly=readonly) as r:
+            sd = tfc.to_torch(r)
+            sd["w"].add_(1.0)  # must not crash; a readonly reader's shared views are copied
+            assert float(sd["w"][0, 0]) == pytest.approx(float(r["w"][0, 0]) + 1)
 
 
 def test_to_torch_rules_collisions_and_tf2_names(torch: Any, tmp_path: Path) -> None:
@@ -164,7 +166,7 @@ def test_ported_convolutions_compute_what_tf_layouts_mean(torch: Any) -> None:
     expect = conv2d_reference(x, k)
     got = F.conv2d(
         torch.from_numpy(x.transpose(0, 3, 1, 2).copy()),
-        torch.from_numpy(np.ascontiguousarray(tfc.conv2d_to_torch(k))),
+        torch.from_numpy(np.ascontiguousarray(tft.conv2d_to_torch(k))),
     )
     np.testing.assert_allclose(got.numpy().transpose(0, 2, 3, 1), expect, rtol=1e-4, atol=1e-4)
     # depthwise: each input channel c convolved with its own mult filters k[..., c, m]
@@ -174,7 +176,7 @@ def test_ported_convolutions_compute_what_tf_layouts_mean(torch: Any) -> None:
     )
     got_dw = F.conv2d(
         torch.from_numpy(x.transpose(0, 3, 1, 2).copy()),
-        torch.from_numpy(np.ascontiguousarray(tfc.depthwise_to_torch(d))),
+        torch.from_numpy(np.ascontiguousarray(tft.depthwise_to_torch(d))),
         groups=3,
     )
     np.testing.assert_allclose(
@@ -183,7 +185,7 @@ def test_ported_convolutions_compute_what_tf_layouts_mean(torch: Any) -> None:
     # Dense: x @ kernel == Linear(x)
     kd, xd = rand(4, 6), rand(5, 4)
     lin = F.linear(
-        torch.from_numpy(xd), torch.from_numpy(np.ascontiguousarray(tfc.dense_to_linear(kd)))
+        torch.from_numpy(xd), torch.from_numpy(np.ascontiguousarray(tft.dense_to_linear(kd)))
     )
     np.testing.assert_allclose(lin.numpy(), xd @ kd, rtol=1e-5, atol=1e-5)
 
@@ -211,7 +213,7 @@ BERT_RULES: list[tuple[str, str | None]] = [
     (r"/layer_(\d+)/", r"/layer/\1/"),
     (r"^embeddings/(word|position|token_type)_embeddings$", r"embeddings/\1_embeddings/weight"),
     (r"/kernel$", "/weight"),
-    *tfc.LAYERNORM_RULES,
+    *tft.LAYERNORM_RULES,
 ]
 
 CFG = {"vocab": 61, "hidden": 32, "layers": 2, "heads": 4, "inter": 37, "pos": 24, "types": 2}

@@ -8,14 +8,16 @@ values. Names mirror `tf.train.load_checkpoint` so existing code keeps working.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._backend import Backend, Progress
+from ._bundle_reader import BundleReader
 from ._dtypes import DType
-from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
+from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
@@ -34,19 +36,6 @@ __all__ = [
     "load_checkpoint",
     "load_variable",
 ]
-
-
-class Backend(Protocol):
-    format: str
-    prefix: str
-
-    def keys(self) -> list[str]: ...
-    def __contains__(self, key: object) -> bool: ...
-    def info(self, key: str) -> tuple[DType, tuple[int, ...]]: ...
-    def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]: ...
-    def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]: ...
-    def verify(self) -> int: ...
-    def close(self) -> None: ...
 
 
 def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, str]:
@@ -70,20 +59,16 @@ def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, 
     return fs, path
 
 
-def _open_backend(path: str | os.PathLike[str], fs: Any, use_mmap: bool = True) -> Backend:
+def _open_backend(
+    path: str | os.PathLike[str], fs: Any, use_mmap: bool = True, readonly: bool = False
+) -> Backend:
     fs, spath = _filesystem(os.fspath(path), fs, use_mmap)
     where = resolve(spath, fs)
     if where.format == "v2":
-        from ._reader import BundleReader
+        return BundleReader(where.prefix, fs, readonly=readonly)
+    from ._v1 import V1Reader  # legacy files are rare: its import is paid when one is opened
 
-        return BundleReader(where.prefix, fs)
-    try:
-        from ._v1 import V1Reader
-    except ImportError:  # pragma: no cover - the V1 module ships with the package
-        raise UnsupportedCheckpointError(
-            "V1 checkpoints are not supported by this build", path=where.prefix
-        ) from None
-    return V1Reader(where.prefix, fs)
+    return V1Reader(where.prefix, fs, readonly=readonly)
 
 
 class TensorSlicer:
@@ -92,7 +77,8 @@ class TensorSlicer:
     TF's checksum covers a tensor's bytes as a whole, so no subset of rows can be checked on its
     own. With ``verify=True`` (the default) the first indexing of a tensor checks its whole CRC32C
     once per reader, streaming over the memory-mapped shard (nothing is copied for aligned
-    fixed-size tensors); it and every later indexing then read only the rows they touch. With
+    fixed-size tensors); it and every later indexing then read only the rows they touch, into
+    a writable array of their own (read-only views with ``readonly=True``). With
     ``verify=False`` only those rows' bytes are ever read (a remote tensor: only their byte
     range is fetched), and damage inside them goes unnoticed.
     """
@@ -148,9 +134,13 @@ class TensorSlicer:
 class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
     """A checkpoint opened for reading: a read-only mapping of tensor keys to NumPy arrays.
 
-    Values are verified against their CRC32C on every read. Fixed-size tensors are zero-copy,
-    read-only views of the memory-mapped data file when alignment allows (copy with
-    ``np.array(x)`` to modify); strings come back as object arrays of ``bytes``.
+    Values are verified against their CRC32C on every read. Every read returns a new, writable
+    array that is the caller's alone, as TensorFlow's ``get_tensor`` does: writing to it never
+    reaches the file, another read, another reader or another process. A large fixed-size
+    tensor is a private copy-on-write mapping of its bytes in the data file (no copy is made;
+    a page is copied in memory only when written), a small one a copy. Strings come back as
+    object arrays of ``bytes``. Opened with ``readonly=True``, arrays are instead read-only
+    views of one shared mapping per data file (``flags.writeable`` is False).
 
     Example:
         with tfckpt_lite.load_checkpoint("runs/ckpt-5") as r:
@@ -196,6 +186,22 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
 
     # -- TF-compatible names --------------------------------------------------------------
 
+    def _values(
+        self, keys: Sequence[str], *, window: int | None = None
+    ) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+        """``(key, self[key])`` for many keys. Remote checkpoints fetch the bytes ahead in
+        coalesced parallel range requests (`_remote.read_ahead`): with ``window=None`` all at
+        once, pairs then coming in data-file order; with a window in bytes, in `keys`' order
+        with about two windows fetched ahead (streaming conversions)."""
+        if not self._backend.remote:
+            for k in keys:
+                yield k, self[k]
+            return
+        from ._remote import read_ahead
+
+        for k in read_ahead(self._backend, keys, window):
+            yield k, self[k]
+
     def get_tensor(self, key: str, *, verify: bool = True) -> Any:
         """The value of `key`, checksum verified unless ``verify=False``, typed as TF's.
 
@@ -228,12 +234,12 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
             return {k: dtype for k, dtype, _ in self._infos()}
 
     def _infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
-        # A backend may list everything at once much faster than key by key.
-        bulk = getattr(self._backend, "infos", None)
-        if bulk is not None:
-            infos: list[tuple[str, DType, tuple[int, ...]]] = bulk()
-            return infos
-        return [(k, *self._backend.info(k)) for k in self._keys]
+        return self._backend.infos()
+
+    def stored_size(self, key: str) -> int:
+        """Bytes the value of `key` occupies in the checkpoint's files (V2: its data-file
+        entries; V1: its serialized slices in the table)."""
+        return self._backend.stored_size(key)
 
     def get_slice(self, key: str, *, verify: bool = True) -> TensorSlicer:
         """A lazy handle: ``reader.get_slice("emb")[1000:1010]`` returns only those rows.
@@ -244,12 +250,40 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         """
         return TensorSlicer(self._backend, key, self._verified if verify else None)
 
-    def verify(self) -> int:
-        """Check every block and tensor checksum; raises on the first mismatch.
+    def verify(
+        self,
+        *,
+        progress: Progress | None = None,
+        fail_fast: bool = True,
+    ) -> int:
+        """Check every block and tensor checksum; return the number of tensors checked.
 
-        Returns the number of tensors checked.
+        Args:
+            progress: called as ``progress(done, total, key)`` after each tensor.
+            fail_fast: raise the first tensor's error (the default). With ``False`` every
+                tensor is checked and damage is raised at the end: one damaged tensor's own
+                error, or, for several, a `VerificationError` whose ``errors`` lists each.
         """
-        return self._backend.verify()
+        errors: list[CheckpointError] = []
+        for i, key in enumerate(self._keys):
+            try:
+                self._backend.verify_tensor(key)
+            except CheckpointError as e:
+                if fail_fast:
+                    raise
+                errors.append(e)
+            if progress is not None:
+                progress(i + 1, len(self._keys), key)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            lines = "".join(f"\n  {e.key or '(no tensor)'}: {e.message}" for e in errors)
+            raise VerificationError(
+                f"{len(errors)} of {len(self._keys)} tensors are damaged:{lines}",
+                path=self.prefix,
+                errors=tuple(errors),
+            )
+        return len(self._keys)
 
     # -- object graph ---------------------------------------------------------------------
 
@@ -299,6 +333,7 @@ def load_checkpoint(
     *,
     filesystem: FileSystem | Any | None = None,
     mmap: bool = True,
+    readonly: bool = False,
 ) -> CheckpointReader:
     """Open a checkpoint for reading.
 
@@ -312,18 +347,24 @@ def load_checkpoint(
         filesystem: where `path` lives: an fsspec filesystem object (e.g.
             ``fsspec.filesystem("s3", anon=True)``) or an object implementing tfckpt-lite's
             `FileSystem` protocol. Default: the local disk, or fsspec for URLs.
-        mmap: local data files are memory-mapped and fixed-size tensors are zero-copy views
-            of the mapping (the default). With ``mmap=False`` every read copies into a new
-            buffer: use it when a data file may be truncated in place while you hold arrays
-            (``cp``/``rsync --inplace`` onto it), which with a mapping ends the process with
-            SIGBUS; a file that shrinks is then reported as `CorruptCheckpointError`.
+        mmap: local data files are memory-mapped (the default): a large fixed-size tensor
+            is a private copy-on-write mapping of its bytes. With ``mmap=False`` every read
+            copies into a new buffer: use it when a data file may be truncated in place while
+            you hold arrays (``cp``/``rsync --inplace`` onto it), which with a mapping ends the
+            process with SIGBUS; a file that shrinks is then reported as
+            `CorruptCheckpointError`.
+        readonly: return read-only arrays (``flags.writeable`` False): fixed-size tensors are
+            then views of one shared private mapping per data file, with no per-read mapping
+            or copy, the fastest way to scan a checkpoint. Reads of the same key share memory;
+            copy (``np.array(x)``) what you want to modify. Default False: every read returns
+            a writable array of its own.
 
     Raises:
         CheckpointNotFoundError: nothing checkpoint-like exists there.
         NotACheckpointError: the file is something else (the message says what).
         CorruptCheckpointError: the index is damaged.
     """
-    return CheckpointReader(_open_backend(path, filesystem, mmap))
+    return CheckpointReader(_open_backend(path, filesystem, mmap, readonly))
 
 
 def load(
@@ -331,18 +372,19 @@ def load(
     *,
     filesystem: FileSystem | Any | None = None,
     mmap: bool = True,
+    readonly: bool = False,
 ) -> dict[str, Any]:
     """Every tensor of a checkpoint as a dict of NumPy arrays (checksums verified).
 
-    Remote checkpoints are fetched in a few large parallel range requests first. `filesystem`
-    and `mmap` are as for `load_checkpoint`.
+    The arrays are writable and the caller's own (see `CheckpointReader`); with
+    ``readonly=True`` they are read-only views of the mapped data files. Remote checkpoints
+    are fetched in a few large parallel range requests first. `filesystem`, `mmap` and
+    `readonly` are as for `load_checkpoint`.
     """
-    with load_checkpoint(path, filesystem=filesystem, mmap=mmap) as r:
-        if getattr(getattr(r._backend, "_fs", None), "remote", False):
-            from ._remote import prefetch_all
-
-            prefetch_all(r._backend)
-        return {k: r[k] for k in r}
+    with load_checkpoint(path, filesystem=filesystem, mmap=mmap, readonly=readonly) as r:
+        keys = list(r)
+        got = dict(r._values(keys, window=None))
+        return {k: got[k] for k in keys}
 
 
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:

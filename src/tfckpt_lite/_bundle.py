@@ -10,7 +10,9 @@
 Encoding follows C++ protobuf exactly, which is what byte-identical output needs: fields in
 ascending number order, proto3 zero values left out, except that TF always writes `shape`
 (a scalar's is the empty message `12 00`) and a oneof member is written even when it is 0.
-A slice's full extent is an empty `Extent{}`; its stored form is (0, -1).
+A slice's full extent is an empty `Extent{}`; its stored form is (0, -1). The shape, slice
+and version messages are also V1's (`_v1` decodes them with the functions here); what a
+slice means is `_slices`'.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
+import numpy as np
+
+from ._coding import decode_varints
 from ._dtypes import DType, dtype_from_enum
 from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
 from ._wire import (
@@ -37,10 +42,15 @@ __all__ = [
     "Entry",
     "Extent",
     "Header",
+    "Versions",
     "check_shape",
+    "check_versions",
     "decode_entry",
     "decode_header",
     "decode_info",
+    "decode_shape",
+    "decode_slice",
+    "decode_versions",
     "encode_entry",
     "encode_header",
 ]
@@ -80,6 +90,7 @@ class Entry:
 
 def decode_header(buf: bytes) -> Header:
     h = Header(num_shards=0, producer=0, has_version=False)
+    versions = Versions()
     for f, wt, v, end in iter_fields(buf, 0, len(buf)):
         if f == 1 and wt == VARINT:
             h.num_shards = signed64(v)
@@ -89,33 +100,60 @@ def decode_header(buf: bytes) -> Header:
                 raise CorruptCheckpointError(f"unknown endianness {v} in bundle header")
         elif f == 3 and wt == LEN:
             h.has_version = True
-            for vf, vwt, vv, vend in iter_fields(buf, v, end):
-                if vf == 1 and vwt == VARINT:
-                    h.producer = signed64(vv)
-                elif vf == 2 and vwt == VARINT:
-                    h.min_consumer = signed64(vv)
-                elif vf == 3 and vwt == VARINT:
-                    h.bad_consumers.append(signed64(vv))
-                elif vf == 3 and vwt == LEN:
-                    h.bad_consumers.extend(_packed_varints(buf, vv, vend))
+            versions = decode_versions(buf, v, end, versions)
+    h.producer, h.min_consumer = versions.producer, versions.min_consumer
+    h.bad_consumers = versions.bad_consumers
     return h
+
+
+@dataclass
+class Versions:
+    """A VersionDef: who wrote the file and which readers it admits."""
+
+    producer: int = 0
+    min_consumer: int = 0
+    bad_consumers: list[int] = field(default_factory=list)
+
+
+def decode_versions(buf: bytes, pos: int, end: int, into: Versions | None = None) -> Versions:
+    """A VersionDef in buf[pos:end], merged into `into` (a repeated message merges, as in
+    protobuf: a field it lacks keeps the earlier value)."""
+    v = Versions() if into is None else into
+    for f, wt, x, fend in iter_fields(buf, pos, end):
+        if f == 1 and wt == VARINT:
+            v.producer = signed64(x)
+        elif f == 2 and wt == VARINT:
+            v.min_consumer = signed64(x)
+        elif f == 3 and wt == VARINT:
+            v.bad_consumers.append(signed64(x))
+        elif f == 3 and wt == LEN:
+            packed, _ = decode_varints(buf, x, fend, what="packed varint")
+            v.bad_consumers.extend(int(c) for c in packed.view(np.int64))
+    return v
+
+
+def check_versions(v: Versions, *, current: int, min_producer: int) -> None:
+    """TF's CheckVersions: may a reader at version `current` read what `v` describes?"""
+    if v.producer < min_producer:
+        raise UnsupportedCheckpointError(
+            f"checkpoint producer version {v.producer} below min producer {min_producer}"
+        )
+    if v.min_consumer > current:
+        raise UnsupportedCheckpointError(
+            f"checkpoint min consumer version {v.min_consumer} above current version "
+            f"{current}; written by a newer TensorFlow"
+        )
+    if current in v.bad_consumers:
+        raise UnsupportedCheckpointError(f"checkpoint disallows consumer version {current}")
 
 
 def check_header(h: Header) -> None:
     """TF's CheckVersions for bundles (consumer 1, min producer 0), plus shard sanity."""
-    if h.producer < 0:
-        raise UnsupportedCheckpointError(
-            f"checkpoint producer version {h.producer} below min producer 0"
-        )
-    if h.min_consumer > TENSOR_BUNDLE_VERSION:
-        raise UnsupportedCheckpointError(
-            f"checkpoint min consumer version {h.min_consumer} above current version "
-            f"{TENSOR_BUNDLE_VERSION}; written by a newer TensorFlow"
-        )
-    if TENSOR_BUNDLE_VERSION in h.bad_consumers:
-        raise UnsupportedCheckpointError(
-            f"checkpoint disallows consumer version {TENSOR_BUNDLE_VERSION}"
-        )
+    check_versions(
+        Versions(h.producer, h.min_consumer, h.bad_consumers),
+        current=TENSOR_BUNDLE_VERSION,
+        min_producer=0,
+    )
     if h.num_shards < 0 or h.num_shards > 2**31 - 1:
         raise CorruptCheckpointError(f"invalid num_shards {h.num_shards} in bundle header")
 
@@ -139,16 +177,6 @@ def encode_header(h: Header) -> bytes:
     return out
 
 
-def _packed_varints(buf: bytes, pos: int, end: int) -> list[int]:
-    from ._coding import decode_varint
-
-    out = []
-    while pos < end:
-        v, pos = decode_varint(buf, pos, end, "packed varint")
-        out.append(signed64(v))
-    return out
-
-
 def decode_entry(buf: bytes) -> Entry:
     """Parse a BundleEntryProto. Structure only: `check_shape` validates the meaning."""
     e = Entry()
@@ -165,9 +193,9 @@ def decode_entry(buf: bytes) -> Entry:
                 e.size = signed64(v)
         elif wt == LEN:
             if f == 2:
-                e.unknown_rank = _decode_shape(buf, v, end, dims) or e.unknown_rank
+                e.unknown_rank = decode_shape(buf, v, end, dims) or e.unknown_rank
             elif f == 7:
-                e.slices.append(_decode_slice(buf, v, end))
+                e.slices.append(decode_slice(buf, v, end))
         elif wt == FIXED32 and f == 6:
             e.crc32c = v
     e.shape = tuple(dims)
@@ -204,7 +232,7 @@ def decode_info(buf: bytes, cache: dict[bytes, Info]) -> Info:
             info = cache.get(head)
             if info is None:
                 dims: list[int] = []
-                unknown_rank = _decode_shape(buf, 4, end, dims)
+                unknown_rank = decode_shape(buf, 4, end, dims)
                 shape = tuple(dims)
                 check_shape(shape, unknown_rank)
                 info = cache[head] = (dtype_from_enum(buf[1]), shape)
@@ -214,7 +242,7 @@ def decode_info(buf: bytes, cache: dict[bytes, Info]) -> Info:
     return e.dtype_info, e.shape
 
 
-def _decode_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:
+def decode_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:
     unknown_rank = False
     for f, wt, v, dend in iter_fields(buf, pos, end):
         if f == 2 and wt == LEN:
@@ -230,7 +258,7 @@ def _decode_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:
     return unknown_rank
 
 
-def _decode_slice(buf: bytes, pos: int, end: int) -> list[Extent]:
+def decode_slice(buf: bytes, pos: int, end: int) -> list[Extent]:
     extents: list[Extent] = []
     for f, wt, v, eend in iter_fields(buf, pos, end):
         if f == 1 and wt == LEN:

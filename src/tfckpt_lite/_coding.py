@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
+import numpy as np
+
 from ._errors import CorruptCheckpointError
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "decode_fixed32",
     "decode_fixed64",
     "decode_varint",
+    "decode_varints",
     "encode_fixed32",
     "encode_fixed64",
     "encode_varint",
@@ -128,6 +131,48 @@ def decode_varint(buf: Buffer, pos: int, limit: int, what: str = "varint") -> tu
             return result, pos
         shift += 7
     raise CorruptCheckpointError(f"{what} is longer than 10 bytes")
+
+
+def decode_varints(
+    buf: Buffer, pos: int, limit: int, count: int | None = None, what: str = "varint"
+) -> tuple[np.ndarray[Any, np.dtype[np.uint64]], int]:
+    """Decode `count` varint64s from `buf[pos:limit]` (all of them when None: then the range
+    must end with a varint's last byte); return (values, position after the last).
+
+    Vectorized: one NumPy pass per varint byte (at most ten), so a million string lengths or
+    packed integers are not a million Python-level `decode_varint` calls.
+    """
+    window = limit - pos if count is None else min(limit - pos, _MAX_VARINT64_BYTES * count)
+    a = np.frombuffer(buf, np.uint8, count=window, offset=pos)
+    ends = np.flatnonzero(a < 0x80)
+    if count is None:
+        if len(a) and a[-1] >= 0x80:
+            raise CorruptCheckpointError(f"truncated {what}: the field ends inside one")
+    elif len(ends) < count:
+        raise CorruptCheckpointError(
+            f"{what}s longer than expected: {count} of them do not fit in {limit - pos} bytes"
+        )
+    else:
+        ends = ends[:count]
+    if len(ends) == 0:
+        return np.zeros(0, np.uint64), pos
+    starts = np.empty(len(ends), np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    widths = ends - starts + 1
+    widest = int(widths.max())
+    if widest == 1:
+        return a[ends].astype(np.uint64), pos + int(ends[-1]) + 1
+    if widest > _MAX_VARINT64_BYTES:
+        raise CorruptCheckpointError(f"{what} is longer than 10 bytes")
+    values = np.zeros(len(ends), np.uint64)
+    for k in range(widest):
+        sel = widths > k
+        byte = a[starts[sel] + k].astype(np.uint64) & np.uint64(0x7F)
+        if k == 9 and bool((byte > 1).any()):
+            raise CorruptCheckpointError(f"{what} does not fit in 64 bits")
+        values[sel] |= byte << np.uint64(7 * k)
+    return values, pos + int(ends[-1]) + 1
 
 
 _FIXED32: Final = struct.Struct("<I")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
     import base64
     import json
     import zipfile
+
+    from ._api import CheckpointReader
+    from ._edit import CastSpec, Globs
+    from ._torch import RenameRules
 else:  # ~10 ms of imports that only conversions need: see _lazy
     base64 = lazy_module("base64")
     json = lazy_module("json")
@@ -63,6 +68,9 @@ __all__ = [
 _GRAPH_META: Final = "tfckpt_lite.object_graph"
 _DTYPES_MEMBER: Final = "__tfckpt_lite_dtypes__"
 _MAX_HEADER: Final = 100 << 20  # safetensors' own limit
+# Remote sources: bytes fetched ahead of the tensor being written (about twice this is in
+# memory at once), so a conversion streams without holding the checkpoint.
+READ_AHEAD: Final = 16 << 20
 
 # TF dtype name -> safetensors dtype code. complex64 has a code ("C64") in recent safetensors;
 # complex128, int4/uint4 (packed two per byte there), float8 *fnuz variants and strings do not.
@@ -86,9 +94,6 @@ _ST_CODES: Final[dict[str, str]] = {
 }
 _ST_NAMES: Final = {v: k for k, v in _ST_CODES.items()}
 
-Progress = Callable[[int, int, str], None]
-"""progress(done, total, key): called after each tensor (CLI progress line)."""
-
 
 class UnsupportedConversionError(CheckpointError, ValueError):
     """A tensor cannot be represented in the target format (raised with ``strict=True``)."""
@@ -101,20 +106,25 @@ class ConversionReport:
     dst: str
     written: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: with `cast`: output name -> number of finite values that overflowed to +-inf
+    overflow: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        s = f"wrote {len(self.written)} tensors to {self.dst}"
+        lines = [f"wrote {len(self.written)} tensors to {self.dst}"]
         if self.skipped:
-            s += f"; skipped {len(self.skipped)}: " + ", ".join(
-                f"{k} ({why})" for k, why in self.skipped.items()
-            )
-        return s
+            lines.append(f"skipped {len(self.skipped)}:")
+            lines += [f"  {k}: {why}" for k, why in self.skipped.items()]
+        lines += [
+            f"warning: {name}: {n} finite values overflowed to inf in the cast"
+            for name, n in self.overflow.items()
+        ]
+        return "\n".join(lines)
 
 
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _open_reader(src: Any) -> tuple[Any, bool]:
+def _open_reader(src: CheckpointReader | str | os.PathLike[str]) -> tuple[CheckpointReader, bool]:
     """A CheckpointReader for a path or an already open reader; second item: close it after."""
     from ._api import CheckpointReader, load_checkpoint
 
@@ -129,22 +139,19 @@ def _skip(report: ConversionReport, key: str, why: str, strict: bool, path: str)
     report.skipped[key] = why
 
 
-def model_path(graph: Any, key: str) -> str | None:
-    """The object path a user knows a tensor by: the first of `graph.paths(key)` that does
-    not pass through an optimizer (Keras 3 reaches a Dense kernel first as
-    ``optimizer/_trainable_variables/0``, and also as ``model/optimizer/...``), else the
-    first path; None when the graph does not own `key`."""
-    try:
-        paths = graph.paths(key)
-    except (LookupError, CheckpointError):
-        return None
-    for p in paths:
-        if "optimizer" not in p.split("/"):
-            return str(p)
-    return str(paths[0]) if paths else None
+def _nothing_to_write(report: ConversionReport, path: str) -> UnsupportedConversionError:
+    """The error for a conversion whose every tensor is skipped. Raised before `dst` is
+    touched: an empty output is never what the caller wanted, and must not replace an existing
+    file. (An empty checkpoint still converts to an empty file: nothing is lost.)"""
+    reasons = "".join(f"\n  {k}: {why}" for k, why in report.skipped.items())
+    return UnsupportedConversionError(
+        f"nothing to convert to {report.dst}: every tensor is skipped:{reasons}", path=path
+    )
 
 
-def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> dict[str, str]:
+def _output_names(
+    reader: CheckpointReader, model_paths: bool, report: ConversionReport
+) -> dict[str, str]:
     """Storage key -> name in the output file. With `model_paths`, TF2 variables are named by
     their object-graph model path (``model/dense/kernel``) or at least lose the
     ``/.ATTRIBUTES/VARIABLE_VALUE`` suffix; the graph itself is then left out (its keys would
@@ -152,11 +159,9 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
     names = {k: k for k in reader}
     if not model_paths:
         return names
-    graph = None
-    try:
-        graph = reader.object_graph
-    except ImportError:
-        pass
+    from ._graph import model_path
+
+    graph = reader.object_graph
     out: dict[str, str] = {}
     taken: dict[str, str] = {}
     for key in names:
@@ -176,16 +181,58 @@ def _output_names(reader: Any, model_paths: bool, report: ConversionReport) -> d
     return out
 
 
+def _selection(
+    reader: CheckpointReader, model_paths: bool, report: ConversionReport, edits: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, DType], bytes | None]:
+    """Storage key -> output name, key -> dtype to cast to, and the object graph to embed
+    (None: the source's, if any). Without edits, `_output_names`; with them, the plan of
+    `_edit` (the same filters as `tfckpt edit`: select, exclude, strip, keep, rename, cast),
+    whose graph is the edited one."""
+    if not any(v not in (None, False) for v in edits.values()):
+        return _output_names(reader, model_paths, report), {}, None
+    from ._edit import plan_edit
+
+    plan = plan_edit(reader, name_based=model_paths, dst=report.dst, **edits)
+    names = {i.key: i.name for i in plan.items}
+    casts = {i.key: i.to for i in plan.items if i.to is not None}
+    if model_paths and reader.object_graph is not None:
+        report.skipped[OBJECT_GRAPH_KEY] = "object graph left out: names are model paths"
+    return names, casts, plan.graph if plan.graph is not None else (b"" if model_paths else None)
+
+
+def _edits(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: args[k] for k in ("select", "exclude", "strip", "keep", "rename", "cast")}
+
+
+def _cast_value(
+    arr: np.ndarray[Any, Any], to: DType | None, name: str, report: ConversionReport
+) -> np.ndarray[Any, Any]:
+    if to is None:
+        return arr
+    from ._edit import cast_array
+
+    out, overflow = cast_array(arr, to)
+    if overflow:
+        report.overflow[name] = overflow
+    return out
+
+
 # -- checkpoint -> safetensors ----------------------------------------------------------------
 
 
 def to_safetensors(
-    src: Any,
+    src: CheckpointReader | str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
+    select: Globs = None,
+    exclude: Globs = None,
+    strip: bool = False,
+    keep: Globs = None,
+    rename: RenameRules | Callable[[str], str | None] | None = None,
+    cast: CastSpec = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to a ``.safetensors`` file, streaming.
 
@@ -196,6 +243,8 @@ def to_safetensors(
             (strings, complex128, int4, ...) instead of skipping it.
         model_paths: name tensors by their TF2 model path (``model/dense/kernel``) instead
             of their storage key (``model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE``).
+        select, exclude, strip, keep, rename, cast: the filters of `tfckpt_lite.edit`, applied
+            on the way (the embedded object graph is edited to match).
 
     Returns:
         A `ConversionReport` listing the names written and the keys skipped.
@@ -207,9 +256,11 @@ def to_safetensors(
         header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
         plan: list[tuple[str, str, tuple[int, ...], int]] = []
         offset = 0
-        names = _output_names(reader, model_paths, report)
+        names, casts, new_graph = _selection(reader, model_paths, report, _edits(locals()))
+        if new_graph:
+            header["__metadata__"][_GRAPH_META] = base64.b64encode(new_graph).decode()
         for key, name in names.items():
-            dt, shape = reader.dtype_info(key), reader.shape(key)
+            dt, shape = casts.get(key) or reader.dtype_info(key), reader.shape(key)
             if name == "__metadata__":
                 _skip(report, key, "the name is reserved by safetensors", strict, reader.prefix)
                 continue
@@ -231,13 +282,16 @@ def to_safetensors(
             }
             plan.append((key, name, shape, nbytes))
             offset += nbytes
+        if not plan and report.skipped:
+            raise _nothing_to_write(report, reader.prefix)
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
         with AtomicFile(dst) as out:
             out.file.write(len(blob).to_bytes(8, "little"))
             out.file.write(blob)
-            for i, (key, name, shape, nbytes) in enumerate(plan):
-                arr = reader[key]
+            values = reader._values([p[0] for p in plan], window=READ_AHEAD)
+            for i, ((key, name, shape, nbytes), (_, value)) in enumerate(zip(plan, values)):
+                arr = _cast_value(value, casts.get(key), name, report)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
                     raise CorruptCheckpointError("value shape differs from index", key=key)
                 raw = encode_fixed(arr)
@@ -251,6 +305,42 @@ def to_safetensors(
     finally:
         if owned:
             reader.close()
+
+
+def write_safetensors(
+    dst: str | os.PathLike[str],
+    arrays: Iterable[tuple[str, np.ndarray[Any, Any]]],
+    *,
+    metadata: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Write named arrays (ml_dtypes bfloat16/float8 included) to a ``.safetensors`` file,
+    atomically, in the given order; returns the names written. For tensors that are not in
+    a checkpoint (`tfckpt port` writes transformers state dicts with it)."""
+    items = list(arrays)
+    header: dict[str, Any] = {"__metadata__": {"format": "pt", **(metadata or {})}}
+    offset = 0
+    for name, arr in items:
+        code = _ST_CODES.get(arr.dtype.name, "")
+        if not code or name in header:
+            why = "a duplicate name" if code else f"dtype {arr.dtype} has no safetensors type"
+            raise ValueError(f"arrays: {name!r}: {why}")
+        header[name] = {
+            "dtype": code,
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + arr.nbytes],
+        }
+        offset += arr.nbytes
+    blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    blob += b" " * (-(8 + len(blob)) % 8)
+    with AtomicFile(os.fspath(dst)) as out:
+        out.file.write(len(blob).to_bytes(8, "little"))
+        out.file.write(blob)
+        for i, (name, arr) in enumerate(items):
+            out.file.write(encode_fixed(arr).data)
+            if progress is not None:
+                progress(i + 1, len(items), name)
+    return [name for name, _ in items]
 
 
 # -- safetensors -> arrays --------------------------------------------------------------------
@@ -371,12 +461,8 @@ def _write_checkpoint(
     raw_graph: bytes | None = None,
 ) -> str:
     if object_graph:
-        try:
-            from ._checkpoint import Checkpoint  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
-            raise ImportError(
-                "writing an object graph needs tfckpt_lite.Checkpoint, which this build lacks"
-            ) from None
+        from ._checkpoint import Checkpoint
+
         tree = _nest(items, src_path)
         out: str = Checkpoint(**tree).write(prefix)
         return out
@@ -448,47 +534,54 @@ def from_safetensors(
 
 
 def to_npz(
-    src: Any,
+    src: CheckpointReader | str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
+    select: Globs = None,
+    exclude: Globs = None,
+    strip: bool = False,
+    keep: Globs = None,
+    rename: RenameRules | Callable[[str], str | None] | None = None,
+    cast: CastSpec = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to an uncompressed ``.npz``, streaming.
 
     ml_dtypes types (bfloat16, float8, int4) are stored as same-width unsigned integers, with
     their dtype names in the ``__tfckpt_lite_dtypes__`` member; `from_npz` restores them.
     Strings are skipped (NumPy could only store them pickled) or raise with ``strict=True``.
-    `model_paths`: as for `to_safetensors`.
+    `model_paths` and the filters (select, exclude, strip, keep, rename, cast): as for
+    `to_safetensors`.
     """
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
         report = ConversionReport(dst)
-        names = _output_names(reader, model_paths, report)
-        keys = list(names)
+        names, casts, _ = _selection(reader, model_paths, report, _edits(locals()))
+        keys: list[str] = []
+        for key, name in names.items():
+            dt = casts.get(key) or reader.dtype_info(key)
+            if dt.numpy_dtype is None or not dt.is_fixed_size:
+                why = f"dtype {dt.name} cannot be stored in .npz without pickle"
+                _skip(report, key, why, strict, reader.prefix)
+            elif name == _DTYPES_MEMBER:
+                _skip(report, key, "name is reserved", strict, reader.prefix)
+            else:
+                keys.append(key)
+        if not keys and report.skipped:
+            raise _nothing_to_write(report, reader.prefix)
         special: dict[str, str] = {}
         with (
             AtomicFile(dst) as out,
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
-            for i, key in enumerate(keys):
-                dt = reader.dtype_info(key)
-                if dt.numpy_dtype is None or not dt.is_fixed_size:
-                    _skip(
-                        report,
-                        key,
-                        f"dtype {dt.name} cannot be stored in .npz without pickle",
-                        strict,
-                        reader.prefix,
-                    )
-                    continue
+            values = reader._values(keys, window=READ_AHEAD)
+            for i, (key, value) in enumerate(values):
+                dt = casts.get(key) or reader.dtype_info(key)
                 name = names[key]
-                if name == _DTYPES_MEMBER:
-                    _skip(report, key, "name is reserved", strict, reader.prefix)
-                    continue
-                arr = reader[key]
+                arr = _cast_value(value, casts.get(key), name, report)
                 if not _npy_native(arr.dtype):
                     special[name] = dt.name
                     arr = arr.view(np.dtype(f"<u{max(arr.dtype.itemsize, 1)}"))

@@ -210,4 +210,3 @@ def merge_v2_checkpoints(
             except OSError:
                 pass  # not empty (or already removed by an earlier part): TF also ignores it
     return dest
-

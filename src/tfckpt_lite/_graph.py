@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final
 
 from google.protobuf.message import DecodeError
 
-from ._errors import CorruptCheckpointError, TensorNotFoundError
+from ._errors import CheckpointError, CorruptCheckpointError, TensorNotFoundError
 from ._lazy import lazy_module
 from ._naming import (
     OBJECT_GRAPH_KEY,
@@ -52,6 +52,8 @@ __all__ = [
     "ObjectGraph",
     "RegisteredSaver",
     "SlotVariable",
+    "WalkStep",
+    "model_path",
 ]
 
 MAX_GRAPH_BYTES: Final = (2 << 30) - 1  # protobuf's own limit for one message
@@ -85,6 +87,16 @@ class SlotVariable:
 class RegisteredSaver:
     name: str
     object_name: str
+
+
+@dataclass(frozen=True)
+class WalkStep:
+    """A child edge met by `ObjectGraph.walk`: the raw local names from the root to `node`,
+    and, when the walk met `node` before, where (`()` for the root); it is not entered again."""
+
+    path: tuple[str, ...]
+    node: GraphNode
+    first_seen: tuple[str, ...] | None = None
 
 
 class GraphNode:
@@ -397,6 +409,31 @@ class ObjectGraph(Sequence[GraphNode]):
             i += 1
         return node
 
+    def walk(self) -> Iterator[WalkStep]:
+        """Every child edge from the root, depth first, children in the graph's order: each
+        node is entered once, at its first path; later edges to it (shared nodes, cycles) are
+        reported with `first_seen` and not followed. An explicit stack: graphs may be deeper
+        than Python's recursion limit."""
+        seen: dict[int, tuple[str, ...]] = {0: ()}
+        stack: list[tuple[tuple[str, ...], Iterator[tuple[str, GraphNode]]]] = [
+            ((), iter(self.root.children.items()))
+        ]
+        while stack:
+            path, children = stack[-1]
+            step = next(children, None)
+            if step is None:
+                stack.pop()
+                continue
+            name, child = step
+            where = (*path, name)
+            first = seen.get(child.id)
+            if first is not None:
+                yield WalkStep(where, child, first)
+                continue
+            seen[child.id] = where
+            yield WalkStep(where, child)
+            stack.append((where, iter(child.children.items())))
+
     def paths(self, key_or_node: str | GraphNode | int, limit: int = MAX_PATHS) -> list[str]:
         """Every simple object path from the root to the node owning a key, shortest first.
 
@@ -463,3 +500,22 @@ class ObjectGraph(Sequence[GraphNode]):
 
         ordered = sorted(results, key=rank)
         return ordered[:limit]
+
+
+def model_path(graph: ObjectGraph, key: str) -> str | None:
+    """The object path a user knows a tensor by (``model/dense/kernel``): the first of
+    `graph.paths(key)` that does not pass through an optimizer (Keras 3 reaches a Dense kernel
+    first as ``optimizer/_trainable_variables/0``, and also as ``model/optimizer/...``), else
+    the first path; None when the graph does not own `key`.
+
+    Used wherever tensors are named by model path instead of storage key (conversions,
+    `to_torch`, listings); names that collide there are the caller's error to report.
+    """
+    try:
+        paths = graph.paths(key)
+    except (LookupError, CheckpointError):
+        return None
+    for p in paths:
+        if "optimizer" not in p.split("/"):
+            return p
+    return paths[0] if paths else None

@@ -21,14 +21,15 @@ import difflib
 import fnmatch
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import numpy as np
 
-from ._convert import model_path
+from ._backend import Progress
 from ._errors import CheckpointError, TensorNotFoundError
+from ._graph import model_path
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
 
 if TYPE_CHECKING:
@@ -37,29 +38,35 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK",
+    "DUMP_LIMIT",
     "CheckpointDiff",
     "CheckpointTree",
     "TensorChange",
     "TensorInfo",
     "checkpoint_tree",
+    "close_names",
     "diff_checkpoints",
     "human_size",
     "list_tensors",
+    "listing_lines",
     "max_abs_diff",
     "model_path",
     "preview",
     "resolve_name",
     "shape_str",
+    "stats_lines",
+    "tensor_json",
     "tensor_size",
     "tensor_stats",
     "to_json_value",
+    "tree_lines",
     "write_json",
 ]
 
 CHUNK: Final = 1 << 20  # elements per chunk when computing statistics and differences
+DUMP_LIMIT: Final = 1000  # elements shown of a tensor unless the whole of it is asked for
 
 #: ``progress(done, total, key)``, called after each tensor of a long operation.
-Progress = Callable[[int, int, str], None]
 
 
 # -- formatting helpers -----------------------------------------------------------------------
@@ -110,21 +117,67 @@ def _bytes_json(v: bytes) -> Any:
         return {"hex": v.hex()}
 
 
+def tensor_json(
+    name: str, dtype: str, arr: np.ndarray[Any, Any], *, limit: int | None = DUMP_LIMIT
+) -> dict[str, Any]:
+    """A tensor as JSON: ``name``, ``dtype``, ``shape`` and ``values`` (nested lists). Past
+    `limit` elements, ``values`` holds only the first `limit` of them, flattened in row-major
+    order, and ``"truncated": true`` says so; ``limit=None`` gives every element."""
+    doc: dict[str, Any] = {"name": name, "dtype": dtype, "shape": list(arr.shape)}
+    if limit is not None and arr.size > limit:
+        doc["values"] = to_json_value(arr.reshape(-1)[:limit])
+        doc["truncated"] = True
+    else:
+        doc["values"] = to_json_value(arr)
+    return doc
+
+
 def write_json(obj: Any, stream: TextIO, indent: int | None = 1) -> None:
-    """`obj` as JSON on `stream`, non-ASCII kept as is, then a newline."""
-    json.dump(obj, stream, indent=indent, ensure_ascii=False)
+    """`obj` as JSON on `stream`, non-ASCII kept as is, then a newline. Indented output
+    also works for dicts nested deeper than Python's recursion limit (a hostile object
+    graph's tree); compact output (``indent=None``) streams, for big tensors."""
+    if indent is None:
+        json.dump(obj, stream, ensure_ascii=False)
+    else:
+        try:
+            text = json.dumps(obj, indent=indent, ensure_ascii=False)
+        except RecursionError:
+            text = _deep_json(obj, indent)
+        stream.write(text)
     stream.write("\n")
+
+
+def _deep_json(obj: dict[str, Any], indent: int) -> str:
+    """`json.dumps(obj, indent=indent)` for nested dicts of any depth (an explicit stack);
+    values other than dicts go through `json.dumps`."""
+    if not obj:
+        return "{}"
+    parts = ["{"]
+    stack: list[list[Any]] = [[iter(obj.items()), 1, True]]
+    while stack:
+        frame = stack[-1]
+        items, level, first = frame
+        item = next(items, None)
+        if item is None:
+            stack.pop()
+            parts.append("\n" + " " * (indent * (level - 1)) + "}")
+            continue
+        key, value = item
+        frame[2] = False
+        pad = "\n" + " " * (indent * level)
+        parts.append(("" if first else ",") + pad + json.dumps(key, ensure_ascii=False) + ": ")
+        if isinstance(value, dict) and value:
+            parts.append("{")
+            stack.append([iter(value.items()), level + 1, True])
+        else:
+            parts.append(json.dumps(value, indent=indent, ensure_ascii=False).replace("\n", pad))
+    return "".join(parts)
 
 
 # -- names ------------------------------------------------------------------------------------
 
 
-def resolve_name(reader: CheckpointReader, name: str) -> str:
-    """The storage key for `name`: a key, a key with ``:0``, or a model path.
-
-    Raises:
-        TensorNotFoundError: nothing matches; the message suggests close keys.
-    """
+def _lookup(reader: CheckpointReader, name: str) -> str | None:
     if name in reader:
         return name
     if name.endswith(":0") and name[:-2] in reader:
@@ -136,7 +189,33 @@ def resolve_name(reader: CheckpointReader, name: str) -> str:
                 return key
         if name + VARIABLE_VALUE_SUFFIX in reader:
             return name + VARIABLE_VALUE_SUFFIX
-    close = difflib.get_close_matches(name, list(reader), n=3)
+    return None
+
+
+def close_names(name: str, *readers: CheckpointReader, n: int = 3) -> list[str]:
+    """Up to `n` keys or model paths of `readers` that look like `name` (difflib's ratio)."""
+    candidates: set[str] = set()
+    for r in readers:
+        candidates.update(r)
+        graph = r.object_graph
+        if graph is not None:
+            candidates.update(p for k in r if (p := model_path(graph, k)) is not None)
+    candidates.discard(OBJECT_GRAPH_KEY)
+    return difflib.get_close_matches(name, sorted(candidates), n=n)
+
+
+def resolve_name(reader: CheckpointReader, name: str, *more: CheckpointReader) -> str:
+    """The storage key for `name` (a key, a key with ``:0``, or a model path) in `reader`, or
+    else in the first of `more` that has it.
+
+    Raises:
+        TensorNotFoundError: nothing matches; the message suggests close keys and paths.
+    """
+    for r in (reader, *more):
+        key = _lookup(r, name)
+        if key is not None:
+            return key
+    close = close_names(name, reader, *more)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise TensorNotFoundError(f"no tensor named {name!r}{hint}", path=reader.prefix, key=name)
 
@@ -149,13 +228,10 @@ def tensor_size(reader: CheckpointReader, key: str) -> int:
     dt = reader.dtype_info(key)
     if dt.is_fixed_size:
         return int(np.prod(reader.shape(key), dtype=np.int64)) * dt.itemsize
-    entry = getattr(reader._backend, "entry", None)
-    if entry is not None:
-        try:
-            return int(entry(key).size)
-        except (CheckpointError, AttributeError):
-            return 0
-    return 0
+    try:
+        return reader.stored_size(key)
+    except CheckpointError:
+        return 0
 
 
 @dataclass(frozen=True)
@@ -430,12 +506,17 @@ def diff_checkpoints(
     b: CheckpointReader,
     *,
     atol: float = 0.0,
+    keys: Iterable[str] | None = None,
     progress: Progress | None = None,
 ) -> CheckpointDiff:
     """Compare two open checkpoints key by key: added (in `b` only), removed (in `a` only),
     changed (dtype, shape, or values further apart than `atol`), and the count unchanged.
-    Values are read one tensor at a time, checksums verified."""
+    `keys` limits the comparison to those storage keys. Values are read one tensor at a time,
+    checksums verified."""
     ka, kb = set(a), set(b)
+    if keys is not None:
+        wanted = set(keys)
+        ka, kb = ka & wanted, kb & wanted
     common = sorted(ka & kb)
     changed: list[TensorChange] = []
     for i, key in enumerate(common):
@@ -460,7 +541,8 @@ def diff_checkpoints(
 
 # -- trees ------------------------------------------------------------------------------------
 
-#: A tree: name -> subtree, or name -> leaf text (a storage key, or a note in parentheses).
+#: A tree: name -> subtree, a tensor (`TensorInfo`), or text: a note in parentheses, or a key
+#: the object graph names but the checkpoint does not hold.
 Tree = dict[str, Any]
 
 
@@ -474,7 +556,40 @@ class CheckpointTree:
     tree: Tree
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "by": self.by, "tree": self.tree}
+        """Tensors become ``{"key", "dtype", "shape", "size"}`` objects; the rest as is."""
+
+        def convert(node: Tree) -> Tree:
+            out: Tree = {}
+            stack = [(node, out)]  # without recursion: object graphs may nest deeply
+            while stack:
+                src, dst = stack.pop()
+                for name, sub in src.items():
+                    if isinstance(sub, dict):
+                        dst[name] = {}
+                        stack.append((sub, dst[name]))
+                    elif isinstance(sub, TensorInfo):
+                        dst[name] = {k: v for k, v in sub.to_json().items() if k != "name"}
+                    else:
+                        dst[name] = sub
+            return out
+
+        return {"path": self.path, "by": self.by, "tree": convert(self.tree)}
+
+
+def _with_tensors(tree: Tree, reader: CheckpointReader) -> Tree:
+    """`tree` with every leaf that is a key of `reader` replaced by its `TensorInfo`."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for name, sub in node.items():
+            if isinstance(sub, dict):
+                stack.append(sub)
+            elif isinstance(sub, str) and sub in reader:
+                shape = reader.shape(sub)
+                node[name] = TensorInfo(
+                    sub, sub, reader.dtype(sub), shape, tensor_size(reader, sub)
+                )
+    return tree
 
 
 def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
@@ -489,7 +604,6 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
             slots.setdefault(sv.original_variable, []).append(
                 (sv.slot_name, graph[sv.slot_variable])
             )
-    seen: dict[int, str] = {}
 
     def leaves(name: str, node: GraphNode, out: Tree) -> None:
         attrs = dict(node.attributes)
@@ -502,26 +616,38 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
             for a in slot_node.attributes.values():
                 out[f"{name} (slot {slot_name})"] = a.checkpoint_key
 
-    def walk(node: GraphNode, path: str) -> Tree:
-        seen[node.id] = path
-        out: Tree = {}
-        for name, child in node.children.items():
-            where = f"{path}/{name}" if path else name
-            if child.id in seen:
-                out[name] = f"(same object as {seen[child.id] or 'the root'})"
-                continue
-            sub = walk(child, where)
-            if sub:  # an object with children; its own tensors (rare) are listed as "."
-                leaves(".", child, sub)
-                out[name] = sub
-                continue
-            before = len(out)
-            leaves(name, child, out)
-            if len(out) == before and show_empty:
-                out[name] = "(no tensors)"
-        return out
-
-    return walk(graph.root, "")
+    # The graph's walk gives the edges depth first; every object entered gets a subtree,
+    # placed at its edge so entries keep the graph's child order. Then, children before
+    # parents, an object without children becomes its leaves, in place.
+    top: Tree = {}
+    subtrees: dict[tuple[str, ...], Tree] = {(): top}
+    entered: list[tuple[Tree, GraphNode]] = [(top, graph.root)]
+    for step in graph.walk():
+        parent = subtrees[step.path[:-1]]
+        name = step.path[-1]
+        if step.first_seen is not None:
+            parent[name] = f"(same object as {'/'.join(step.first_seen) or 'the root'})"
+            continue
+        sub: Tree = {}
+        parent[name] = sub
+        subtrees[step.path] = sub
+        entered.append((sub, step.node))
+    nodes = {id(sub): node for sub, node in entered}
+    for sub, _ in reversed(entered):
+        items = list(sub.items())
+        sub.clear()
+        for name, child in items:
+            if not isinstance(child, dict) or id(child) not in nodes:
+                sub[name] = child
+            elif child:  # an object with children; its own tensors (rare) are listed as "."
+                leaves(".", nodes[id(child)], child)
+                sub[name] = child
+            else:
+                before = len(sub)
+                leaves(name, nodes[id(child)], sub)
+                if len(sub) == before and show_empty:
+                    sub[name] = "(no tensors)"
+    return top
 
 
 def _name_tree(keys: Iterable[str]) -> Tree:
@@ -540,12 +666,13 @@ def checkpoint_tree(reader: CheckpointReader, *, show_empty: bool = False) -> Ch
     tensor only with `show_empty`), else its keys nested at ``/``."""
     graph = reader.object_graph
     if graph is not None:
-        return CheckpointTree(reader.prefix, "object graph", _object_tree(graph, show_empty))
+        tree = _with_tensors(_object_tree(graph, show_empty), reader)
+        return CheckpointTree(reader.prefix, "object graph", tree)
     keys = (k for k in reader if k != OBJECT_GRAPH_KEY)
-    return CheckpointTree(reader.prefix, "names", _name_tree(keys))
+    return CheckpointTree(reader.prefix, "names", _with_tensors(_name_tree(keys), reader))
 
 
-def tree_lines(tree: CheckpointTree, reader: CheckpointReader) -> list[str]:
+def tree_lines(tree: CheckpointTree) -> list[str]:
     """The tree drawn with box characters; tensors show dtype and shape (and, in an object
     graph, the storage key they live under)."""
     lines = [f"{tree.path} (by {tree.by})"]
@@ -569,10 +696,9 @@ def tree_lines(tree: CheckpointTree, reader: CheckpointReader) -> list[str]:
             children = list(enumerate(sub.items()))
             child_indent = indent + ("    " if last else "│   ")
             stack.append((iter(children), len(children), child_indent))
-        elif isinstance(sub, str) and sub in reader:
-            desc = f"{reader.dtype(sub)}{shape_str(reader.shape(sub))}"
-            where = f"  <- {sub}" if by_graph else ""
-            lines.append(f"{indent}{branch}{name}  {desc}{where}")
+        elif isinstance(sub, TensorInfo):
+            where = f"  <- {sub.key}" if by_graph else ""
+            lines.append(f"{indent}{branch}{name}  {sub.dtype}{shape_str(sub.shape)}{where}")
         else:
             lines.append(f"{indent}{branch}{name}  {sub}")
     return lines

@@ -36,6 +36,8 @@ __all__ = [
     "OBJECT_ATTRIBUTES",
     "OBJECT_GRAPH_KEY",
     "OPTIMIZER_SLOT",
+    "SAVEDMODEL_PB",
+    "SAVEDMODEL_PBTXT",
     "SAVEDMODEL_VARIABLES",
     "SAVE_COUNTER",
     "STATE_FILENAME",
@@ -65,6 +67,9 @@ INDEX_SUFFIX: Final = ".index"
 STATE_FILENAME: Final = "checkpoint"
 # A SavedModel's checkpoint prefix, relative to its directory: `DIR/variables/variables`.
 SAVEDMODEL_VARIABLES: Final = ("variables", "variables")
+# A SavedModel's graphs and signatures: the binary proto, or (rarely) its text form.
+SAVEDMODEL_PB: Final = "saved_model.pb"
+SAVEDMODEL_PBTXT: Final = "saved_model.pbtxt"
 _SHARD: Final = r"(?P<shard>\d{5,})-of-(?P<num_shards>\d{5,})"
 _DATA_FILE_RE: Final = re.compile(rf"^(?P<prefix>.+)\.data-{_SHARD}$")
 # TF's debris: `X.tempstate<u64>` files and the per-shard `P_temp[_<hex>]/part-NNNNN-of-NNNNN`

@@ -9,10 +9,12 @@ What goes over the network:
   * opening: a few metadata requests (exists/size) and the `.index` file, which holds only
     the bundle's index blocks and footer; data files are not touched.
   * one tensor: exactly its byte range (`cat_file(path, start, end)`, an HTTP Range request).
-  * `load()`: `prefetch_all` collects every entry's range per shard, merges neighbours whose
-    gap is at most `COALESCE_GAP` into requests of at most `MAX_REQUEST` bytes, and fetches
-    them on a thread pool, shards and chunks in parallel. Tensors are then zero-copy views
-    of the fetched blocks.
+  * many tensors (`load()`, conversions): `read_ahead` collects their ranges per shard,
+    merges neighbours whose gap is at most `COALESCE_GAP` into requests of at most
+    `MAX_REQUEST` bytes, and fetches them `MAX_WORKERS` at a time while the tensors already
+    fetched are decoded; a bounded window keeps conversions streaming.
+Returned memory is always the caller's own: fetched bytes are copied once (off the GIL)
+into a private, writable buffer, and a range fetched ahead is handed out once.
 Every range is checked against the file size before it is requested, and a short answer
 from the server is a `CorruptCheckpointError`, never a silently short tensor.
 """
@@ -20,16 +22,22 @@ from the server is a `CorruptCheckpointError`, never a silently short tensor.
 from __future__ import annotations
 
 import bisect
+import itertools
 import posixpath
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 from ._naming import SAVEDMODEL_VARIABLES, STATE_FILENAME, index_filename, is_bundle_file
 from ._storage import check_range
+
+if TYPE_CHECKING:
+    from ._backend import Backend
 
 __all__ = [
     "COALESCE_GAP",
@@ -39,11 +47,16 @@ __all__ = [
     "coalesce",
     "filesystem_for_url",
     "is_url",
-    "prefetch_all",
+    "read_ahead",
 ]
 
 COALESCE_GAP: Final = 256 << 10  # fetching a small gap is cheaper than another round trip
-MAX_REQUEST: Final = 32 << 20  # split big spans so one shard is fetched in parallel too
+# Requests are split at this size so one shard is fetched in parallel too. Smaller costs more
+# round trips; larger costs more: each answer is assembled in a buffer of its own by the HTTP
+# client, and past glibc's largest mmap threshold (32 MiB) those are fresh pages every time,
+# which on the VMs measured cost as much as the transfer (1 GiB at 20 ms per request: 8 MiB
+# requests reached 0.8x a raw download's throughput, 32 MiB ones 0.4x).
+MAX_REQUEST: Final = 8 << 20
 MAX_WORKERS: Final = 8
 
 _URL_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -92,20 +105,48 @@ def coalesce(
     return spans
 
 
+class _Span:
+    """One coalesced [start, end) range of a data file, fetched ahead into a private, writable
+    buffer, in parts of at most `limit` bytes on the pool (so one huge tensor is fetched in
+    parallel too)."""
+
+    def __init__(
+        self, src: FsspecSource, start: int, end: int, pool: ThreadPoolExecutor, limit: int
+    ) -> None:
+        self.start = start
+        self.buf = np.empty(end - start, np.uint8)
+        cuts = [*range(start, end, limit), end]
+        self._parts = [
+            pool.submit(src._fetch_into, a, b, self.buf[a - start : b - start])
+            for a, b in itertools.pairwise(cuts)
+        ]
+
+    def ready(self) -> bool:
+        """Wait for every part; False if one failed (the read then fetches, and reports)."""
+        return all(f.exception() is None for f in self._parts)
+
+    def cancel(self) -> None:
+        for f in self._parts:
+            f.cancel()
+
+
 class FsspecSource:
-    """One remote file: byte ranges on demand, plus blocks fetched ahead by `prefetch`."""
+    """One remote file: byte ranges on demand, or read ahead by `plan` in coalesced spans.
+
+    Every read returns memory of its own: writable, private to the call. A range read ahead
+    is handed out once; asking for it again fetches it again.
+    """
 
     def __init__(self, fs: Any, path: str, size: int) -> None:
         self._fs = fs
         self.path = path
         self.size = size
-        self._starts: list[int] = []
-        self._blocks: list[bytes] = []
+        self._planned: dict[tuple[int, int], _Span] = {}
         self._lock = threading.Lock()
         self.bytes_fetched = 0
         self.requests = 0
 
-    def _fetch(self, start: int, end: int) -> bytes:
+    def _get(self, start: int, end: int) -> bytes:
         try:
             data = self._fs.cat_file(self.path, start=start, end=end)
         except FileNotFoundError:
@@ -120,35 +161,53 @@ class FsspecSource:
             )
         return bytes(data)
 
+    def _fetch_into(self, start: int, end: int, out: np.ndarray[Any, Any]) -> None:
+        # NumPy copies without holding the GIL; the received bytes are freed right after.
+        out[:] = np.frombuffer(self._get(start, end), np.uint8)
+
     def read(self, offset: int, length: int) -> memoryview:
         check_range(self.path, self.size, offset, length)
         if length == 0:
-            return memoryview(b"")
+            return memoryview(bytearray())
         with self._lock:
-            i = bisect.bisect_right(self._starts, offset) - 1
-            if i >= 0:
-                start, block = self._starts[i], self._blocks[i]
-                if offset + length <= start + len(block):
-                    return memoryview(block)[offset - start : offset - start + length]
-        return memoryview(self._fetch(offset, offset + length))
+            span = self._planned.pop((offset, length), None)
+        if span is not None and span.ready():
+            return span.buf[offset - span.start : offset - span.start + length].data
+        out = np.empty(length, np.uint8)
+        self._fetch_into(offset, offset + length, out)
+        return out.data
 
-    def prefetch(self, spans: Sequence[tuple[int, int]], pool: ThreadPoolExecutor) -> list[Any]:
-        """Start fetching [start, end) spans on `pool`; returns the futures."""
+    read_private = read  # every read is the caller's already (see the class docstring)
 
-        def get(span: tuple[int, int]) -> None:
-            data = self._fetch(*span)
-            with self._lock:
-                i = bisect.bisect_right(self._starts, span[0])
-                self._starts.insert(i, span[0])
-                self._blocks.insert(i, data)
+    def plan(self, ranges: Sequence[tuple[int, int]], pool: ThreadPoolExecutor, limit: int) -> None:
+        """Start fetching the (offset, length) `ranges` on `pool`, neighbours coalesced into
+        requests of at most `limit` bytes (a larger range is fetched in parts of that size).
 
-        return [pool.submit(get, s) for s in spans if 0 <= s[0] < s[1] <= self.size]
+        A range overlapping an earlier one is left out (so no two reads share memory), as
+        is one outside the file (its read reports it).
+        """
+        wanted: list[tuple[int, int]] = []
+        end = -1
+        for off, n in sorted(set(ranges)):
+            if n > 0 and off >= end and off + n <= self.size:
+                wanted.append((off, n))
+                end = off + n
+        spans = [_Span(self, a, b, pool, limit) for a, b in coalesce(wanted, limit=limit)]
+        starts = [sp.start for sp in spans]
+        with self._lock:
+            for off, n in wanted:
+                self._planned[(off, n)] = spans[bisect.bisect_right(starts, off) - 1]
+
+    def unplan(self) -> None:
+        """Forget ranges read ahead but not read (their memory goes with the last view)."""
+        with self._lock:
+            spans = list(self._planned.values())
+            self._planned.clear()
+        for sp in spans:
+            sp.cancel()
 
     def close(self) -> None:
-        # Arrays already handed out keep their blocks alive; we only drop our references.
-        with self._lock:
-            self._starts.clear()
-            self._blocks.clear()
+        self.unplan()
 
 
 class FsspecFileSystem:
@@ -237,41 +296,61 @@ class FsspecFileSystem:
         return posixpath.dirname(path)
 
 
-def _quietly(fn: Any, *args: Any) -> Any:
-    """fn(*args), or None when it raises a CheckpointError (reported later, by the reader)."""
-    from ._errors import CheckpointError
+_Plan = tuple[str, list[tuple[FsspecSource, int, int]]]  # a key and the ranges it reads
+
+
+def read_ahead(backend: Backend, keys: Sequence[str], window: int | None = None) -> Iterator[str]:
+    """Yield `keys` for reading while their bytes are fetched ahead: neighbouring ranges
+    coalesced into requests of up to `MAX_REQUEST` bytes, `MAX_WORKERS` in flight.
+
+    ``window=None``: every range is requested at once and keys come in data-file order, so
+    each can be decoded (checksummed) as soon as its bytes arrive, while later ones are
+    still in flight; the caller restores its own order. ``window=N``: keys come in the
+    caller's order, in batches of about N bytes; the next batch is fetched while the current
+    one is read, so fetched-but-unread data stays under about 2N bytes plus one tensor.
+    Keys whose ranges cannot be planned (a damaged entry, a local or V1 backend) are simply
+    read on demand, where any error is reported as usual.
+    """
+    plans: list[_Plan] = [
+        (k, [(s, o, n) for s, o, n in backend.byte_ranges(k) if isinstance(s, FsspecSource)])
+        for k in keys
+    ]
+    if not any(rs for _, rs in plans):
+        yield from keys
+        return
+    if window is None:
+        plans.sort(key=lambda p: (not p[1], [(src.path, off) for src, off, _ in p[1]]))
+    batches: list[list[_Plan]] = [[]]
+    size = 0
+    for plan in plans:
+        batches[-1].append(plan)
+        size += sum(n for _, _, n in plan[1])
+        if window is not None and size >= window:
+            batches.append([])
+            size = 0
+    # Streaming: requests small enough that MAX_WORKERS of them fill the two windows; each
+    # costs up to twice its size while the HTTP client assembles it.
+    limit = MAX_REQUEST if window is None else max(1 << 20, min(MAX_REQUEST, window // 4))
+    pool = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="tfckpt-fetch")
+    sources: set[FsspecSource] = set()
+
+    def submit(batch: list[_Plan]) -> None:
+        per_source: dict[FsspecSource, list[tuple[int, int]]] = {}
+        for _, rs in batch:
+            for src, off, n in rs:
+                per_source.setdefault(src, []).append((off, n))
+        for src, ranges in per_source.items():
+            sources.add(src)
+            src.plan(ranges, pool, limit)
 
     try:
-        return fn(*args)
-    except CheckpointError:
-        return None
-
-
-def prefetch_all(backend: Any) -> None:
-    """Fetch every data byte a V2 bundle's entries point at, coalesced and in parallel.
-
-    Ranges come from the index alone; invalid ones are left for the reader to report when
-    the tensor is read (with its usual error naming the key).
-    """
-    from ._bundle import decode_entry
-
-    fs = getattr(backend, "_fs", None)
-    if not isinstance(fs, FsspecFileSystem):
-        return
-    entries = [_quietly(backend.entry, key) for key in backend.keys()]  # noqa: SIM118
-    entries += [_quietly(decode_entry, raw) for raw in getattr(backend, "_slice_raw", {}).values()]
-    n_shards = backend.header.num_shards
-    per_shard: dict[int, list[tuple[int, int]]] = {}
-    for e in entries:
-        if e is None or e.slices or e.size <= 0 or not 0 <= e.shard_id < n_shards:
-            continue
-        per_shard.setdefault(e.shard_id, []).append((e.offset, e.size))
-    # Sources are opened here, on one thread: the reader's source cache is not locked.
-    sources = {shard: _quietly(backend._source, shard) for shard in per_shard}
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        futures = []
-        for shard, src in sources.items():
-            if src is not None:
-                futures += src.prefetch(coalesce(per_shard[shard]), pool)
-        for f in futures:
-            _quietly(f.result)  # a failed span is fetched again, and reported, by the read
+        submit(batches[0])
+        for i, batch in enumerate(batches):
+            if i + 1 < len(batches):
+                submit(batches[i + 1])
+            for key, _ in batch:
+                yield key
+    finally:
+        for src in sources:
+            src.unplan()
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -16,9 +16,8 @@ DT_VARIANT, per element: varint64 len, a serialized VariantTensorDataProto, then
 Mask(C) of a running CRC that is never reset: C = Extend(C, len as uint64), Extend(C, proto),
 and after the stored 4 bytes, C = Extend(C, those bytes). The entry stores Mask(C) at the end.
 
-Lengths are decoded with NumPy in at most ten vectorized passes (one per varint byte), so a
-vocabulary of a million strings does not mean a million Python-level varint calls. Every
-length is checked against the entry's size before the string bytes are touched.
+Lengths are decoded by `_coding.decode_varints` (vectorized), and every length is checked
+against the entry's size before the string bytes are touched.
 """
 
 from __future__ import annotations
@@ -28,41 +27,20 @@ from typing import Any
 
 import numpy as np
 
-from ._coding import Buffer, crc32c, decode_varint, encode_varint, mask_crc, unmask_crc
+from ._coding import (
+    Buffer,
+    crc32c,
+    decode_varint,
+    decode_varints,
+    encode_varint,
+    mask_crc,
+    unmask_crc,
+)
 from ._errors import ChecksumMismatchError, CorruptCheckpointError
 
 __all__ = ["decode_strings", "decode_variants", "encode_fixed", "encode_strings"]
 
 _U32_MAX = 0xFFFFFFFF
-
-
-def _decode_lengths(buf: Buffer, n: int, size: int) -> tuple[np.ndarray[Any, Any], int]:
-    """n varint64 lengths from the start of buf[:size]; returns (lengths, bytes used)."""
-    window = min(size, 10 * n)
-    a = np.frombuffer(buf, np.uint8, count=window)
-    ends = np.flatnonzero(a < 0x80)
-    if len(ends) < n:
-        raise CorruptCheckpointError(
-            f"string lengths longer than expected: {n} lengths do not fit in {size} bytes"
-        )
-    ends = ends[:n]
-    starts = np.empty(n, np.int64)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    widths = ends - starts + 1
-    widest = int(widths.max())
-    if widest == 1:
-        return a[ends].astype(np.uint64), int(ends[-1]) + 1
-    if widest > 10:
-        raise CorruptCheckpointError("string length varint is longer than 10 bytes")
-    values = np.zeros(n, np.uint64)
-    for k in range(widest):
-        sel = widths > k
-        byte = a[starts[sel] + k].astype(np.uint64) & np.uint64(0x7F)
-        if k == 9 and bool((byte > 1).any()):
-            raise CorruptCheckpointError("string length varint does not fit in 64 bits")
-        values[sel] |= byte << np.uint64(7 * k)
-    return values, int(ends[-1]) + 1
 
 
 def encode_fixed(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.uint8]]:
@@ -98,7 +76,7 @@ def decode_strings(
         lengths: np.ndarray[Any, Any] = np.zeros(0, np.uint64)
         pos = 0
     else:
-        lengths, pos = _decode_lengths(buf, n, size - 4)
+        lengths, pos = decode_varints(buf, 0, size - 4, n, "string length")
     total = int(lengths.sum(dtype=object)) if n else 0
     if pos + 4 + total != size:
         raise CorruptCheckpointError(

@@ -3,12 +3,12 @@
 torch is an optional dependency (``pip install tfckpt-lite[torch]``) imported only inside
 `to_torch`; the layout helpers and rename rules are plain NumPy and work without it.
 
-Memory: `to_torch(path)` maps the data files copy-on-write, so every fixed-size tensor is a
-zero-copy view of the file, and transposed layouts are strided views of those (no copy
-either): the state dict costs address space, not RAM, until a value is written, and a
-write only ever changes a private in-memory page, never the checkpoint. Arrays from a
-reader the caller opened are read-only mappings; those are copied, since torch tensors are
-writable and a write to a read-only mapping would kill the process.
+Memory: every large fixed-size tensor the reader returns is a private copy-on-write mapping
+of its bytes, and transposed layouts are strided views of those (no copy either): the state
+dict costs address space, not RAM, until a value is written, and a write only ever changes a
+private in-memory page, never the checkpoint. Arrays from a reader opened with
+``readonly=True`` share memory between reads; those are copied, so that every tensor is the
+caller's alone.
 
 Layouts (TF -> PyTorch):
     Dense kernel          [in, out]              -> Linear weight        [out, in]
@@ -24,11 +24,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from ._naming import OBJECT_GRAPH_KEY, OPTIMIZER_SLOT, SAVE_COUNTER, VARIABLE_VALUE_SUFFIX
+
+if TYPE_CHECKING:
+    from ._api import CheckpointReader
 
 __all__ = [
     "BATCHNORM_RULES",
@@ -53,9 +56,12 @@ DEFAULT_EXCLUDE: Final[tuple[str, ...]] = (
     r"^optimizer/",
     rf"^{SAVE_COUNTER}/",
     r"(^|/)global_step$",
+    r"(^|/)beta[12]_power(_\d+)?$",
     r"/(Adam|Adam_\d+|adam_m|adam_v|Momentum|RMSProp|RMSProp_\d+|ExponentialMovingAverage)$",
+    r"/(Adagrad|AdagradDA|AdagradDA_\d+|Adadelta|Adadelta_\d+|Ftrl|Ftrl_\d+|LAMB|LAMB_\d+)$",
 )
-"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters."""
+"""Keys `to_torch` leaves out by default: the object graph, optimizer state, counters. Also
+the rules `tfckpt_lite.edit(strip=True)` applies to keys no object graph owns."""
 
 LAYERNORM_RULES: Final[tuple[tuple[str, str | None], ...]] = (
     (r"(LayerNorm|layer_norm|layernorm|ln[^/]*)/gamma$", r"\1/weight"),
@@ -203,7 +209,7 @@ _TORCH_VIEW: Final = {  # ml_dtypes names -> (unsigned view width, torch dtype a
 
 def _to_tensor(torch: Any, arr: np.ndarray[Any, Any], tf_dtype: str) -> Any:
     if not arr.flags.writeable:
-        arr = np.array(arr)  # see the module docstring: never hand torch read-only memory
+        arr = np.array(arr)  # a `readonly` reader's shared view: see the module docstring
     if tf_dtype in _TORCH_VIEW:
         width, name = _TORCH_VIEW[tf_dtype]
         target = getattr(torch, name, None)
@@ -223,7 +229,7 @@ def _to_tensor(torch: Any, arr: np.ndarray[Any, Any], tf_dtype: str) -> Any:
 
 
 def to_torch(
-    path_or_reader: Any,
+    path_or_reader: CheckpointReader | str | os.PathLike[str],
     *,
     rename: RenameRules | Callable[[str], str | None] | None = None,
     transpose: TransposeSpec = None,
@@ -256,8 +262,8 @@ def to_torch(
         dtype: a torch dtype (``torch.float16``...) for floating-point tensors; integer and
             bool tensors keep theirs. Casting makes a copy, tensor by tensor.
 
-    Tensors share memory with the memory-mapped checkpoint where the layout allows (see the
-    module docstring). Raises `ValueError` when two keys map to the same name.
+    Tensors are writable and private: large ones are copy-on-write mappings of the checkpoint
+    (see the module docstring). Raises `ValueError` when two keys map to the same name.
     """
     try:
         import torch
@@ -266,25 +272,15 @@ def to_torch(
             "to_torch needs PyTorch: pip install 'tfckpt-lite[torch]' (the CPU build is enough)"
         ) from None
     from ._api import CheckpointReader, load_checkpoint
-    from ._convert import model_path
-    from ._storage import LocalFileSystem
+    from ._graph import model_path
 
     if isinstance(path_or_reader, CheckpointReader):
         reader, owned = path_or_reader, False
     else:
-        fs = None
-        p = os.fspath(path_or_reader)
-        if "://" not in p:
-            fs = LocalFileSystem(copy_on_write=True)
-        reader, owned = load_checkpoint(p, filesystem=fs), True
+        reader, owned = load_checkpoint(os.fspath(path_or_reader)), True
     layout = _layout_fn(transpose)
     excluded = [re.compile(x) for x in (exclude or ())]
-    graph = None
-    if model_paths:
-        try:
-            graph = reader.object_graph
-        except ImportError:
-            graph = None
+    graph = reader.object_graph if model_paths else None
     out: dict[str, Any] = {}
     origin: dict[str, str] = {}
     try:

@@ -22,8 +22,8 @@
                           16 uint32_val, 17 uint64_val
 
 Each shard file is read whole and its table validated on open: the values live inside the
-table, so there is no data file to map lazily. Float and double slices are then zero-copy
-views of the table's values.
+table, so there is no data file to map lazily. Values are decoded (or, for float and double
+slices, copied) into a new array per read: writable and private, as for V2.
 
 Decoding is hand-rolled on `_wire` rather than through generated protobuf classes: the values
 of a V1 tensor are one packed field, which NumPy views in place (floats) or decodes in a few
@@ -54,7 +54,15 @@ from typing import Any, Final
 
 import numpy as np
 
-from ._bundle import Extent, _decode_shape, _decode_slice, check_shape
+from ._bundle import (
+    Extent,
+    check_shape,
+    check_versions,
+    decode_shape,
+    decode_slice,
+    decode_versions,
+)
+from ._coding import decode_varints
 from ._dtypes import DType, dtype_from_enum, dtype_from_name
 from ._errors import (
     CheckpointError,
@@ -65,9 +73,10 @@ from ._errors import (
     UnsupportedCheckpointError,
     _with_context,
 )
-from ._naming import decode_key, v1_shard_re
+from ._naming import decode_key, encode_key, v1_shard_re
 from ._ordered_code import encode_slice_key
-from ._storage import FileSystem
+from ._slices import Box, box_region, box_shape, check_coverage, find_overlap, slice_box
+from ._storage import FileSystem, Source, is_remote
 from ._table import FOOTER_SIZE, TABLE_MAGIC, read_table
 from ._wire import FIXED32, FIXED64, LEN, VARINT, iter_fields, signed64
 
@@ -118,7 +127,7 @@ class _Tensor:
     dtype: int
     shape: tuple[int, ...]
     slices: list[_Slice] = field(default_factory=list)
-    boxes: list[tuple[tuple[int, int], ...]] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
 
 
 def v1_shard_files(pattern: str, fs: FileSystem) -> list[str]:
@@ -188,15 +197,25 @@ class V1Reader:
 
     format = "v1"
 
-    def __init__(self, prefix_or_pattern: str, fs: FileSystem) -> None:
+    def __init__(self, prefix_or_pattern: str, fs: FileSystem, *, readonly: bool = False) -> None:
         self.prefix = prefix_or_pattern
+        self.remote = is_remote(fs)
         self._fs = fs
+        self._readonly = readonly
         self.files = v1_shard_files(prefix_or_pattern, fs)
         self._tables: list[dict[bytes, bytes]] = []
         self._tensors: dict[str, _Tensor] = {}
         for shard, path in enumerate(self.files):
             self._load_shard(shard, path)
-        self._keys = sorted(self._tensors, key=lambda k: k.encode("utf-8", "surrogateescape"))
+        for key, t in self._tensors.items():  # TF refuses overlaps on open, as here
+            i = find_overlap(t.boxes)
+            if i is not None:
+                raise CorruptCheckpointError(
+                    f"overlapping slices: {t.slices[i].extents}",
+                    path=self.files[t.slices[i].shard],
+                    key=key,
+                )
+        self._keys = sorted(self._tensors, key=encode_key)
 
     # -- opening --------------------------------------------------------------------------
 
@@ -247,7 +266,11 @@ class V1Reader:
             if f == 1 and wt == LEN:
                 self._register(shard, toc, v, end)
             elif f == 2 and wt == LEN:
-                _check_versions(toc, v, end)
+                check_versions(
+                    decode_versions(toc, v, end),
+                    current=CHECKPOINT_VERSION,
+                    min_producer=CHECKPOINT_VERSION_MIN_PRODUCER,
+                )
 
     def _register(self, shard: int, buf: bytes, pos: int, end: int) -> None:
         """One SavedSliceMeta: a tensor and the slices of it this shard holds."""
@@ -260,11 +283,11 @@ class V1Reader:
             if f == 1 and wt == LEN:
                 name = bytes(buf[v:fend])
             elif f == 2 and wt == LEN:
-                unknown_rank = _decode_shape(buf, v, fend, dims) or unknown_rank
+                unknown_rank = decode_shape(buf, v, fend, dims) or unknown_rank
             elif f == 3 and wt == VARINT:
                 dtype = signed64(v)
             elif f == 4 and wt == LEN:
-                slices.append(_decode_slice(buf, v, fend))
+                slices.append(decode_slice(buf, v, fend))
         key = decode_key(name)
         shape = tuple(dims)
         try:
@@ -285,13 +308,12 @@ class V1Reader:
                 f"{dtype_from_enum(dtype).name}",
                 key=key,
             )
-        for extents in slices:
-            box = _slice_box(extents, shape, key)
-            for other in t.boxes:
-                if all(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in zip(box, other)):
-                    raise CorruptCheckpointError(f"overlapping slices: {extents}", key=key)
-            t.boxes.append(box)
-            t.slices.append(_Slice(extents, shard))
+        try:
+            for extents in slices:
+                t.boxes.append(slice_box(extents, shape))
+                t.slices.append(_Slice(extents, shard))
+        except CheckpointError as e:
+            raise _with_context(e, path=None, key=key) from None
 
     # -- metadata -------------------------------------------------------------------------
 
@@ -321,20 +343,43 @@ class V1Reader:
         t = self._tensor(key)
         path = self.files[t.slices[0].shard] if t.slices else self.prefix
         try:
-            return self._assemble(key, t)
+            arr = self._assemble(key, t)
         except CheckpointError as e:
             raise _with_context(e, path=path, key=key) from None
+        if self._readonly:
+            arr.flags.writeable = False
+        elif not arr.flags.writeable:  # a view of the table's bytes: the caller gets a copy
+            arr = arr.copy()
+        return arr
 
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         # The values live inside protobuf messages in the table; there is nothing to skip.
         return self.read(key)[start:stop]
 
-    def verify(self) -> int:
-        for key in self._keys:
-            dt = dtype_from_enum(self._tensors[key].dtype)
-            if dt.enum in _FIELD_OF:
-                self.read(key)
-        return len(self._keys)
+    def infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
+        return [
+            (k, dtype_from_enum(self._tensors[k].dtype), self._tensors[k].shape) for k in self._keys
+        ]
+
+    def stored_size(self, key: str) -> int:
+        """Bytes of the tensor's serialized slices in the tables (values are stored inside
+        TensorProtos there, not in data files of their own)."""
+        t = self._tensor(key)
+        name = encode_key(key)
+        return sum(
+            len(self._tables[s.shard].get(encode_slice_key(name, s.extents), b""))
+            for s in t.slices
+            if s.shard < len(self._tables)
+        )
+
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]:
+        """None to fetch ahead: V1 values are read out of tables already in memory."""
+        return []
+
+    def verify_tensor(self, key: str) -> None:
+        """Check one tensor's table blocks and values (dtypes V1 cannot hold are listed only)."""
+        if dtype_from_enum(self._tensor(key).dtype).enum in _FIELD_OF:
+            self.read(key)
 
     def close(self) -> None:
         self._tables.clear()
@@ -348,20 +393,14 @@ class V1Reader:
                 f"dtype {dt.name} is not readable from a V1 checkpoint (TF's V1 format stores "
                 f"only numeric, bool and string tensors)"
             )
-        n = check_shape(t.shape)
-        covered = sum(check_shape(tuple(b - a for a, b in box)) for box in t.boxes)
-        if covered != n:
-            raise CorruptCheckpointError(
-                f"does not have sufficient slices for partitioned tensor: slices cover "
-                f"{covered} of {n} elements"
-            )
+        check_coverage(t.shape, t.boxes)  # no overlaps: checked on open
         if len(self._tables) != len(self.files):
             raise ValueError("the checkpoint reader is closed")  # a caller error, not the file's
-        name = key.encode("utf-8", "surrogateescape")
+        name = encode_key(key)
         # Decode (and count-check) every slice before allocating the whole tensor.
         parts: list[tuple[tuple[slice, ...], np.ndarray[Any, Any]]] = []
         for s, box in zip(t.slices, t.boxes):
-            shape = tuple(b - a for a, b in box)
+            shape = box_shape(box)
             raw = self._tables[s.shard].get(encode_slice_key(name, s.extents))
             if raw is None:
                 raise CorruptCheckpointError(
@@ -372,63 +411,13 @@ class V1Reader:
                 values = _slice_values(raw, dt, check_shape(shape))
             except CheckpointError as e:
                 raise _with_context(e, path=self.files[s.shard]) from None
-            parts.append((tuple(slice(a, b) for a, b in box), values.reshape(shape)))
+            parts.append((box_region(box), values.reshape(shape)))
         if len(parts) == 1:
             return parts[0][1].reshape(t.shape)
         out = np.empty(t.shape, dt.numpy_dtype)
         for region, values in parts:
             out[region] = values
         return out
-
-
-def _check_versions(buf: bytes, pos: int, end: int) -> None:
-    """TF's CheckVersions for checkpoints: consumer 1, min producer 0."""
-    producer = min_consumer = 0
-    bad: list[int] = []
-    for f, wt, v, fend in iter_fields(buf, pos, end):
-        if f == 1 and wt == VARINT:
-            producer = signed64(v)
-        elif f == 2 and wt == VARINT:
-            min_consumer = signed64(v)
-        elif f == 3 and wt == VARINT:
-            bad.append(signed64(v))
-        elif f == 3 and wt == LEN:
-            bad.extend(int(x) for x in _varints(buf, v, fend).view(np.int64))
-    if producer < CHECKPOINT_VERSION_MIN_PRODUCER:
-        raise UnsupportedCheckpointError(
-            f"checkpoint producer version {producer} below min producer "
-            f"{CHECKPOINT_VERSION_MIN_PRODUCER}"
-        )
-    if min_consumer > CHECKPOINT_VERSION:
-        raise UnsupportedCheckpointError(
-            f"checkpoint min consumer version {min_consumer} above current version "
-            f"{CHECKPOINT_VERSION}; written by a newer TensorFlow"
-        )
-    if CHECKPOINT_VERSION in bad:
-        raise UnsupportedCheckpointError(
-            f"checkpoint disallows consumer version {CHECKPOINT_VERSION}"
-        )
-
-
-def _slice_box(
-    extents: list[Extent], shape: tuple[int, ...], key: str
-) -> tuple[tuple[int, int], ...]:
-    if len(extents) != len(shape):
-        raise CorruptCheckpointError(
-            f"slice {extents} has rank {len(extents)}, tensor has rank {len(shape)}", key=key
-        )
-    box = []
-    for (start, length), dim in zip(extents, shape):
-        if length < 0:
-            if start != 0:
-                raise CorruptCheckpointError(f"slice {extents} is malformed", key=key)
-            start, length = 0, dim
-        if start < 0 or start > dim or length > dim - start:
-            raise CorruptCheckpointError(
-                f"slice {extents} lies outside shape {list(shape)}", key=key
-            )
-        box.append((start, start + length))
-    return tuple(box)
 
 
 def _slice_values(raw: bytes, dt: DType, n: int) -> np.ndarray[Any, Any]:
@@ -538,7 +527,7 @@ def _varint_values(buf: bytes, chunks: list[tuple[int, int, int]]) -> np.ndarray
             if loose:
                 parts.append(np.array(loose, np.uint64))
                 loose = []
-            parts.append(_varints(buf, v, end))
+            parts.append(decode_varints(buf, v, end, what="packed varint")[0])
         elif wt == VARINT:
             loose.append(v)
         else:
@@ -548,30 +537,3 @@ def _varint_values(buf: bytes, chunks: list[tuple[int, int, int]]) -> np.ndarray
     if len(parts) == 1:
         return parts[0]
     return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
-
-
-def _varints(buf: bytes, start: int, end: int) -> np.ndarray[Any, Any]:
-    """Every varint in buf[start:end] as uint64, in a few vectorized passes."""
-    a = np.frombuffer(buf, np.uint8, count=end - start, offset=start)
-    if len(a) == 0:
-        return np.zeros(0, np.uint64)
-    if a[-1] & 0x80:
-        raise CorruptCheckpointError("packed varint field ends inside a varint")
-    ends = np.flatnonzero(a < 0x80)
-    starts = np.empty(len(ends), np.int64)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    widths = ends - starts + 1
-    widest = int(widths.max())
-    if widest == 1:
-        return a.astype(np.uint64)
-    if widest > 10:
-        raise CorruptCheckpointError("varint longer than 10 bytes in a packed field")
-    values = np.zeros(len(ends), np.uint64)
-    for k in range(widest):
-        sel = widths > k
-        byte = a[starts[sel] + k].astype(np.uint64) & np.uint64(0x7F)
-        if k == 9 and bool((byte > 1).any()):
-            raise CorruptCheckpointError("varint in a packed field does not fit in 64 bits")
-        values[sel] |= byte << np.uint64(7 * k)
-    return values

@@ -5,18 +5,24 @@ same order of SaveV2 arguments), so memory holds one tensor at a time plus the s
 The CRC is computed over the very buffer handed to `write`, never a second copy of it.
 
 Atomicity follows TF's BundleWriter, made durable (each file an `_storage.AtomicFile`):
-  1. data   -> `P.data-00000-of-00001.tempstate<random u64>` (created exclusively)
+  1. data   -> `P.data-<shard>-of-<shards so far>.tempstate<random u64>` per shard
   2. index  -> `P.index.tempstate<random u64>`, built from the sorted entries
-  3. fsync both; if an older `P.index` exists, remove it first, so an old index never sits
-     beside new data; rename data, then index; fsync the directory.
+  3. fsync all; if an older `P.index` exists, remove it first, so an old index never sits
+     beside new data; rename the data files, then the index; fsync the directory.
 A checkpoint "exists" exactly when `P.index` does, and `P.index` only ever appears after its
 data is complete and durable. On any error the temporary files are deleted.
+
+Several data files (`new_shard`, `write_shards`) give what TF's sharded save gives: each shard
+written as its own SaveV2 would write it, then the indexes merged as MergeV2Checkpoints merges
+them: entries keep their shard's offsets and get its number as `shard_id`; a partitioned
+tensor's full entry lists its slices in shard order and takes the number of the first shard
+holding one of them; the header counts the shards.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, BinaryIO
 
@@ -25,13 +31,21 @@ import numpy as np
 from ._bundle import Entry, Extent, Header, check_shape, encode_entry, encode_header
 from ._coding import crc32c, mask_crc
 from ._dtypes import DType, dtype_of_array
-from ._naming import data_filename, encode_key, index_filename
+from ._naming import INDEX_SUFFIX, data_file_prefix, data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
+from ._sharding import (
+    CheckpointOptions,
+    Shard,
+    ShardableTensor,
+    parse_shape_and_slice,
+    shard_tensors,
+)
+from ._slices import SliceSet, box_shape, slice_box
 from ._storage import AtomicFile, fsync_dir
 from ._table import build_table
 from ._tensor_codec import encode_fixed, encode_strings
 
-__all__ = ["BundleWriter", "save", "to_array"]
+__all__ = ["BundleWriter", "save", "to_array", "write_shards", "write_tensors"]
 
 # Small tensors are gathered in this buffer; a tensor larger than it is handed to the kernel
 # directly from the array's memory (BufferedWriter bypasses its buffer then), so big tensors
@@ -168,21 +182,61 @@ class BundleWriter:
         self.prefix = os.fspath(prefix)
         if not os.path.basename(self.prefix):
             raise ValueError(f"checkpoint prefix {self.prefix!r} names a directory, not a file")
+        base = data_file_prefix(self.prefix) or (
+            self.prefix[: -len(INDEX_SUFFIX)] if self.prefix.endswith(INDEX_SUFFIX) else None
+        )
+        if base is not None:
+            raise ValueError(
+                f"checkpoint prefix {self.prefix!r} names one of a checkpoint's files; pass the "
+                f"prefix without the suffix: {base!r}"
+            )
         self._fsync = fsync
         self._index: AtomicFile | None = None
+        self._datas: list[AtomicFile] = []  # one per shard, the last one being written
+        self._f: BinaryIO | None = None
+        self._entries: dict[bytes, Entry] = {}
+        self._full: dict[bytes, tuple[Entry, SliceSet]] = {}
+        self._done = False
+        self._open_shard()
+
+    def _open_shard(self) -> None:
+        i = len(self._datas)
         try:
-            self._data = AtomicFile(
-                data_filename(self.prefix, 0, 1), fsync=fsync, buffering=_WRITE_BUFFER
+            data = AtomicFile(
+                data_filename(self.prefix, i, i + 1), fsync=self._fsync, buffering=_WRITE_BUFFER
             )
         except OSError as e:
+            self.abort()
             raise _saving_error(e, self.prefix) from e
-        self._f: BinaryIO | None = self._data.file
+        self._datas.append(data)
+        self._f = data.file
         self._offset = 0
         self._written_back = 0  # data before this offset has had its writeback started
         self._dropped = 0  # data before this offset was dropped from the page cache
-        self._entries: dict[bytes, Entry] = {}
-        self._full: dict[bytes, tuple[Entry, list[tuple[tuple[int, int], ...]]]] = {}
-        self._done = False
+
+    @property
+    def num_shards(self) -> int:
+        """Data files so far: 1, plus one per `new_shard()`."""
+        return len(self._datas)
+
+    def new_shard(self) -> None:
+        """Finish the current data file; tensors added from now on go to the next one.
+
+        The checkpoint gets one data file per shard (`P.data-0000i-of-0000N`), as TF's
+        sharded saves write it; an empty shard is written as an empty data file.
+        """
+        if self._done or self._f is None:
+            raise ValueError("this BundleWriter is already finished")
+        self._close_data()
+        self._open_shard()
+
+    def _close_data(self) -> None:
+        try:
+            self._datas[-1].close()
+        except OSError as e:
+            self.abort()
+            raise _saving_error(e, self.prefix) from e
+        self._f = None
 
     # -- adding -------------------------------------------------------------------------
 
@@ -196,42 +250,58 @@ class BundleWriter:
         if key in self._entries or key in self._full:
             raise ValueError(f"adding duplicate key: {name!r}")
         arr = to_array(value)
-        if dtype is not None and dtype.numpy_dtype != arr.dtype.newbyteorder("<"):
+        self._entries[key] = self._write(arr, self._check_dtype(name, arr, dtype))
+
+    @staticmethod
+    def _check_dtype(name: str, arr: np.ndarray[Any, Any], dtype: DType | None) -> DType:
+        if dtype is None:
+            return dtype_of_array(arr)
+        if dtype.numpy_dtype != arr.dtype.newbyteorder("<"):
             raise ValueError(f"{name!r}: a {arr.dtype} array cannot be stored as {dtype.name}")
-        self._entries[key] = self._write(arr, dtype)
+        return dtype
 
     def add_slice(
-        self, name: str, full_shape: Sequence[int], slice_spec: object, value: object
+        self,
+        name: str,
+        full_shape: Sequence[int],
+        slice_spec: object,
+        value: object,
+        *,
+        dtype: DType | None = None,
     ) -> None:
         """Add one slice of a partitioned tensor of `full_shape`; TF reads the whole back.
 
         `slice_spec` is TF's slice string (``"0,2:-"``: start,length per dimension, ``-`` for
         all of it) or a sequence of (start, length) pairs, ``None`` or `slice` objects.
+        `dtype` as in `add`.
         """
         key = self._check_name(name)
         shape = tuple(int(d) for d in full_shape)
         check_shape(shape)
         extents = parse_slice_spec(slice_spec, shape)
         arr = to_array(value)
-        box = tuple((s, s + (d if n < 0 else n)) for (s, n), d in zip(extents, shape))
-        slice_shape = tuple(b - a for a, b in box)
+        box = slice_box(extents, shape)
+        slice_shape = box_shape(box)
         if arr.shape != slice_shape:
             raise ValueError(f"value of shape {arr.shape} does not match slice shape {slice_shape}")
         if all(n < 0 for _, n in extents) or slice_shape == shape:
-            self.add(name, arr)
+            self.add(name, arr, dtype=dtype)
             return
         if key in self._entries:
             raise ValueError(f"adding duplicate key: {name!r}")
-        dt = dtype_of_array(arr)
-        full, boxes = self._full.setdefault(key, (Entry(dtype=dt.enum, shape=shape), []))
+        dt = self._check_dtype(name, arr, dtype)
+        # A full entry belongs to the first shard holding one of its slices (as TF merges).
+        full, boxes = self._full.setdefault(
+            key,
+            (Entry(dtype=dt.enum, shape=shape, shard_id=self.num_shards - 1), SliceSet(len(shape))),
+        )
         if full.dtype != dt.enum or full.shape != shape:
             raise ValueError(f"slices of {name!r} disagree on dtype or full shape")
-        for other in boxes:
-            if all(a0 < b1 and b0 < a1 for (a0, a1), (b0, b1) in zip(box, other)):
-                raise ValueError(f"slice {slice_spec!r} of {name!r} overlaps an earlier slice")
-        self._entries[encode_slice_key(key, extents)] = self._write(arr)
+        if boxes.overlaps(box):
+            raise ValueError(f"slice {slice_spec!r} of {name!r} overlaps an earlier slice")
+        self._entries[encode_slice_key(key, extents)] = self._write(arr, dt)
         full.slices.append(extents)
-        boxes.append(box)
+        boxes.add(box)
 
     def _check_name(self, name: str) -> bytes:
         if self._done or self._f is None:
@@ -244,9 +314,8 @@ class BundleWriter:
             raise ValueError("names starting with NUL are reserved for slice keys")
         return encode_key(name)
 
-    def _write(self, arr: np.ndarray[Any, Any], dtype: DType | None = None) -> Entry:
+    def _write(self, arr: np.ndarray[Any, Any], dt: DType) -> Entry:
         assert self._f is not None
-        dt: DType = dtype_of_array(arr) if dtype is None else dtype
         try:
             if dt.name == "string":
                 payload, crc = encode_strings(arr.reshape(-1).tolist())
@@ -261,7 +330,14 @@ class BundleWriter:
             # Disk full, I/O error: the half-written temp file is of no use to anyone.
             self.abort()
             raise _saving_error(e, self.prefix) from e
-        entry = Entry(dtype=dt.enum, shape=arr.shape, offset=self._offset, size=size, crc32c=crc)
+        entry = Entry(
+            dtype=dt.enum,
+            shape=arr.shape,
+            shard_id=self.num_shards - 1,
+            offset=self._offset,
+            size=size,
+            crc32c=crc,
+        )
         self._offset += size
         if self._fsync and self._offset - self._written_back >= _WRITEBACK_CHUNK:
             self._start_writeback()
@@ -298,24 +374,26 @@ class BundleWriter:
             return self.prefix
         if self._f is None:
             raise ValueError("this BundleWriter was aborted")
+        self._close_data()
+        n = self.num_shards
         try:
-            self._data.close()
-            self._f = None
-            items = [(b"", encode_header(Header()))]
+            items = [(b"", encode_header(Header(num_shards=n)))]
             merged = {k: encode_entry(e) for k, e in self._entries.items()}
             merged.update((k, encode_entry(full)) for k, (full, _) in self._full.items())
             items += sorted(merged.items())
             index = build_table(items)
             index_path = index_filename(self.prefix)
-            self._index = AtomicFile(index_path, fsync=self._fsync)
-            self._index.file.write(index)
-            self._index.close()
+            self._index = index_file = AtomicFile(index_path, fsync=self._fsync)
+            index_file.file.write(index)
+            index_file.close()
             if os.path.lexists(index_path):
                 os.unlink(index_path)
-            self._data.publish()
-            self._index.publish()
+            for i, data in enumerate(self._datas):
+                data.path = data_filename(self.prefix, i, n)  # the shard count is final now
+                data.publish()
+            index_file.publish()
             if self._fsync:
-                fsync_dir(self._data.directory)
+                fsync_dir(index_file.directory)
         except BaseException as e:
             self.abort()
             if isinstance(e, OSError):
@@ -327,7 +405,8 @@ class BundleWriter:
     def abort(self) -> None:
         """Stop and delete the temporary files; nothing is left that looks like a checkpoint."""
         self._f = None
-        self._data.discard()
+        for data in self._datas:
+            data.discard()
         if self._index is not None:
             self._index.discard()
         self._done = True
@@ -364,18 +443,76 @@ def _saving_error(err: OSError, prefix: str) -> OSError:
     )
 
 
+def write_shards(
+    prefix: str | os.PathLike[str],
+    shards: Sequence[Mapping[str, Mapping[str, object]]],
+    *,
+    dtypes: Mapping[str, DType] | None = None,
+    fsync: bool = True,
+) -> str:
+    """Write a checkpoint with one data file per shard, as TF's sharded save writes it.
+
+    `shards` is what a `ShardingCallback` returns: per data file, ``{key: {slice spec:
+    value}}`` (spec ``""`` for a whole tensor, else TF's ``"4 6 0,2:0,6"``), in file order and
+    write order. `dtypes` names the TF dtype of keys NumPy cannot tell apart (qint8).
+    Returns the prefix.
+    """
+    with BundleWriter(prefix, fsync=fsync) as w:
+        for i, shard in enumerate(shards):
+            if i:
+                w.new_shard()
+            for key, slices in shard.items():
+                dt = dtypes.get(key) if dtypes else None
+                for spec, value in slices.items():
+                    spec = spec.strip()
+                    if not spec:
+                        w.add(key, value, dtype=dt)
+                        continue
+                    full_shape, extents = parse_shape_and_slice(spec)
+                    w.add_slice(key, full_shape, extents, value, dtype=dt)
+    return w.prefix
+
+
+def write_tensors(
+    prefix: str | os.PathLike[str],
+    tensors: Iterable[tuple[str, object]],
+    *,
+    options: CheckpointOptions | None = None,
+    dtypes: Mapping[str, DType] | None = None,
+    fsync: bool = True,
+) -> str:
+    """Write `(key, value)` pairs in order, sharded by `options.experimental_sharding_callback`
+    when one is given (one data file otherwise, streamed). Returns the prefix."""
+    callback = None if options is None else options.experimental_sharding_callback
+    if callback is None:
+        with BundleWriter(prefix, fsync=fsync) as w:
+            for key, value in tensors:
+                w.add(key, value, dtype=dtypes.get(key) if dtypes else None)
+        return w.prefix
+    shardable = []
+    for key, value in tensors:
+        arr = to_array(value)
+        dt = BundleWriter._check_dtype(key, arr, dtypes.get(key) if dtypes else None)
+        shardable.append(ShardableTensor(arr, dt, tuple(arr.shape), "", key))
+    plan: list[Shard] = shard_tensors(shardable, callback)
+    return write_shards(prefix, plan, dtypes=dtypes, fsync=fsync)
+
+
 def save(
-    prefix: str | os.PathLike[str], tensors: Mapping[str, object], *, fsync: bool = True
+    prefix: str | os.PathLike[str],
+    tensors: Mapping[str, object],
+    *,
+    fsync: bool = True,
+    options: CheckpointOptions | None = None,
 ) -> str:
     """Write a name-based checkpoint at `prefix` from a mapping of names to values.
 
     Given the same tensors in the same order, `prefix.index` and `prefix.data-00000-of-00001`
-    are byte-identical to what TensorFlow's SaveV2 writes. Returns the prefix.
+    are byte-identical to what TensorFlow's SaveV2 writes. With `options` carrying a sharding
+    callback (`MaxShardSizePolicy`), the data files are split as TF splits them. Returns the
+    prefix.
 
     Example:
         tfckpt_lite.save("out/model", {"w": np.ones((2, 3), np.float32), "step": 7})
     """
-    with BundleWriter(prefix, fsync=fsync) as w:
-        for name, value in tensors.items():
-            w.add(name, value)
-    return w.prefix
+    return write_tensors(prefix, tensors.items(), options=options, fsync=fsync)

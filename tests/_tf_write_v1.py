@@ -1,7 +1,7 @@
 """Run under TensorFlow, in a subprocess of tests/test_tf_v1.py: write V1 checkpoints with
 `tf.compat.v1.train.Saver(write_version=SaverDef.V1)` and record what TF's own reader gives.
 
-    python _issue6_tf_v1_gen.py OUT_DIR SEED
+    python _tf_write_v1.py OUT_DIR SEED
 
 writes `OUT_DIR/single/model.ckpt` (one file) and `OUT_DIR/sharded/model.ckpt-0000{0,1}-of-00002`
 (`sharded=True`, variables spread over two CPU devices), then prints JSON:

@@ -5,8 +5,11 @@ its values are kept as raw bytes; an entry is parsed the first time its key is a
 Data shards are opened (memory-mapped) only when a tensor in them is read. For each tensor
 everything the index claims is validated against the shard before NumPy sees a byte: shape,
 dtype, size = elements x itemsize, offset + size within the file, then the CRC over the file
-bytes, and only then a zero-copy `frombuffer` view (or a copy when the data must be byte
-swapped or is misaligned for its dtype).
+bytes, and only then a `frombuffer` array over the source's private bytes for this call
+(`read_private`: a copy-on-write mapping of the tensor, or a copy), or a copy when the data
+must be byte swapped or is misaligned for its dtype. Every array returned is writable and
+private, as TensorFlow's are; with ``readonly=True`` arrays are instead read-only views of the
+shard's one shared mapping (`Source.read`), the fastest way to scan a checkpoint.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import numpy as np
 
 from ._bundle import (
     Entry,
-    Extent,
     Info,
     check_header,
     check_shape,
@@ -38,7 +40,8 @@ from ._errors import (
 from ._gcpause import gc_paused
 from ._naming import data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
-from ._storage import FileSystem, Source
+from ._slices import Box, box_region, box_shape, check_coverage, check_no_overlap, slice_box
+from ._storage import FileSystem, Source, is_remote, read_private
 from ._table import read_table
 from ._tensor_codec import decode_strings, decode_variants
 
@@ -50,10 +53,12 @@ class BundleReader:
 
     format = "v2"
 
-    def __init__(self, prefix: str, fs: FileSystem) -> None:
+    def __init__(self, prefix: str, fs: FileSystem, *, readonly: bool = False) -> None:
         self.prefix = prefix
         self.index_path = index_filename(prefix)
+        self.remote = is_remote(fs)
         self._fs = fs
+        self._readonly = readonly
         raw = fs.read_bytes(self.index_path)
         with gc_paused():
             self._open_index(raw)
@@ -78,7 +83,7 @@ class BundleReader:
         while first < len(items) and items[first][0][:1] == b"\x00":
             first += 1
         self._slice_raw: dict[bytes, bytes] = dict(items[1:first])
-        self._raw: dict[str, bytes] = {
+        self._raw: dict[str, bytes] = {  # _naming.decode_key, inlined in this hot loop
             k.decode("utf-8", "surrogateescape"): v for k, v in items[first:]
         }
         self._entries: dict[str, Entry] = {}
@@ -144,13 +149,18 @@ class BundleReader:
     # -- values ---------------------------------------------------------------------------
 
     def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]:
+        """The value of `key`: a writable array of its own (read-only with ``readonly``)."""
         e = self.entry(key)
         try:
             if e.slices:
-                return self._assemble(key, e, verify)
-            return self._read_plain(e, e.shape, verify)
+                arr = self._assemble(key, e, verify)
+            else:
+                arr = self._read_plain(e, e.shape, verify, private=not self._readonly)
         except CheckpointError as err:
             raise _with_context(err, path=self.index_path, key=key) from None
+        if self._readonly:
+            arr.flags.writeable = False
+        return arr
 
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         """Rows [start, stop) of the leading axis, reading only their bytes where possible.
@@ -165,12 +175,36 @@ class BundleReader:
             self._check_plain(e, e.shape)
             row = check_shape(e.shape[1:]) * dt.itemsize
             src = self._source(e.shard_id)
-            buf = src.read(e.offset + start * row, (stop - start) * row)
+            offset, length = e.offset + start * row, (stop - start) * row
+            buf = src.read(offset, length) if self._readonly else read_private(src, offset, length)
             assert dt.numpy_dtype is not None
             arr = np.frombuffer(buf, dt.numpy_dtype)
+            if not arr.flags.aligned:
+                arr = arr.copy()
+            if self._readonly:
+                arr.flags.writeable = False
             return arr.reshape((stop - start, *e.shape[1:]))
         except CheckpointError as err:
             raise _with_context(err, path=self.index_path, key=key) from None
+
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]:
+        """The (data file, offset, size) ranges reading `key` touches, for reading ahead.
+
+        An entry that does not decode gives none: its read reports the error, with context.
+        """
+        try:
+            e = self.entry(key)
+            parts = [e]
+            if e.slices:
+                name = encode_key(key)
+                parts = [decode_entry(self._slice_raw[encode_slice_key(name, x)]) for x in e.slices]
+            return [
+                (self._source(p.shard_id), p.offset, p.size)
+                for p in parts
+                if p.size > 0 and 0 <= p.shard_id < self.header.num_shards
+            ]
+        except (CheckpointError, KeyError):
+            return []
 
     def read_variant_protos(self, key: str, *, verify: bool = True) -> list[bytes]:
         e = self.entry(key)
@@ -188,17 +222,28 @@ class BundleReader:
             # The index was read and checked whole; what fails here is the shard's bytes.
             raise _with_context(err, path=src.path, key=key) from None
 
-    def verify(self) -> int:
-        """Read every tensor with checksums on; return how many were checked."""
-        for key in self._raw:
-            e = self.entry(key)
-            if e.dtype_info.name == "variant" and not e.slices:
-                self.read_variant_protos(key)
-            elif e.dtype_info.name in ("resource",):
-                continue
-            else:
-                self.read(key, verify=True)
-        return len(self._raw)
+    def stored_size(self, key: str) -> int:
+        """Bytes of the tensor's value in the data files (its slices' for a partitioned one)."""
+        e = self.entry(key)
+        if not e.slices:
+            return e.size
+        name = encode_key(key)
+        total = 0
+        try:
+            for extents in e.slices:
+                raw = self._slice_raw.get(encode_slice_key(name, extents))
+                total += decode_entry(raw).size if raw is not None else 0
+        except CheckpointError as err:
+            raise _with_context(err, path=self.index_path, key=key) from None
+        return total
+
+    def verify_tensor(self, key: str) -> None:
+        """Check one tensor's checksum (a DT_VARIANT's too; a DT_RESOURCE has no value)."""
+        e = self.entry(key)
+        if e.dtype_info.name == "variant" and not e.slices:
+            self.read_variant_protos(key)
+        elif e.dtype_info.name != "resource":
+            self.read(key, verify=True)
 
     def close(self) -> None:
         for src in self._sources.values():
@@ -257,11 +302,21 @@ class BundleReader:
             )
         return n
 
-    def _read_plain(self, e: Entry, shape: tuple[int, ...], verify: bool) -> np.ndarray[Any, Any]:
+    def _read_plain(
+        self, e: Entry, shape: tuple[int, ...], verify: bool, *, private: bool
+    ) -> np.ndarray[Any, Any]:
+        """One stored tensor. `private`: the array is a view of bytes read for this call alone
+        (what callers get); else it may view shared read-only memory (to be copied from)."""
         n = self._check_plain(e, shape)
         dt = e.dtype_info
         src = self._source(e.shard_id)
-        buf = src.read(e.offset, e.size)
+        np_dtype = dt.numpy_dtype
+        swap = self.header.big_endian and dt.swap_width > 1
+        # Byte-swapped, misaligned and string values are decoded into new arrays: no need for
+        # private bytes then.
+        owned = private and dt.is_fixed_size and n > 0 and not swap
+        owned = owned and np_dtype is not None and e.offset % np_dtype.alignment == 0
+        buf = read_private(src, e.offset, e.size) if owned else src.read(e.offset, e.size)
         if not dt.is_fixed_size:
             try:
                 strings = decode_strings(
@@ -280,33 +335,31 @@ class BundleReader:
                     f"restored bytes {actual:08d}",
                     path=src.path,
                 )
-        np_dtype = dt.numpy_dtype
         assert np_dtype is not None
         if n == 0:
             return np.zeros(shape, np_dtype)
-        if self.header.big_endian and dt.swap_width > 1:
+        if swap:
             w = dt.swap_width
             swapped = np.frombuffer(buf, np.dtype(f">u{w}")).astype(f"<u{w}")
             return swapped.view(np_dtype).reshape(shape)
         arr = np.frombuffer(buf, np_dtype, count=n)
-        if not arr.flags.aligned:
+        if not arr.flags.aligned or (private and not owned):
             arr = arr.copy()
         return arr.reshape(shape)
 
     def _assemble(self, key: str, e: Entry, verify: bool) -> np.ndarray[Any, Any]:
         """A partitioned tensor, put together from its slice entries."""
         dt = e.dtype_info
-        n = check_shape(e.shape)
         if dt.numpy_dtype is None:
             self._check_plain(e, e.shape)
         _check_numpy_shape(e.shape, dt)
         name = encode_key(key)
         parts: list[tuple[tuple[slice, ...], Entry, tuple[int, ...]]] = []
-        covered = 0
+        boxes: list[Box] = []
         for extents in e.slices:
-            box = _slice_box(extents, e.shape)
-            shape = tuple(b - a for a, b in box)
-            covered += check_shape(shape)
+            box = slice_box(extents, e.shape)
+            shape = box_shape(box)
+            boxes.append(box)
             raw = self._slice_raw.get(encode_slice_key(name, extents))
             if raw is None:
                 raise CorruptCheckpointError(f"slice {extents} is listed but has no entry")
@@ -317,26 +370,15 @@ class BundleReader:
                     f"expected {dt.name}{list(shape)}"
                 )
             self._check_plain(se, shape)
-            parts.append((tuple(slice(a, b) for a, b in box), se, shape))
-        if covered < n:
-            raise CorruptCheckpointError(
-                f"does not have sufficient slices for partitioned tensor: slices cover "
-                f"{covered} of {n} elements"
-            )
-        # In-bounds slices whose sizes add up to at least the tensor's tile it exactly iff no
-        # element is claimed twice. A one-byte-per-element mask finds that in O(n) (comparing
-        # slices pairwise was O(k^2): minutes for 50,000 slices in a 1.5 MB index); n is at
-        # most `covered`, which the slices' data in the shards has already vouched for.
-        claimed = np.zeros(e.shape, np.bool_)
-        for region, _, _ in parts:
-            if claimed[region].any():
-                extents = [(r.start, r.stop - r.start) for r in region]
-                raise CorruptCheckpointError(f"overlapping slices: {extents} overlaps another")
-            claimed[region] = True
+            parts.append((box_region(box), se, shape))
+        # The slices' data in the shards has vouched for their sizes: the checks' memory is
+        # bounded by the data files.
+        check_coverage(e.shape, boxes)
+        check_no_overlap(boxes)
         assert dt.numpy_dtype is not None
         out = np.empty(e.shape, dt.numpy_dtype)
         for region, se, shape in parts:
-            out[region] = self._read_plain(se, shape, verify)
+            out[region] = self._read_plain(se, shape, verify, private=False)
         return out
 
 
@@ -351,18 +393,3 @@ def _check_numpy_shape(shape: tuple[int, ...], dt: DType) -> None:
         raise UnsupportedCheckpointError(
             f"shape {list(shape)} of {dt.name} is valid for TensorFlow but too large for NumPy"
         )
-
-
-def _slice_box(extents: list[Extent], shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
-    if len(extents) != len(shape):
-        raise CorruptCheckpointError(
-            f"slice {extents} has rank {len(extents)}, tensor has rank {len(shape)}"
-        )
-    box = []
-    for (start, length), dim in zip(extents, shape):
-        if length < 0:
-            start, length = 0, dim
-        if start < 0 or start + length > dim:
-            raise CorruptCheckpointError(f"slice {extents} lies outside shape {list(shape)}")
-        box.append((start, start + length))
-    return tuple(box)

@@ -1,0 +1,111 @@
+"""The issue-12 oracle, run by the test suite in a separate venv with TensorFlow 2.21 and
+transformers 4.57 (the last release with ``load_tf_weights_in_<model>``):
+
+    $TFCKPT_ORACLE_PYTHON tests/_port_oracle.py OUT_DIR CASE [CASE ...]
+
+For each case of tests/port_cases: TF writes a random checkpoint with the release's exact
+names, shapes and dtypes (``tf.compat.v1`` variables + ``Saver``, like the releases) at
+``OUT_DIR/CASE/model.ckpt``; then transformers 4.57 builds the model, sets every
+floating-point entry to NaN, runs its own loader on the checkpoint, and saves to
+``OUT_DIR/CASE/oracle.safetensors`` every entry the loader filled (no NaN left), the forward
+inputs (``__in__/NAME``) and outputs (``__out__/NAME``). Does not import tfckpt_lite.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+
+def _value(rng: np.random.Generator, name: str, shape: tuple[int, ...], dtype: str) -> Any:
+    if dtype.startswith("int"):
+        return np.asarray(rng.integers(0, 1000, size=shape), dtype=dtype)
+    x = 0.2 * rng.standard_normal(shape)
+    leaf = name.rsplit("/", 1)[-1]
+    if leaf in ("moving_variance", "variance"):
+        x = np.abs(x) + 0.5
+    elif leaf in ("gamma", "g", "scale"):
+        x = 1.0 + x
+    return x.astype(np.float32)
+
+
+def write_checkpoint(tf: Any, case: Any, prefix: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    graph = tf.Graph()
+    with graph.as_default():
+        var_list = {}
+        for i, (name, shape, dtype) in enumerate(case.variables):
+            init = tf.constant(_value(rng, name, tuple(shape), dtype))
+            if dtype != init.dtype.name:
+                init = tf.cast(init, getattr(tf, dtype))
+            var_list[name] = tf.compat.v1.Variable(init, name=f"v{i}")
+        saver = tf.compat.v1.train.Saver(var_list=var_list)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, str(prefix), write_meta_graph=False, write_state=False)
+
+
+def run_oracle(case: Any, prefix: Path, out: Path, seed: int) -> None:
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+
+    config = transformers.AutoConfig.for_model(case.model_type, **case.config)
+    model = getattr(transformers, case.oracle_class)(config).eval()
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.is_floating_point():
+                t.fill_(float("nan"))
+    module, fn = case.loader.split(":")
+    getattr(importlib.import_module(module), fn)(model, config, str(prefix), **case.loader_kwargs)
+    tensors = {
+        k: v.detach().clone().contiguous()
+        for k, v in model.state_dict().items()
+        if v.is_floating_point() and not torch.isnan(v).any()
+    }
+    if case.outputs:
+        g = torch.Generator().manual_seed(seed)
+        inputs = {}
+        for arg, spec in case.inputs.items():
+            if isinstance(spec, tuple) and spec[0] == "randn":
+                inputs[arg] = torch.randn(*spec[1], generator=g)
+            else:
+                inputs[arg] = torch.tensor(spec)
+        with torch.no_grad():
+            result = model(**inputs)
+        for arg, value in inputs.items():
+            tensors[f"__in__/{arg}"] = value.contiguous()
+        for name in case.outputs:
+            tensors[f"__out__/{name}"] = getattr(result, name).detach().contiguous()
+    save_file(tensors, str(out))
+
+
+def main(argv: list[str]) -> int:
+    import tensorflow as tf
+
+    from tests.port_cases import all_cases
+
+    out_dir, names = Path(argv[0]), argv[1:]
+    cases = all_cases()
+    for name in names:
+        case = cases[name]
+        seed = zlib.crc32(name.encode())
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+        prefix = out_dir / name / "model.ckpt"
+        write_checkpoint(tf, case, prefix, seed)
+        run_oracle(case, prefix, out_dir / name / "oracle.safetensors", seed)
+        print(f"oracle: {name} done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
