@@ -80,7 +80,7 @@ def read_all(side: str, args: dict[str, object]) -> dict[str, object]:
         reader = lib.train.load_checkpoint(prefix)  # type: ignore[attr-defined]
         values = {k: reader.get_tensor(k) for k in sorted(reader.get_variable_to_shape_map())}
     else:
-        values = lib.load(prefix)  # type: ignore[attr-defined]
+        values = lib.load(prefix, readonly=bool(args.get("readonly")))  # type: ignore[attr-defined]
     for v in values.values():
         check += _touch(v)
         nbytes += int(v.nbytes)

@@ -252,9 +252,20 @@ def bench_read(cfg: Config, rows: list[Row], raw: dict[str, Any]) -> None:
 
     if cfg.only & {"2"} or not cfg.only:
         log("2: read everything, checksums verified")
-        res = measure(cfg, "read-all", {"prefix": prefix}, before=lambda: set_cache(cfg, prefix))
+
+        def read_args(side: str, rep: int) -> dict[str, Any]:
+            return {"prefix": prefix, "readonly": side == "ours-readonly"}
+
+        res = measure(
+            cfg,
+            "read-all",
+            read_args,
+            sides=("tf", "ours", "ours-readonly"),
+            before=lambda: set_cache(cfg, prefix),
+        )
         raw["read_all"] = res
         tf_s, ours_s = med(res["tf"], "op_s"), med(res["ours"], "op_s")
+        ro_s = med(res["ours-readonly"], "op_s")
         rows.append(
             Row(
                 f"2. read all {cfg.read_tensors} tensors ({size}), CRC verified, pages touched",
@@ -264,7 +275,9 @@ def bench_read(cfg: Config, rows: list[Row], raw: dict[str, Any]) -> None:
                 ">= 2x",
                 tf_s / ours_s >= 2,
                 f"{nbytes / tf_s / 1e9:.2f} GB/s vs {nbytes / ours_s / 1e9:.2f} GB/s; "
-                f"peak RSS {peak(res['tf']):.0f} vs {peak(res['ours']):.0f} MiB"
+                f"peak RSS {peak(res['tf']):.0f} vs {peak(res['ours']):.0f} MiB; "
+                f"ours with `readonly=True` (shared read-only views): {ro_s:.3f} s, "
+                f"{peak(res['ours-readonly']):.0f} MiB"
                 + ("" if same_check(res) else "; VALUES DIFFER"),
             )
         )

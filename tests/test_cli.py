@@ -262,6 +262,35 @@ def test_bad_names_suggest_close_keys_and_model_paths(
     assert doc["unchanged"] == 0
 
 
+def test_tree_of_a_very_deep_object_graph(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """3,000 objects in a chain (deeper than Python's recursion limit): drawn and printed as
+    JSON, never a RecursionError."""
+    from tfckpt_lite._proto import trackable_object_graph_pb2 as pb
+
+    g = pb.TrackableObjectGraph()
+    n = 3000
+    for i in range(n):
+        node = g.nodes.add()
+        if i < n - 1:
+            node.children.add(node_id=i + 1, local_name="c")
+        else:
+            node.attributes.add(name="VARIABLE_VALUE", checkpoint_key="k")
+    prefix = str(tmp_path / "deep")
+    graph_bytes = np.array(g.SerializeToString(), dtype=object)
+    tfc.save(prefix, {"_CHECKPOINTABLE_OBJECT_GRAPH": graph_bytes, "k": np.ones(2, np.float32)})
+    code, out, _ = run(capsys, "tree", prefix)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == n  # the header, then one line per object
+    assert lines[-1].endswith("└── c  float32[2]  <- k")
+    code, out, _ = run(capsys, "tree", prefix, "--json")  # too deep for json.loads: by text
+    assert code == 0 and out.count('"c": {') == n - 1
+    inner = ['"key": "k",', '"dtype": "float32",', '"shape": [', " 2", "],", '"size": 8']
+    leaf = '"c": {' + "".join("\n" + " " * (n + 1) + x for x in inner) + "\n" + " " * n + "}"
+    assert leaf in out
+
+
 def test_diff(capsys: pytest.CaptureFixture[str], ckpt: str, tmp_path: Path) -> None:
     other = str(tmp_path / "other")
     tfc.save(

@@ -17,7 +17,7 @@ from tfckpt_lite._cli import main
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = ["inspect.md", "convert_to_safetensors.md", "write_for_tf.md", "remote.md",
          "port_to_pytorch.md", "transformers_architectures.md",
-         "inference_prep.md", "saved_model.md"]  # fmt: skip
+         "inference_prep.md", "saved_model.md", "arrays.md"]  # fmt: skip
 NEEDS = {
     "remote.md": ["fsspec"],
     "port_to_pytorch.md": ["torch", "transformers"],

@@ -54,7 +54,11 @@ def test_returned_arrays_outlive_the_reader(tmp_path: Path) -> None:
     with tfc.load_checkpoint(tmp_path / "c") as r:
         x = r["x"]
     assert x.sum() == 999 * 1000 / 2  # still valid after close()
-    assert not x.flags.writeable  # a read-only view of the mapped file, not a copy
+    x += 1  # writable and the caller's own (tests/test_writable.py covers every read path)
+    assert x.sum() == 999 * 1000 / 2 + 1000
+    with tfc.load_checkpoint(tmp_path / "c", readonly=True) as r:
+        y = r["x"]
+    assert not y.flags.writeable and y.sum() == 999 * 1000 / 2  # the opt-in shared view
 
 
 # -- get_slice ---------------------------------------------------------------------------------

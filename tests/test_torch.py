@@ -127,10 +127,11 @@ def test_to_torch_shares_memory_and_keeps_dtypes(torch: Any, tmp_path: Path) -> 
 
 def test_to_torch_from_open_reader_copies_readonly_memory(torch: Any, tmp_path: Path) -> None:
     tfc.save(tmp_path / "c", {"w": rand(4, 4)})
-    with tfc.load_checkpoint(tmp_path / "c") as r:
-        sd = tfc.to_torch(r)
-        sd["w"].add_(1.0)  # must not crash: read-only mappings are copied
-        assert float(sd["w"][0, 0]) == pytest.approx(float(r["w"][0, 0]) + 1)
+    for readonly in (False, True):
+        with tfc.load_checkpoint(tmp_path / "c", readonly=readonly) as r:
+            sd = tfc.to_torch(r)
+            sd["w"].add_(1.0)  # must not crash; a readonly reader's shared views are copied
+            assert float(sd["w"][0, 0]) == pytest.approx(float(r["w"][0, 0]) + 1)
 
 
 def test_to_torch_rules_collisions_and_tf2_names(torch: Any, tmp_path: Path) -> None:

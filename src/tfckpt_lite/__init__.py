@@ -4,8 +4,9 @@
     weights = tfc.load("runs/ckpt-5")                  # dict of NumPy arrays
     tfc.save("out/model", {"w": w, "b": b})            # byte-identical to TF's SaveV2
 
-Everything public is listed in `__all__`, plus two namespaces: `tfckpt_lite.torch` (PyTorch
-porting building blocks) and `tfckpt_lite.transformers`. Modules starting with `_` are private.
+Everything public is listed in `__all__`, plus namespaces: `tfckpt_lite.train` (shaped like
+`tf.train`), `tfckpt_lite.errors` (TF's error names), `tfckpt_lite.torch` (PyTorch porting
+building blocks) and `tfckpt_lite.transformers`. Modules starting with `_` are private.
 """
 
 import importlib
@@ -31,7 +32,7 @@ from ._errors import (
     UnsupportedCheckpointError,
     VerificationError,
 )
-from ._sharding import CheckpointOptions, MaxShardSizePolicy, ShardingCallback
+from ._sharding import CheckpointOptions, MaxShardSizePolicy
 from ._state import CheckpointState, get_checkpoint_state, update_checkpoint_state
 from ._version import __version__
 from ._writer import BundleWriter, save
@@ -92,7 +93,6 @@ __all__ = [
     "DType",
     "MaxShardSizePolicy",
     "NotACheckpointError",
-    "ShardingCallback",
     "TensorNotFoundError",
     "TensorSlicer",
     "UnsupportedCheckpointError",
@@ -110,7 +110,14 @@ __all__ = [
 __all__ += sorted(_MODULE_OF)
 
 
+# Public submodules, imported on first attribute access: `tfckpt_lite.train` (shaped like
+# `tf.train`) and `tfckpt_lite.errors` (TF's error names).
+_SUBMODULES = frozenset({"errors", "train"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tfckpt_lite.{name}")
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'tfckpt_lite' has no attribute {name!r}")

@@ -59,14 +59,16 @@ def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, 
     return fs, path
 
 
-def _open_backend(path: str | os.PathLike[str], fs: Any, use_mmap: bool = True) -> Backend:
+def _open_backend(
+    path: str | os.PathLike[str], fs: Any, use_mmap: bool = True, readonly: bool = False
+) -> Backend:
     fs, spath = _filesystem(os.fspath(path), fs, use_mmap)
     where = resolve(spath, fs)
     if where.format == "v2":
-        return BundleReader(where.prefix, fs)
+        return BundleReader(where.prefix, fs, readonly=readonly)
     from ._v1 import V1Reader  # legacy files are rare: its import is paid when one is opened
 
-    return V1Reader(where.prefix, fs)
+    return V1Reader(where.prefix, fs, readonly=readonly)
 
 
 class TensorSlicer:
@@ -75,7 +77,8 @@ class TensorSlicer:
     TF's checksum covers a tensor's bytes as a whole, so no subset of rows can be checked on its
     own. With ``verify=True`` (the default) the first indexing of a tensor checks its whole CRC32C
     once per reader, streaming over the memory-mapped shard (nothing is copied for aligned
-    fixed-size tensors); it and every later indexing then read only the rows they touch. With
+    fixed-size tensors); it and every later indexing then read only the rows they touch, into
+    a writable array of their own (read-only views with ``readonly=True``). With
     ``verify=False`` only those rows' bytes are ever read (a remote tensor: only their byte
     range is fetched), and damage inside them goes unnoticed.
     """
@@ -131,9 +134,13 @@ class TensorSlicer:
 class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
     """A checkpoint opened for reading: a read-only mapping of tensor keys to NumPy arrays.
 
-    Values are verified against their CRC32C on every read. Fixed-size tensors are zero-copy,
-    read-only views of the memory-mapped data file when alignment allows (copy with
-    ``np.array(x)`` to modify); strings come back as object arrays of ``bytes``.
+    Values are verified against their CRC32C on every read. Every read returns a new, writable
+    array that is the caller's alone, as TensorFlow's ``get_tensor`` does: writing to it never
+    reaches the file, another read, another reader or another process. A large fixed-size
+    tensor is a private copy-on-write mapping of its bytes in the data file (no copy is made;
+    a page is copied in memory only when written), a small one a copy. Strings come back as
+    object arrays of ``bytes``. Opened with ``readonly=True``, arrays are instead read-only
+    views of one shared mapping per data file (``flags.writeable`` is False).
 
     Example:
         with tfckpt_lite.load_checkpoint("runs/ckpt-5") as r:
@@ -326,6 +333,7 @@ def load_checkpoint(
     *,
     filesystem: FileSystem | Any | None = None,
     mmap: bool = True,
+    readonly: bool = False,
 ) -> CheckpointReader:
     """Open a checkpoint for reading.
 
@@ -339,18 +347,24 @@ def load_checkpoint(
         filesystem: where `path` lives: an fsspec filesystem object (e.g.
             ``fsspec.filesystem("s3", anon=True)``) or an object implementing tfckpt-lite's
             `FileSystem` protocol. Default: the local disk, or fsspec for URLs.
-        mmap: local data files are memory-mapped and fixed-size tensors are zero-copy views
-            of the mapping (the default). With ``mmap=False`` every read copies into a new
-            buffer: use it when a data file may be truncated in place while you hold arrays
-            (``cp``/``rsync --inplace`` onto it), which with a mapping ends the process with
-            SIGBUS; a file that shrinks is then reported as `CorruptCheckpointError`.
+        mmap: local data files are memory-mapped (the default): a large fixed-size tensor
+            is a private copy-on-write mapping of its bytes. With ``mmap=False`` every read
+            copies into a new buffer: use it when a data file may be truncated in place while
+            you hold arrays (``cp``/``rsync --inplace`` onto it), which with a mapping ends the
+            process with SIGBUS; a file that shrinks is then reported as
+            `CorruptCheckpointError`.
+        readonly: return read-only arrays (``flags.writeable`` False): fixed-size tensors are
+            then views of one shared private mapping per data file, with no per-read mapping
+            or copy, the fastest way to scan a checkpoint. Reads of the same key share memory;
+            copy (``np.array(x)``) what you want to modify. Default False: every read returns
+            a writable array of its own.
 
     Raises:
         CheckpointNotFoundError: nothing checkpoint-like exists there.
         NotACheckpointError: the file is something else (the message says what).
         CorruptCheckpointError: the index is damaged.
     """
-    return CheckpointReader(_open_backend(path, filesystem, mmap))
+    return CheckpointReader(_open_backend(path, filesystem, mmap, readonly))
 
 
 def load(
@@ -358,13 +372,16 @@ def load(
     *,
     filesystem: FileSystem | Any | None = None,
     mmap: bool = True,
+    readonly: bool = False,
 ) -> dict[str, Any]:
     """Every tensor of a checkpoint as a dict of NumPy arrays (checksums verified).
 
-    Remote checkpoints are fetched in a few large parallel range requests first. `filesystem`
-    and `mmap` are as for `load_checkpoint`.
+    The arrays are writable and the caller's own (see `CheckpointReader`); with
+    ``readonly=True`` they are read-only views of the mapped data files. Remote checkpoints
+    are fetched in a few large parallel range requests first. `filesystem`, `mmap` and
+    `readonly` are as for `load_checkpoint`.
     """
-    with load_checkpoint(path, filesystem=filesystem, mmap=mmap) as r:
+    with load_checkpoint(path, filesystem=filesystem, mmap=mmap, readonly=readonly) as r:
         keys = list(r)
         got = dict(r._values(keys, window=None))
         return {k: got[k] for k in keys}

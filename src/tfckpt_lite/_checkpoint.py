@@ -36,6 +36,7 @@ import numpy as np
 
 from ._api import load_checkpoint
 from ._dtypes import DType
+from ._errors import CheckpointNotFoundError
 from ._graph import GraphNode, ObjectGraph
 from ._lazy import lazy_module
 from ._naming import (
@@ -48,6 +49,14 @@ from ._naming import (
     escape_local_name,
     split_path,
 )
+from ._restore import (
+    CheckpointLoadStatus,
+    InitializationOnlyStatus,
+    is_container,
+    restore_by_name,
+    restore_objects,
+    tracked_children,
+)
 from ._sharding import CheckpointOptions
 from ._state import update_checkpoint_state
 from ._writer import to_array, write_tensors
@@ -59,25 +68,9 @@ if TYPE_CHECKING:
 else:  # imported when a graph is first built: see _lazy
     _pb = lazy_module("tfckpt_lite._proto.trackable_object_graph_pb2")
 
-__all__ = ["Checkpoint", "build_graph", "load_tree"]
+__all__ = ["Checkpoint", "GraphCheckpoint", "build_graph", "load_tree"]
 
 MAX_TREE_NODES: Final = 1 << 24  # dicts repeated inside dicts can expand exponentially
-
-
-def _is_container(value: object) -> bool:
-    return isinstance(value, (Mapping, list, tuple))
-
-
-def _children_of(value: object) -> list[tuple[str, object]]:
-    if isinstance(value, Mapping):
-        out = []
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"object names must be str, got {type(k).__name__} key {k!r}")
-            out.append((k, v))
-        return out
-    assert isinstance(value, (list, tuple))
-    return [(str(i), v) for i, v in enumerate(value)]
 
 
 def build_graph(
@@ -92,7 +85,8 @@ def build_graph(
     full_names = full_names or {}
     graph = _pb.TrackableObjectGraph()
     values: list[tuple[str, np.ndarray[Any, Any]]] = []
-    by_identity: dict[int, int] = {}  # id(ndarray) -> node: one array is one variable
+    # id(ndarray or plain object) -> node: one array is one variable, one object one node
+    by_identity: dict[int, int] = {}
     keep_alive: list[object] = []  # ids stay unique while the objects live
     # (node id, value, escaped path, ids of the containers on the way from the root)
     queue: collections.deque[tuple[int, object, str, frozenset[int]]] = collections.deque()
@@ -101,28 +95,34 @@ def build_graph(
     while queue:
         nid, value, path, ancestors = queue.popleft()
         node = graph.nodes[nid]
-        if not _is_container(value):
-            arr = to_array(value)
+        if not is_container(value):
+            try:
+                arr = to_array(value)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"{path}: {e}") from None
             key = attribute_key(path, VARIABLE_VALUE)
             name = full_names.get(path, "Variable")
             node.attributes.add(name=VARIABLE_VALUE, full_name=name, checkpoint_key=key)
             values.append((key, arr))
             continue
         inside = ancestors | {id(value)}
-        for local, child in _children_of(value):
+        for local, child in tracked_children(value):
             esc = escape_local_name(local)
             child_path = f"{path}/{esc}" if path else esc
             if child is None:
                 raise TypeError(f"{child_path}: None is not a tensor")
-            if _is_container(child) and id(child) in inside:
+            shared = isinstance(child, np.ndarray) or (
+                is_container(child) and not isinstance(child, (Mapping, list, tuple))
+            )
+            if not shared and is_container(child) and id(child) in inside:
                 raise ValueError(f"{child_path}: the tree contains itself")
-            cid = by_identity.get(id(child)) if isinstance(child, np.ndarray) else None
+            cid = by_identity.get(id(child)) if shared else None
             if cid is None:
                 cid = len(graph.nodes)
                 if cid >= MAX_TREE_NODES:
                     raise ValueError(f"the tree expands to more than {MAX_TREE_NODES} objects")
                 graph.nodes.add()
-                if isinstance(child, np.ndarray):
+                if shared:
                     by_identity[id(child)] = cid
                     keep_alive.append(child)
                 queue.append((cid, child, child_path, inside))
@@ -154,153 +154,25 @@ def _fill_has_checkpoint_values(graph: _pb.TrackableObjectGraph) -> None:
         obj.has_checkpoint_values.value = i in marked
 
 
-class Checkpoint:
-    """A `tf.train.Checkpoint` for nested dicts / lists of arrays.
+class _Writable:
+    """What both kinds of checkpoint share: writing, saving and the counter.
 
-    Example:
-        ckpt = tfckpt_lite.Checkpoint(model={"dense": {"kernel": k, "bias": b}}, step=np.int64(3))
-        ckpt.write("out/model")            # exactly at out/model.{index,data-00000-of-00001}
-        ckpt.save("runs/ckpt")             # runs/ckpt-1, and runs/checkpoint updated
-        # TF: tf.train.Checkpoint(model=m, step=s).read("out/model").assert_consumed()
-
-        ed = tfckpt_lite.Checkpoint.from_checkpoint("keras/weights")   # keep Keras' graph
-        ed.update_by_path("layer_with_weights-0/kernel", new_kernel)
-        ed.write("keras/edited")           # model.load_weights("keras/edited") works
-
-    Attributes:
-        tree: the keyword arguments (tree mode); edit freely before writing. None in graph mode.
-        save_counter: number of `save()` calls so far (restored from the checkpoint in graph
-            mode); None until the first save, in which case no `save_counter` is written.
+    Subclasses say what to write (`_compile`: the graph bytes and `(key, value)` in order).
     """
 
-    def __init__(self, **tree: object) -> None:
-        if SAVE_COUNTER in tree:
-            raise ValueError("'save_counter' is reserved for the save counter")
-        self.tree: dict[str, object] | None = dict(tree)
-        self.save_counter: int | None = None
-        self._graph_bytes: bytes | None = None
-        self._values: dict[str, object] = {}
-        self._dtypes: dict[str, DType] = {}
-        self._source: str | None = None
-        self._parsed: ObjectGraph | None = None  # graph mode: the kept graph, parsed once
+    save_counter: int | None
 
-    # -- graph mode -----------------------------------------------------------------------
+    def _compile(self) -> tuple[bytes, list[tuple[str, object]]]:
+        raise NotImplementedError
 
-    @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str]) -> Checkpoint:
-        """Every tensor of an object-based checkpoint, with its graph kept byte for byte.
-
-        Values are zero-copy, read-only views until replaced. The `save_counter` found under
-        the root (if any) continues counting in `save()`.
-
-        Raises:
-            ValueError: the checkpoint is name-based (no object graph); use `load`/`save`.
-        """
-        self = cls.__new__(cls)
-        self.tree = None
-        self.save_counter = None
-        self._parsed = None
-        with load_checkpoint(path) as r:
-            graph = r.object_graph
-            if graph is None:
-                raise ValueError(f"{r.prefix!r} has no object graph; use load() and save()")
-            self._source = r.prefix
-            self._parsed = graph
-            self._graph_bytes = bytes(r[OBJECT_GRAPH_KEY].reshape(-1)[0])
-            order = [k for k in graph.checkpoint_keys() if k in r]
-            known = set(order)
-            rest = sorted(k for k in r if k != OBJECT_GRAPH_KEY and k not in known)
-            self._values = {k: r[k] for k in [*order, *rest]}
-            # NumPy cannot tell qint8 from int8: remember TF's dtypes to write them back.
-            self._dtypes = {k: r.dtype_info(k) for k in self._values}
-            counter = graph.root.children.get(SAVE_COUNTER)
-            if counter is not None and counter.value_key in self._values:
-                self.save_counter = int(np.asarray(self._values[counter.value_key]).reshape(-1)[0])
-        return self
+    def _stored_dtypes(self) -> Mapping[str, DType]:
+        return {}
 
     @property
     def graph(self) -> ObjectGraph:
         """The object graph `write()` would write now."""
         data, _ = self._compile()
         return ObjectGraph.from_bytes(data)
-
-    def __getitem__(self, key: str) -> object:
-        return dict(self.tensors())[key]
-
-    def __setitem__(self, key: str, value: object) -> None:
-        """Replace a tensor by checkpoint key (graph mode only)."""
-        if self.tree is not None:
-            raise TypeError("in tree mode edit `tree` or use update_by_path()")
-        if key not in self._values:
-            raise KeyError(f"{key!r} is not a tensor of this checkpoint")
-        self._values[key] = value
-
-    def update_by_path(
-        self, path: str | Sequence[str], value: object, *, strict: bool = True
-    ) -> str:
-        """Replace the variable at an object path; returns the checkpoint key written.
-
-        `path` is `/`-joined escaped local names (as in keys and `ObjectGraph.paths()`), or a
-        list of raw local names. Any path to the object works, e.g. Keras 3's
-        `optimizer/_trainable_variables/0` as well as `model/dense/kernel`. With `strict`, the
-        new value must keep the old dtype and shape (TF refuses to restore otherwise).
-        """
-        if self.tree is not None:
-            names = split_path(path)
-            if not names:
-                raise KeyError("the root is not a variable")
-            parent: Any = self.tree
-            for name in names[:-1]:
-                parent = parent[int(name)] if isinstance(parent, (list, tuple)) else parent[name]
-            last = names[-1]
-            if isinstance(parent, list):
-                parent[int(last)] = value
-            elif isinstance(parent, dict):
-                if last not in parent:
-                    raise KeyError(f"{path!r}: no such object")
-                parent[last] = value
-            else:
-                raise TypeError(f"{path!r}: cannot replace inside a {type(parent).__name__}")
-            key = self.graph.find(names).value_key  # the canonical key, even via an alias
-            assert key is not None
-            return key
-        if self._parsed is None:
-            assert self._graph_bytes is not None
-            self._parsed = ObjectGraph.from_bytes(self._graph_bytes, self._source)
-        node = self._parsed.find(path)
-        key = node.value_key
-        if key is None or key not in self._values:
-            raise KeyError(f"{path!r} owns no tensor")
-        if strict:
-            old, new = np.asarray(self._values[key]), to_array(value)
-            if old.shape != new.shape or old.dtype != new.dtype:
-                raise ValueError(
-                    f"{path!r}: new value {new.dtype}{list(new.shape)} does not match the "
-                    f"stored {old.dtype}{list(old.shape)} (pass strict=False to force)"
-                )
-        self._values[key] = value
-        return key
-
-    # -- writing --------------------------------------------------------------------------
-
-    def _compile(self) -> tuple[bytes, list[tuple[str, object]]]:
-        if self.tree is not None:
-            children: list[tuple[str, object]] = sorted(self.tree.items(), key=lambda kv: kv[0])
-            if self.save_counter is not None:
-                children.append((SAVE_COUNTER, np.array(self.save_counter, dtype=np.int64)))
-            data, values = build_graph(children, {SAVE_COUNTER: SAVE_COUNTER})
-            return data, list(values)
-        assert self._graph_bytes is not None
-        data = self._graph_bytes
-        vals: list[tuple[str, object]] = list(self._values.items())
-        if self.save_counter is not None:
-            data, key = _with_save_counter(data, self._source)
-            counter = np.array(self.save_counter, dtype=np.int64)
-            if key in self._values:
-                vals = [(k, counter if k == key else v) for k, v in vals]
-            else:
-                vals.append((key, counter))
-        return data, vals
 
     def tensors(self) -> Iterator[tuple[str, object]]:
         """`(key, value)` in the order `write()` stores them, the object graph last."""
@@ -320,11 +192,12 @@ class Checkpoint:
         `options`: a `CheckpointOptions`; its sharding callback (`MaxShardSizePolicy`) splits
         the data into several files as TF does.
         """
+        known = self._stored_dtypes()
         items: list[tuple[str, object]] = []
         dtypes: dict[str, DType] = {}
         for key, value in self.tensors():
             arr = to_array(value)
-            dt = self._dtypes.get(key)
+            dt = known.get(key)
             if dt is not None and dt.numpy_dtype == arr.dtype.newbyteorder("<"):
                 dtypes[key] = dt
             items.append((key, arr))
@@ -339,13 +212,280 @@ class Checkpoint:
     ) -> str:
         """Write `file_prefix-N` (N = the incremented save counter) and point the directory's
         `checkpoint` state file at it, as `tf.train.Checkpoint.save` does."""
-        self.save_counter = (self.save_counter or 0) + 1
-        prefix = f"{os.fspath(file_prefix)}-{self.save_counter}"
-        self.write(prefix, options, fsync=fsync)
+        counter = (self.save_counter or 0) + 1
+        prefix = f"{file_prefix}-{counter}"
+        self.save_counter = counter
+        try:
+            self.write(prefix, options, fsync=fsync)
+        except BaseException:
+            self.save_counter = counter - 1 if counter > 1 else None
+            raise
         update_checkpoint_state(
             os.path.dirname(prefix) or ".", prefix, [prefix], save_relative_paths=True, fsync=fsync
         )
         return prefix
+
+
+_RESERVED: Final = frozenset({"save_counter", "tree", "graph", "root"})
+
+
+class Checkpoint(_Writable):
+    """TF's `tf.train.Checkpoint` for NumPy state: arrays are the variables.
+
+    Example:
+        model = {"dense": {"kernel": k, "bias": b}}
+        ckpt = tfckpt_lite.Checkpoint(model=model, step=np.int64(0))
+        path = ckpt.save("runs/ckpt")            # runs/ckpt-1 + the `checkpoint` state file
+        ckpt.restore(path).assert_consumed()     # fills k and b in place, replaces `step`
+        # TF: tf.train.Checkpoint(model=m, step=s).restore(path) works on the same files
+
+    Values may be arrays, NumPy or Python scalars, str/bytes, dicts, lists, tuples and plain
+    Python objects (their attributes holding NumPy state are tracked by attribute name, as
+    `tf.Module` tracks attributes); the layout rules are in the module docstring. Keyword
+    arguments are also attributes (`ckpt.model`); assigning a new attribute adds an object.
+
+    Attributes:
+        save_counter: number of `save()` calls so far (or the restored checkpoint's); None
+            until the first save or restore, and then no `save_counter` is written.
+    """
+
+    def __init__(self, root: object = None, **kwargs: object) -> None:
+        for name in kwargs:
+            if name in _RESERVED:
+                raise ValueError(f"{name!r} is reserved by Checkpoint; pick another name")
+        object.__setattr__(self, "_root", root)
+        object.__setattr__(self, "_objects", dict(kwargs))
+        object.__setattr__(self, "save_counter", None)
+
+    @staticmethod
+    def from_checkpoint(path: str | os.PathLike[str]) -> GraphCheckpoint:
+        """Every tensor of an object-based checkpoint, its graph kept byte for byte, to edit
+        and write again (see `GraphCheckpoint`).
+
+        Raises:
+            ValueError: the checkpoint is name-based (no object graph); use `load`/`save`.
+        """
+        return GraphCheckpoint(path)
+
+    # -- objects ----------------------------------------------------------------------------
+
+    @property
+    def tree(self) -> dict[str, object]:
+        """The keyword arguments (and attributes assigned since), by name; edit freely."""
+        objects: dict[str, object] = self.__dict__["_objects"]
+        return objects
+
+    def __getattr__(self, name: str) -> object:
+        objects = self.__dict__.get("_objects", {})
+        if name in objects:
+            return objects[name]
+        raise AttributeError(f"'Checkpoint' object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("_") or name in _RESERVED or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        else:
+            self.tree[name] = value
+
+    def _root_children(self) -> list[tuple[str, object]]:
+        root = self.__dict__["_root"]
+        children = [] if root is None else tracked_children(root)
+        children += sorted(self.tree.items(), key=lambda kv: kv[0])
+        return children
+
+    def _compile(self) -> tuple[bytes, list[tuple[str, object]]]:
+        children = self._root_children()
+        if self.save_counter is not None:
+            children.append((SAVE_COUNTER, np.array(self.save_counter, dtype=np.int64)))
+        data, values = build_graph(children, {SAVE_COUNTER: SAVE_COUNTER})
+        return data, list(values)
+
+    def __getitem__(self, key: str) -> object:
+        """The value `write()` stores under checkpoint key `key`."""
+        for k, v in self._compile()[1]:
+            if k == key:
+                return v
+        raise KeyError(f"{key!r} is not a key this checkpoint writes")
+
+    def update_by_path(self, path: str | Sequence[str], value: object) -> str:
+        """Replace the variable at an object path; returns its checkpoint key.
+
+        `path` is `/`-joined escaped local names (as in keys) or a list of raw local names.
+        """
+        names = split_path(path)
+        if not names:
+            raise KeyError("the root is not a variable")
+        node: object = dict(self._root_children())
+        parents: list[object] = []
+        for name in names:
+            kids = dict(tracked_children(node)) if is_container(node) else {}
+            if name not in kids:
+                raise KeyError(f"{path!r}: no object {name!r} there")
+            parents.append(node)
+            node = kids[name]
+        parent, last = parents[-1], names[-1]
+        if len(parents) == 1:
+            self.tree[last] = value
+        elif isinstance(parent, list):
+            parent[int(last)] = value
+        elif isinstance(parent, dict):
+            parent[last] = value
+        elif isinstance(parent, (tuple, Mapping)):
+            raise TypeError(f"{path!r}: cannot replace inside a {type(parent).__name__}")
+        else:
+            setattr(parent, last, value)
+        key = self.graph.find(names).value_key  # the canonical key, even via an alias
+        assert key is not None
+        return key
+
+    # -- reading back ---------------------------------------------------------------------
+
+    def read(
+        self, save_path: str | os.PathLike[str], options: CheckpointOptions | None = None
+    ) -> CheckpointLoadStatus:
+        """Load `save_path` into these objects (TF's `read`: the `save_counter` is matched
+        only if this checkpoint has one already); returns the status to assert on."""
+        return self._load(save_path, with_counter=self.save_counter is not None)
+
+    def restore(
+        self, save_path: str | os.PathLike[str] | None, options: CheckpointOptions | None = None
+    ) -> CheckpointLoadStatus | InitializationOnlyStatus:
+        """Load `save_path` (a prefix, or a SavedModel directory) into these objects, the
+        `save_counter` included, as TF's `restore`; `None` restores nothing.
+
+        Arrays are filled in place; scalars, strings and read-only arrays are replaced in
+        their container. Raises `InvalidArgumentError` (shape or dtype), naming the object
+        path and both sides, before anything is changed.
+        """
+        if save_path is None:
+            return InitializationOnlyStatus()
+        return self._load(save_path, with_counter=True)
+
+    def _load(
+        self, save_path: str | os.PathLike[str], *, with_counter: bool
+    ) -> CheckpointLoadStatus:
+        if save_path is None:
+            raise ValueError("save_path is None; restore(None) is the way to restore nothing")
+        root_obj = self.__dict__["_root"]
+        objects = self.tree
+        root: dict[str, object] = dict(self._root_children())
+        if with_counter:
+            root[SAVE_COUNTER] = np.int64(self.save_counter or 0)
+        try:
+            reader = load_checkpoint(save_path)
+        except CheckpointNotFoundError as e:
+            raise CheckpointNotFoundError(
+                f"Error when restoring from checkpoint or SavedModel at {os.fspath(save_path)}: "
+                f"{e}. Please double-check that the path is correct. You may be missing the "
+                "checkpoint suffix (e.g. the '-1' in 'path/to/ckpt-1').",
+                path=e.path,
+            ) from e
+        with reader as r:
+            graph = r.object_graph
+            if graph is None:
+                status = restore_by_name(root, list(r), r.__getitem__, r.prefix)
+            else:
+                status = restore_objects(root, graph, r.__getitem__, r.prefix)
+        # Values replaced at the top level go back where they came from.
+        for name, value in root.items():
+            if name == SAVE_COUNTER:
+                continue
+            if name in objects:
+                objects[name] = value
+            elif root_obj is not None and not isinstance(root_obj, (Mapping, list, tuple)):
+                setattr(root_obj, name, value)
+            elif isinstance(root_obj, dict):
+                root_obj[name] = value
+        if with_counter:
+            self.save_counter = int(np.asarray(root[SAVE_COUNTER]))
+        return status
+
+
+class GraphCheckpoint(_Writable):
+    """An existing object-based checkpoint, its object graph kept byte for byte, with values
+    to replace by key (`ckpt[key] = v`) or object path (`update_by_path`); `write()`/`save()`
+    then give a checkpoint that the original program (Keras `load_weights`, TF's restore)
+    still accepts. Made by `Checkpoint.from_checkpoint(path)`.
+
+    Values are writable arrays of their own (see `CheckpointReader`): edit them in place or
+    replace them. The `save_counter` found under the root (if any) continues counting in
+    `save()`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        with load_checkpoint(path) as r:
+            graph = r.object_graph
+            if graph is None:
+                raise ValueError(f"{r.prefix!r} has no object graph; use load() and save()")
+            self.source: str = r.prefix
+            self._graph = graph
+            self._graph_bytes = bytes(r[OBJECT_GRAPH_KEY].reshape(-1)[0])
+            order = [k for k in graph.checkpoint_keys() if k in r]
+            known = set(order)
+            rest = sorted(k for k in r if k != OBJECT_GRAPH_KEY and k not in known)
+            self._values: dict[str, object] = {k: r[k] for k in [*order, *rest]}
+            # NumPy cannot tell qint8 from int8: remember TF's dtypes to write them back.
+            self._dtypes = {k: r.dtype_info(k) for k in self._values}
+        self.save_counter: int | None = None
+        counter = graph.root.children.get(SAVE_COUNTER)
+        if counter is not None and counter.value_key in self._values:
+            self.save_counter = int(np.asarray(self._values[counter.value_key]).reshape(-1)[0])
+
+    def _stored_dtypes(self) -> Mapping[str, DType]:
+        return self._dtypes
+
+    def keys(self) -> list[str]:
+        """The tensor keys, in write order (the object graph not included)."""
+        return list(self._values)
+
+    def __getitem__(self, key: str) -> object:
+        if key == OBJECT_GRAPH_KEY:
+            return np.array(self._compile()[0], dtype=object)
+        try:
+            return self._values[key]
+        except KeyError:
+            raise KeyError(f"{key!r} is not a tensor of this checkpoint") from None
+
+    def __setitem__(self, key: str, value: object) -> None:
+        """Replace a tensor by checkpoint key."""
+        if key not in self._values:
+            raise KeyError(f"{key!r} is not a tensor of this checkpoint")
+        self._values[key] = value
+
+    def update_by_path(
+        self, path: str | Sequence[str], value: object, *, strict: bool = True
+    ) -> str:
+        """Replace the variable at an object path; returns the checkpoint key written.
+
+        Any path to the object works, e.g. Keras 3's `optimizer/_trainable_variables/0` as
+        well as `model/dense/kernel`. With `strict`, the new value must keep the old dtype and
+        shape (TF refuses to restore otherwise).
+        """
+        node = self._graph.find(path)
+        key = node.value_key
+        if key is None or key not in self._values:
+            raise KeyError(f"{path!r} owns no tensor")
+        if strict:
+            old, new = np.asarray(self._values[key]), to_array(value)
+            if old.shape != new.shape or old.dtype != new.dtype:
+                raise ValueError(
+                    f"{path!r}: new value {new.dtype}{list(new.shape)} does not match the "
+                    f"stored {old.dtype}{list(old.shape)} (pass strict=False to force)"
+                )
+        self._values[key] = value
+        return key
+
+    def _compile(self) -> tuple[bytes, list[tuple[str, object]]]:
+        data = self._graph_bytes
+        vals: list[tuple[str, object]] = list(self._values.items())
+        if self.save_counter is not None:
+            data, key = _with_save_counter(data, self.source)
+            counter = np.array(self.save_counter, dtype=np.int64)
+            if key in self._values:
+                vals = [(k, counter if k == key else v) for k, v in vals]
+            else:
+                vals.append((key, counter))
+        return data, vals
 
 
 def _with_save_counter(data: bytes, source: str | None) -> tuple[bytes, str]:

@@ -86,7 +86,7 @@ _VV: Final = VARIABLE_VALUE_SUFFIX
 _CAST_TARGETS: Final = ("bfloat16", "float16", "float32", "float64")
 _CHUNK: Final = 1 << 20  # elements per step when accumulating or checking casts
 _NAME_RULES: Final = tuple(
-    re.compile(p) for p in DEFAULT_EXCLUDE if p != r"^_CHECKPOINTABLE_OBJECT_GRAPH$"
+    re.compile(p) for p in DEFAULT_EXCLUDE if not re.fullmatch(p, OBJECT_GRAPH_KEY)
 )
 
 Globs = str | Sequence[str] | None

@@ -7,6 +7,13 @@ out. Messages therefore always end up naming the file and, where there is one, t
 
 Errors made by the *caller* (a duplicate name passed to a writer, a non-array value) are plain
 `ValueError` / `TypeError`, never `CheckpointError`: that class means "this file is bad".
+
+TF's names (`tf.errors`) sit in the same tree, so `except tf.errors.NotFoundError` code ports by
+changing the import (`tfckpt_lite.errors`): `CheckpointError` is TF's `OpError` (with its
+`error_code`), `NotFoundError` is the base of a missing file and a missing key, `DataLossError`
+of damaged or foreign files, `UnimplementedError` of what cannot be decoded, and
+`InvalidArgumentError` is what restoring a value into an object of another shape or dtype
+raises (TF raises it there too). Each also stays the builtin it always was.
 """
 
 from __future__ import annotations
@@ -19,8 +26,12 @@ __all__ = [
     "CheckpointNotFoundError",
     "ChecksumMismatchError",
     "CorruptCheckpointError",
+    "DataLossError",
+    "InvalidArgumentError",
     "NotACheckpointError",
+    "NotFoundError",
     "TensorNotFoundError",
+    "UnimplementedError",
     "UnsupportedCheckpointError",
     "VerificationError",
 ]
@@ -32,7 +43,12 @@ class CheckpointError(Exception):
     Attributes:
         path: the file the problem was found in, when known.
         key: the tensor key involved, when there is one.
+        error_code: TF's status code for the error class (`tf.errors.OpError.error_code`).
     """
+
+    error_code: int = 2  # UNKNOWN
+    op = None  # TF's OpError attributes; there are no ops here
+    node_def = None
 
     def __init__(
         self, message: str, *, path: str | os.PathLike[str] | None = None, key: str | None = None
@@ -61,7 +77,32 @@ def _rebuild(
     return cls(message, path=path, key=key)
 
 
-class CorruptCheckpointError(CheckpointError, ValueError):
+class NotFoundError(CheckpointError):
+    """TF's `NotFoundError`: a file or a tensor that does not exist."""
+
+    error_code = 5
+
+
+class DataLossError(CheckpointError, ValueError):
+    """TF's `DataLossError`: unreadable content (damaged, or not a checkpoint at all)."""
+
+    error_code = 15
+
+
+class InvalidArgumentError(CheckpointError, ValueError):
+    """TF's `InvalidArgumentError`: a stored value does not fit where it is asked to go (a
+    restore into an array of another shape or dtype)."""
+
+    error_code = 3
+
+
+class UnimplementedError(CheckpointError, NotImplementedError):
+    """TF's `UnimplementedError`."""
+
+    error_code = 12
+
+
+class CorruptCheckpointError(DataLossError):
     """The file is damaged: bad magic, truncated block, invalid entry, size mismatch, ..."""
 
 
@@ -95,19 +136,19 @@ def _rebuild_verification(
     return VerificationError(message, path=path, errors=errors)
 
 
-class UnsupportedCheckpointError(CheckpointError, NotImplementedError):
+class UnsupportedCheckpointError(UnimplementedError):
     """A valid checkpoint uses something this library cannot decode (e.g. DT_VARIANT values)."""
 
 
-class NotACheckpointError(CheckpointError, ValueError):
+class NotACheckpointError(DataLossError):
     """The path exists but is not a TensorFlow checkpoint (e.g. a PyTorch or HDF5 file)."""
 
 
-class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+class CheckpointNotFoundError(NotFoundError, FileNotFoundError):
     """No checkpoint (or one of its files) exists at the path."""
 
 
-class TensorNotFoundError(CheckpointError, KeyError):
+class TensorNotFoundError(NotFoundError, KeyError):
     """The checkpoint has no tensor under the requested key."""
 
     def __str__(self) -> str:

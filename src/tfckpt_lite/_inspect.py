@@ -133,9 +133,45 @@ def tensor_json(
 
 
 def write_json(obj: Any, stream: TextIO, indent: int | None = 1) -> None:
-    """`obj` as JSON on `stream`, non-ASCII kept as is, then a newline."""
-    json.dump(obj, stream, indent=indent, ensure_ascii=False)
+    """`obj` as JSON on `stream`, non-ASCII kept as is, then a newline. Indented output
+    also works for dicts nested deeper than Python's recursion limit (a hostile object
+    graph's tree); compact output (``indent=None``) streams, for big tensors."""
+    if indent is None:
+        json.dump(obj, stream, ensure_ascii=False)
+    else:
+        try:
+            text = json.dumps(obj, indent=indent, ensure_ascii=False)
+        except RecursionError:
+            text = _deep_json(obj, indent)
+        stream.write(text)
     stream.write("\n")
+
+
+def _deep_json(obj: dict[str, Any], indent: int) -> str:
+    """`json.dumps(obj, indent=indent)` for nested dicts of any depth (an explicit stack);
+    values other than dicts go through `json.dumps`."""
+    if not obj:
+        return "{}"
+    parts = ["{"]
+    stack: list[list[Any]] = [[iter(obj.items()), 1, True]]
+    while stack:
+        frame = stack[-1]
+        items, level, first = frame
+        item = next(items, None)
+        if item is None:
+            stack.pop()
+            parts.append("\n" + " " * (indent * (level - 1)) + "}")
+            continue
+        key, value = item
+        frame[2] = False
+        pad = "\n" + " " * (indent * level)
+        parts.append(("" if first else ",") + pad + json.dumps(key, ensure_ascii=False) + ": ")
+        if isinstance(value, dict) and value:
+            parts.append("{")
+            stack.append([iter(value.items()), level + 1, True])
+        else:
+            parts.append(json.dumps(value, indent=indent, ensure_ascii=False).replace("\n", pad))
+    return "".join(parts)
 
 
 # -- names ------------------------------------------------------------------------------------
@@ -524,13 +560,17 @@ class CheckpointTree:
 
         def convert(node: Tree) -> Tree:
             out: Tree = {}
-            for name, sub in node.items():
-                if isinstance(sub, dict):
-                    out[name] = convert(sub)
-                elif isinstance(sub, TensorInfo):
-                    out[name] = {k: v for k, v in sub.to_json().items() if k != "name"}
-                else:
-                    out[name] = sub
+            stack = [(node, out)]  # without recursion: object graphs may nest deeply
+            while stack:
+                src, dst = stack.pop()
+                for name, sub in src.items():
+                    if isinstance(sub, dict):
+                        dst[name] = {}
+                        stack.append((sub, dst[name]))
+                    elif isinstance(sub, TensorInfo):
+                        dst[name] = {k: v for k, v in sub.to_json().items() if k != "name"}
+                    else:
+                        dst[name] = sub
             return out
 
         return {"path": self.path, "by": self.by, "tree": convert(self.tree)}
@@ -564,7 +604,6 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
             slots.setdefault(sv.original_variable, []).append(
                 (sv.slot_name, graph[sv.slot_variable])
             )
-    seen: dict[int, str] = {}
 
     def leaves(name: str, node: GraphNode, out: Tree) -> None:
         attrs = dict(node.attributes)
@@ -577,26 +616,39 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
             for a in slot_node.attributes.values():
                 out[f"{name} (slot {slot_name})"] = a.checkpoint_key
 
-    def walk(node: GraphNode, path: str) -> Tree:
-        seen[node.id] = path
-        out: Tree = {}
-        for name, child in node.children.items():
-            where = f"{path}/{name}" if path else name
+    # Depth-first over child edges with an explicit stack (graphs may be thousands of objects
+    # deep). A frame is (name, node, its path, its subtree, its remaining children); a node's
+    # entry goes into its parent's subtree when its own children are done, so entries keep
+    # the graph's child order.
+    root = graph.root
+    seen: dict[int, str] = {root.id: ""}
+    top: Tree = {}
+    stack = [("", root, "", top, iter(root.children.items()))]
+    while stack:
+        name, node, path, out, children = stack[-1]
+        step = next(children, None)
+        if step is not None:
+            cname, child = step
             if child.id in seen:
-                out[name] = f"(same object as {seen[child.id] or 'the root'})"
+                out[cname] = f"(same object as {seen[child.id] or 'the root'})"
                 continue
-            sub = walk(child, where)
-            if sub:  # an object with children; its own tensors (rare) are listed as "."
-                leaves(".", child, sub)
-                out[name] = sub
-                continue
-            before = len(out)
-            leaves(name, child, out)
-            if len(out) == before and show_empty:
-                out[name] = "(no tensors)"
-        return out
-
-    return walk(graph.root, "")
+            where = f"{path}/{cname}" if path else cname
+            seen[child.id] = where
+            stack.append((cname, child, where, {}, iter(child.children.items())))
+            continue
+        stack.pop()
+        if not stack:
+            break
+        parent = stack[-1][3]
+        if out:  # an object with children; its own tensors (rare) are listed as "."
+            leaves(".", node, out)
+            parent[name] = out
+            continue
+        before = len(parent)
+        leaves(name, node, parent)
+        if len(parent) == before and show_empty:
+            parent[name] = "(no tensors)"
+    return top
 
 
 def _name_tree(keys: Iterable[str]) -> Tree:

@@ -5,8 +5,11 @@ its values are kept as raw bytes; an entry is parsed the first time its key is a
 Data shards are opened (memory-mapped) only when a tensor in them is read. For each tensor
 everything the index claims is validated against the shard before NumPy sees a byte: shape,
 dtype, size = elements x itemsize, offset + size within the file, then the CRC over the file
-bytes, and only then a zero-copy `frombuffer` view (or a copy when the data must be byte
-swapped or is misaligned for its dtype).
+bytes, and only then a `frombuffer` array over the source's private bytes for this call
+(`read_private`: a copy-on-write mapping of the tensor, or a copy), or a copy when the data
+must be byte swapped or is misaligned for its dtype. Every array returned is writable and
+private, as TensorFlow's are; with ``readonly=True`` arrays are instead read-only views of the
+shard's one shared mapping (`Source.read`), the fastest way to scan a checkpoint.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from ._gcpause import gc_paused
 from ._naming import data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
 from ._slices import Box, box_region, box_shape, check_coverage, check_no_overlap, slice_box
-from ._storage import FileSystem, Source, is_remote
+from ._storage import FileSystem, Source, is_remote, read_private
 from ._table import read_table
 from ._tensor_codec import decode_strings, decode_variants
 
@@ -50,11 +53,12 @@ class BundleReader:
 
     format = "v2"
 
-    def __init__(self, prefix: str, fs: FileSystem) -> None:
+    def __init__(self, prefix: str, fs: FileSystem, *, readonly: bool = False) -> None:
         self.prefix = prefix
         self.index_path = index_filename(prefix)
         self.remote = is_remote(fs)
         self._fs = fs
+        self._readonly = readonly
         raw = fs.read_bytes(self.index_path)
         with gc_paused():
             self._open_index(raw)
@@ -145,13 +149,18 @@ class BundleReader:
     # -- values ---------------------------------------------------------------------------
 
     def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]:
+        """The value of `key`: a writable array of its own (read-only with ``readonly``)."""
         e = self.entry(key)
         try:
             if e.slices:
-                return self._assemble(key, e, verify)
-            return self._read_plain(e, e.shape, verify)
+                arr = self._assemble(key, e, verify)
+            else:
+                arr = self._read_plain(e, e.shape, verify, private=not self._readonly)
         except CheckpointError as err:
             raise _with_context(err, path=self.index_path, key=key) from None
+        if self._readonly:
+            arr.flags.writeable = False
+        return arr
 
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         """Rows [start, stop) of the leading axis, reading only their bytes where possible.
@@ -166,9 +175,14 @@ class BundleReader:
             self._check_plain(e, e.shape)
             row = check_shape(e.shape[1:]) * dt.itemsize
             src = self._source(e.shard_id)
-            buf = src.read(e.offset + start * row, (stop - start) * row)
+            offset, length = e.offset + start * row, (stop - start) * row
+            buf = src.read(offset, length) if self._readonly else read_private(src, offset, length)
             assert dt.numpy_dtype is not None
             arr = np.frombuffer(buf, dt.numpy_dtype)
+            if not arr.flags.aligned:
+                arr = arr.copy()
+            if self._readonly:
+                arr.flags.writeable = False
             return arr.reshape((stop - start, *e.shape[1:]))
         except CheckpointError as err:
             raise _with_context(err, path=self.index_path, key=key) from None
@@ -288,11 +302,21 @@ class BundleReader:
             )
         return n
 
-    def _read_plain(self, e: Entry, shape: tuple[int, ...], verify: bool) -> np.ndarray[Any, Any]:
+    def _read_plain(
+        self, e: Entry, shape: tuple[int, ...], verify: bool, *, private: bool
+    ) -> np.ndarray[Any, Any]:
+        """One stored tensor. `private`: the array is a view of bytes read for this call alone
+        (what callers get); else it may view shared read-only memory (to be copied from)."""
         n = self._check_plain(e, shape)
         dt = e.dtype_info
         src = self._source(e.shard_id)
-        buf = src.read(e.offset, e.size)
+        np_dtype = dt.numpy_dtype
+        swap = self.header.big_endian and dt.swap_width > 1
+        # Byte-swapped, misaligned and string values are decoded into new arrays: no need for
+        # private bytes then.
+        owned = private and dt.is_fixed_size and n > 0 and not swap
+        owned = owned and np_dtype is not None and e.offset % np_dtype.alignment == 0
+        buf = read_private(src, e.offset, e.size) if owned else src.read(e.offset, e.size)
         if not dt.is_fixed_size:
             try:
                 strings = decode_strings(
@@ -311,16 +335,15 @@ class BundleReader:
                     f"restored bytes {actual:08d}",
                     path=src.path,
                 )
-        np_dtype = dt.numpy_dtype
         assert np_dtype is not None
         if n == 0:
             return np.zeros(shape, np_dtype)
-        if self.header.big_endian and dt.swap_width > 1:
+        if swap:
             w = dt.swap_width
             swapped = np.frombuffer(buf, np.dtype(f">u{w}")).astype(f"<u{w}")
             return swapped.view(np_dtype).reshape(shape)
         arr = np.frombuffer(buf, np_dtype, count=n)
-        if not arr.flags.aligned:
+        if not arr.flags.aligned or (private and not owned):
             arr = arr.copy()
         return arr.reshape(shape)
 
@@ -355,7 +378,7 @@ class BundleReader:
         assert dt.numpy_dtype is not None
         out = np.empty(e.shape, dt.numpy_dtype)
         for region, se, shape in parts:
-            out[region] = self._read_plain(se, shape, verify)
+            out[region] = self._read_plain(se, shape, verify, private=False)
         return out
 
 

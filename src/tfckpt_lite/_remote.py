@@ -177,6 +177,8 @@ class FsspecSource:
         self._fetch_into(offset, offset + length, out)
         return out.data
 
+    read_private = read  # every read is the caller's already (see the class docstring)
+
     def plan(self, ranges: Sequence[tuple[int, int]], pool: ThreadPoolExecutor, limit: int) -> None:
         """Start fetching the (offset, length) `ranges` on `pool`, neighbours coalesced into
         requests of at most `limit` bytes (a larger range is fetched in parts of that size).

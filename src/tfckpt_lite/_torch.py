@@ -3,12 +3,12 @@
 torch is an optional dependency (``pip install tfckpt-lite[torch]``) imported only inside
 `to_torch`; the layout helpers and rename rules are plain NumPy and work without it.
 
-Memory: `to_torch(path)` maps the data files copy-on-write, so every fixed-size tensor is a
-zero-copy view of the file, and transposed layouts are strided views of those (no copy
-either): the state dict costs address space, not RAM, until a value is written, and a
-write only ever changes a private in-memory page, never the checkpoint. Arrays from a
-reader the caller opened are read-only mappings; those are copied, since torch tensors are
-writable and a write to a read-only mapping would kill the process.
+Memory: every large fixed-size tensor the reader returns is a private copy-on-write mapping
+of its bytes, and transposed layouts are strided views of those (no copy either): the state
+dict costs address space, not RAM, until a value is written, and a write only ever changes a
+private in-memory page, never the checkpoint. Arrays from a reader opened with
+``readonly=True`` share memory between reads; those are copied, so that every tensor is the
+caller's alone.
 
 Layouts (TF -> PyTorch):
     Dense kernel          [in, out]              -> Linear weight        [out, in]
@@ -206,7 +206,7 @@ _TORCH_VIEW: Final = {  # ml_dtypes names -> (unsigned view width, torch dtype a
 
 def _to_tensor(torch: Any, arr: np.ndarray[Any, Any], tf_dtype: str) -> Any:
     if not arr.flags.writeable:
-        arr = np.array(arr)  # see the module docstring: never hand torch read-only memory
+        arr = np.array(arr)  # a `readonly` reader's shared view: see the module docstring
     if tf_dtype in _TORCH_VIEW:
         width, name = _TORCH_VIEW[tf_dtype]
         target = getattr(torch, name, None)
@@ -223,17 +223,6 @@ def _to_tensor(torch: Any, arr: np.ndarray[Any, Any], tf_dtype: str) -> Any:
     if any(s < 0 for s in arr.strides):
         arr = np.ascontiguousarray(arr)
     return torch.from_numpy(arr)
-
-
-def open_for_torch(path: Any) -> Any:
-    """A reader whose arrays torch may own: local data files are mapped copy-on-write, so
-    tensors are zero-copy views that can be written without touching the file."""
-    from ._api import load_checkpoint
-    from ._storage import LocalFileSystem
-
-    p = os.fspath(path)
-    fs = None if "://" in p else LocalFileSystem(copy_on_write=True)
-    return load_checkpoint(p, filesystem=fs)
 
 
 def to_torch(
@@ -270,8 +259,8 @@ def to_torch(
         dtype: a torch dtype (``torch.float16``...) for floating-point tensors; integer and
             bool tensors keep theirs. Casting makes a copy, tensor by tensor.
 
-    Tensors share memory with the memory-mapped checkpoint where the layout allows (see the
-    module docstring). Raises `ValueError` when two keys map to the same name.
+    Tensors are writable and private: large ones are copy-on-write mappings of the checkpoint
+    (see the module docstring). Raises `ValueError` when two keys map to the same name.
     """
     try:
         import torch
@@ -279,13 +268,13 @@ def to_torch(
         raise ImportError(
             "to_torch needs PyTorch: pip install 'tfckpt-lite[torch]' (the CPU build is enough)"
         ) from None
-    from ._api import CheckpointReader
+    from ._api import CheckpointReader, load_checkpoint
     from ._graph import model_path
 
     if isinstance(path_or_reader, CheckpointReader):
         reader, owned = path_or_reader, False
     else:
-        reader, owned = open_for_torch(path_or_reader), True
+        reader, owned = load_checkpoint(os.fspath(path_or_reader)), True
     layout = _layout_fn(transpose)
     excluded = [re.compile(x) for x in (exclude or ())]
     graph = reader.object_graph if model_paths else None

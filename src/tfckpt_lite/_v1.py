@@ -22,8 +22,8 @@
                           16 uint32_val, 17 uint64_val
 
 Each shard file is read whole and its table validated on open: the values live inside the
-table, so there is no data file to map lazily. Float and double slices are then zero-copy
-views of the table's values.
+table, so there is no data file to map lazily. Values are decoded (or, for float and double
+slices, copied) into a new array per read: writable and private, as for V2.
 
 Decoding is hand-rolled on `_wire` rather than through generated protobuf classes: the values
 of a V1 tensor are one packed field, which NumPy views in place (floats) or decodes in a few
@@ -197,10 +197,11 @@ class V1Reader:
 
     format = "v1"
 
-    def __init__(self, prefix_or_pattern: str, fs: FileSystem) -> None:
+    def __init__(self, prefix_or_pattern: str, fs: FileSystem, *, readonly: bool = False) -> None:
         self.prefix = prefix_or_pattern
         self.remote = is_remote(fs)
         self._fs = fs
+        self._readonly = readonly
         self.files = v1_shard_files(prefix_or_pattern, fs)
         self._tables: list[dict[bytes, bytes]] = []
         self._tensors: dict[str, _Tensor] = {}
@@ -342,9 +343,14 @@ class V1Reader:
         t = self._tensor(key)
         path = self.files[t.slices[0].shard] if t.slices else self.prefix
         try:
-            return self._assemble(key, t)
+            arr = self._assemble(key, t)
         except CheckpointError as e:
             raise _with_context(e, path=path, key=key) from None
+        if self._readonly:
+            arr.flags.writeable = False
+        elif not arr.flags.writeable:  # a view of the table's bytes: the caller gets a copy
+            arr = arr.copy()
+        return arr
 
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         # The values live inside protobuf messages in the table; there is nothing to skip.

@@ -31,7 +31,7 @@ import numpy as np
 from ._bundle import Entry, Extent, Header, check_shape, encode_entry, encode_header
 from ._coding import crc32c, mask_crc
 from ._dtypes import DType, dtype_of_array
-from ._naming import data_filename, encode_key, index_filename
+from ._naming import INDEX_SUFFIX, data_file_prefix, data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
 from ._sharding import (
     CheckpointOptions,
@@ -182,6 +182,14 @@ class BundleWriter:
         self.prefix = os.fspath(prefix)
         if not os.path.basename(self.prefix):
             raise ValueError(f"checkpoint prefix {self.prefix!r} names a directory, not a file")
+        base = data_file_prefix(self.prefix) or (
+            self.prefix[: -len(INDEX_SUFFIX)] if self.prefix.endswith(INDEX_SUFFIX) else None
+        )
+        if base is not None:
+            raise ValueError(
+                f"checkpoint prefix {self.prefix!r} names one of a checkpoint's files; pass the "
+                f"prefix without the suffix: {base!r}"
+            )
         self._fsync = fsync
         self._index: AtomicFile | None = None
         self._datas: list[AtomicFile] = []  # one per shard, the last one being written

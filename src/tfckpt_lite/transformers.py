@@ -151,9 +151,9 @@ def _model_type(model: Any) -> str:
 
 
 def _open(path: Any) -> Any:
-    from ._torch import open_for_torch
+    from ._api import load_checkpoint  # its arrays are writable and private: torch may own them
 
-    return open_for_torch(path)
+    return load_checkpoint(os.fspath(path))
 
 
 def _candidate_classes(recipe: Recipe, shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
