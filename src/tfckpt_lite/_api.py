@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._backend import Backend, Progress
+from ._bundle_reader import BundleReader
 from ._dtypes import DType
 from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
-from ._reader import BundleReader
 from ._state import latest_checkpoint_in
 from ._storage import FileSystem, LocalFileSystem
 

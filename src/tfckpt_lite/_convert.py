@@ -27,7 +27,7 @@ tensor) travels in the safetensors metadata so a round trip keeps it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     import zipfile
 
     from ._api import CheckpointReader
+    from ._edit import CastSpec, Globs
+    from ._torch import RenameRules
 else:  # ~10 ms of imports that only conversions need: see _lazy
     base64 = lazy_module("base64")
     json = lazy_module("json")
@@ -219,18 +221,18 @@ def _cast_value(
 
 
 def to_safetensors(
-    src: Any,
+    src: CheckpointReader | str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
-    select: Any = None,
-    exclude: Any = None,
+    select: Globs = None,
+    exclude: Globs = None,
     strip: bool = False,
-    keep: Any = None,
-    rename: Any = None,
-    cast: Any = None,
+    keep: Globs = None,
+    rename: RenameRules | Callable[[str], str | None] | None = None,
+    cast: CastSpec = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to a ``.safetensors`` file, streaming.
 
@@ -532,18 +534,18 @@ def from_safetensors(
 
 
 def to_npz(
-    src: Any,
+    src: CheckpointReader | str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
-    select: Any = None,
-    exclude: Any = None,
+    select: Globs = None,
+    exclude: Globs = None,
     strip: bool = False,
-    keep: Any = None,
-    rename: Any = None,
-    cast: Any = None,
+    keep: Globs = None,
+    rename: RenameRules | Callable[[str], str | None] | None = None,
+    cast: CastSpec = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to an uncompressed ``.npz``, streaming.
 

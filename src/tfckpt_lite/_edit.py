@@ -22,9 +22,10 @@ graph: TF's own order, so an edit that changes nothing, or a strip of a
 
 Strip rules (documented in docs/inference_prep.md; `keep` globs override them):
   * object-based checkpoints: the subtree under any edge named one of `OPTIMIZER_EDGES`, any
-    node that owns optimizer slots (and so every slot variable), and a scalar integer variable
-    under an edge named one of `COUNTER_EDGES`; other objects reachable from the root through
-    anything else stay (Keras 3's model weights are also reachable from its optimizer);
+    node that owns optimizer slots (and so every slot variable), a scalar integer variable
+    under an edge named one of `COUNTER_EDGES`, and an object holding no tensors under an edge
+    named one of `COMPILE_EDGES`; other objects reachable from the root through anything else
+    stay (Keras 3's model weights are also reachable from its optimizer);
   * keys the graph does not own, and name-based checkpoints: the regexes of
     `_torch.DEFAULT_EXCLUDE`, the one list of optimizer slot and counter names.
 
@@ -51,7 +52,7 @@ import numpy as np
 from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, UnsupportedCheckpointError
-from ._graph import ObjectGraph
+from ._graph import ObjectGraph, model_path
 from ._naming import (
     OBJECT_GRAPH_KEY,
     OPTIMIZER_SLOT,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from ._proto import trackable_object_graph_pb2 as _pb
 
 __all__ = [
+    "COMPILE_EDGES",
     "COUNTER_EDGES",
     "OPTIMIZER_EDGES",
     "EditReport",
@@ -81,6 +83,17 @@ OPTIMIZER_EDGES: Final = frozenset({"optimizer", "_optimizer"})
 """Edge names whose whole subtree is optimizer state (tf-keras, Keras 3, tf.train.Checkpoint)."""
 COUNTER_EDGES: Final = frozenset({"save_counter", "global_step", "step", "epoch", "iterations"})
 """Edge names that are bookkeeping when they lead to a scalar integer variable."""
+COMPILE_EDGES: Final = frozenset(
+    {
+        "train_function",
+        "train_tf_function",
+        "test_function",
+        "predict_function",
+        "_compiled_trainable_state",
+    }
+)
+"""Edge names of what `compile()`/`fit()` leave on a Keras model: objects with no tensors,
+stripped so the output is what TF writes for a model that was never compiled."""
 
 _VV: Final = VARIABLE_VALUE_SUFFIX
 _CAST_TARGETS: Final = ("bfloat16", "float16", "float32", "float64")
@@ -317,6 +330,10 @@ def _strip_edge(reader: CheckpointReader, graph: ObjectGraph, name: str, cid: in
     child = graph.nodes[cid]
     if name in OPTIMIZER_EDGES or child.slot_variables:
         return True
+    if name in COMPILE_EDGES:
+        return child.has_checkpoint_values is False or (
+            child.has_checkpoint_values is None and not child.attributes and not child.child_ids
+        )
     if name in COUNTER_EDGES:
         key = child.value_key
         if key is not None and key in reader and not child.child_ids:
@@ -669,7 +686,12 @@ def plan_edit(
     # 2. the graph: pruned, renumbered, re-keyed
     stored = {k: k for k in kept}  # source key -> storage key in the output
     proto = None
-    if graph is not None:
+    if graph is not None and not cut and len(kept) == len(keys.sorted):
+        proto = graph.proto  # nothing leaves: the graph stays as it is (a reshard, a cast)
+        if name_based:
+            stored = {k: _strip_vv(model_path(graph, k) or k) for k in kept}
+            proto = None
+    elif graph is not None:
         pruned = _prune(graph, kept, keys, cut)
         owned: set[str] = set()
         if pruned is not None:
@@ -685,8 +707,6 @@ def plan_edit(
             report.dropped[k] = "its object is no longer reachable"
             kept.discard(k)
         if name_based:
-            from ._graph import model_path
-
             ng = ObjectGraph(proto) if proto is not None else None
             stored = {
                 k: _strip_vv((model_path(ng, stored[k]) if ng is not None else None) or stored[k])
@@ -713,6 +733,10 @@ def plan_edit(
                 raise ValueError(f"rename: {stored[k]!r} becomes the empty name")
             wanted[k] = new
         if proto is not None:
+            if graph is not None and proto is graph.proto:  # renamed in place: a copy
+                unshared = type(proto)()
+                unshared.CopyFrom(proto)
+                proto = unshared
             in_graph = {a.checkpoint_key for nd in proto.nodes for a in nd.attributes}
             by_stored = {stored[k]: wanted[k] for k in kept if stored[k] in in_graph}
             key_map = _rename_graph(proto, by_stored, reader.prefix)
@@ -761,7 +785,7 @@ def plan_edit(
     if proto is not None:
         assert graph is not None
         # An unchanged graph keeps its bytes (writers differ in how they serialize one proto).
-        if proto == graph.proto:
+        if proto is graph.proto or proto == graph.proto:
             graph_bytes = bytes(reader[OBJECT_GRAPH_KEY].reshape(-1)[0])
         else:
             graph_bytes = proto.SerializeToString()
