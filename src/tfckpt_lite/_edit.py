@@ -59,6 +59,7 @@ from ._naming import (
     VARIABLE_VALUE_SUFFIX,
     unescape_local_name,
 )
+from ._storage import destination
 from ._torch import DEFAULT_EXCLUDE, RenameRules, rename_key
 from ._writer import BundleWriter
 
@@ -824,8 +825,14 @@ def _check_dst(dst: str | os.PathLike[str], sources: Sequence[CheckpointReader])
     if not isinstance(dst, (str, os.PathLike)):
         raise TypeError(f"dst: a path prefix, got {type(dst).__name__}")
     out = os.fspath(dst)
-    if "://" in out:
-        raise ValueError(f"dst: {out!r}: edits write local checkpoints only")
+    if "://" in out:  # a bucket (BundleWriter writes there) or a refusal naming the URL
+        where = destination(out)[1]
+        if any(r.prefix in (out, where) for r in sources):
+            raise ValueError(
+                f"dst: {out!r} is the source checkpoint; write to another prefix "
+                "(an edit never overwrites what it reads)"
+            )
+        return out
     if os.path.isdir(out):
         raise ValueError(
             f"dst: {out!r} is a directory; give a checkpoint prefix such as "
