@@ -92,7 +92,7 @@ def test_empty_checkpoint(tmp_path: Path) -> None:
 
 def _resave(prefix: str, out: Path) -> str | None:
     """Re-save a single-shard bundle's tensors in data-file order; None if it can't apply."""
-    from tfckpt_lite._reader import BundleReader
+    from tfckpt_lite._bundle_reader import BundleReader
     from tfckpt_lite._storage import LocalFileSystem
 
     r = BundleReader(prefix, LocalFileSystem())

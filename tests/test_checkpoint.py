@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tfckpt_lite as tfc
+from tfckpt_lite._bundle_reader import BundleReader
 from tfckpt_lite._naming import OBJECT_GRAPH_KEY
-from tfckpt_lite._reader import BundleReader
 from tfckpt_lite._storage import LocalFileSystem
 
 VV = "/.ATTRIBUTES/VARIABLE_VALUE"

@@ -679,3 +679,15 @@ def test_reshard_mistakes_leave_nothing(tmp_path: Path) -> None:
         main(["reshard", str(tmp_path / "a"), str(tmp_path / "s"), "--max-shard-size", "1KB"]) == 0
     )
     assert len(list(tmp_path.glob("s.data-*"))) == 2
+
+
+def test_an_open_reader_is_left_as_it_was(tmp_path: Path) -> None:
+    with tfc.load_checkpoint(fixture("manager/ckpt-3")) as r:
+        before = r.object_graph
+        assert before is not None
+        raw = before.proto.SerializeToString()
+        tfc.edit(r, tmp_path / "a", rename=[("^v$", "w")])
+        tfc.edit(r, tmp_path / "b", strip=True, name_based=True)
+        assert r.object_graph is before and before.proto.SerializeToString() == raw
+        assert before.find("v").value_key == "v" + VV
+    assert "w" + VV in tfc.load(tmp_path / "a") and set(tfc.load(tmp_path / "b")) == {"v"}

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._backend import Backend, Progress
+from ._bundle_reader import BundleReader
 from ._dtypes import DType
 from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY
 from ._paths import resolve
-from ._reader import BundleReader
 from ._state import latest_checkpoint_in
-from ._storage import FileSystem, LocalFileSystem
+from ._storage import FileSystem, filesystem_for
 
 if TYPE_CHECKING:
     from ._graph import ObjectGraph
@@ -41,16 +41,7 @@ __all__ = [
 def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, str]:
     """Our FileSystem for `path`: local, an fsspec URL, or a wrapped fsspec object."""
     if fs is None:
-        local = LocalFileSystem(use_mmap=use_mmap)
-        if path.startswith("file://"):
-            return local, path[len("file://") :]
-        if "://" not in path:  # no URL: spare local reads the import of _remote (threads...)
-            return local, path
-        from ._remote import filesystem_for_url, is_url
-
-        if is_url(path):
-            return filesystem_for_url(path)
-        return local, path
+        return filesystem_for(path, use_mmap=use_mmap)
     if not hasattr(fs, "open_source") and hasattr(fs, "cat_file"):  # an fsspec filesystem
         from ._remote import FsspecFileSystem
 
@@ -408,4 +399,5 @@ def latest_checkpoint(
     """The prefix of the newest checkpoint named by ``checkpoint_dir/checkpoint``, or None."""
     if latest_filename not in (None, "checkpoint"):
         raise ValueError("only the default state file name 'checkpoint' is supported")
-    return latest_checkpoint_in(os.fspath(checkpoint_dir))
+    directory = os.fspath(checkpoint_dir)
+    return latest_checkpoint_in(directory, filesystem_for(directory)[0])

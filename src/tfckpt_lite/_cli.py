@@ -265,7 +265,10 @@ def _dump(args: argparse.Namespace) -> int:
                 out = arr.astype(np.float32 if "float" in arr.dtype.name else np.int8)
                 if not args.quiet:
                     _note(f"note: {r.dtype(key)} saved as {out.dtype}")
-            np.save(args.npy, np.asarray(out, order="C"), allow_pickle=False)
+            from ._storage import create
+
+            with create(args.npy) as f:  # atomic; a URL goes to its bucket
+                np.save(f.file, np.asarray(out, order="C"), allow_pickle=False)
             if not args.quiet:
                 _note(f"wrote {key} ({r.dtype(key)}{ins.shape_str(arr.shape)}) to {args.npy}")
             return EXIT_OK
@@ -438,11 +441,15 @@ def _convert(args: argparse.Namespace) -> int:
             write = _convert.to_npz
         elif src.endswith((".safetensors", ".npz")):
             read = _convert.from_safetensors if src.endswith(".safetensors") else _convert.from_npz
-            prefix = read(src, dst, object_graph=args.object_graph, progress=progress)
             progress.close()
-            if not args.quiet:
-                print(f"wrote TensorFlow checkpoint {prefix}")
-            return EXIT_OK
+            return _surgery(
+                "converting",
+                args,
+                lambda progress: (
+                    "wrote TensorFlow checkpoint "
+                    + read(src, dst, object_graph=args.object_graph, progress=progress)
+                ),
+            )
         else:
             _note(
                 "error: cannot tell the direction: DST must end in .safetensors or .npz "
@@ -909,7 +916,7 @@ def build_parser(commands: tuple[Command, ...] = COMMANDS) -> argparse.ArgumentP
     """The `tfckpt` parser: global options, then one subparser per entry of `commands`."""
     p = _Parser(
         prog="tfckpt",
-        description="Inspect, verify, compare and convert TensorFlow checkpoints without "
+        description="Inspect, verify, compare, convert and edit TensorFlow checkpoints without "
         "TensorFlow.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -38,7 +38,7 @@ from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
-from ._storage import AtomicFile, LocalSource
+from ._storage import create
 from ._tensor_codec import encode_fixed
 from ._writer import BundleWriter
 
@@ -286,7 +286,7 @@ def to_safetensors(
             raise _nothing_to_write(report, reader.prefix)
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
-        with AtomicFile(dst) as out:
+        with create(dst) as out:
             out.file.write(len(blob).to_bytes(8, "little"))
             out.file.write(blob)
             values = reader._values([p[0] for p in plan], window=READ_AHEAD)
@@ -333,7 +333,7 @@ def write_safetensors(
         offset += arr.nbytes
     blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     blob += b" " * (-(8 + len(blob)) % 8)
-    with AtomicFile(os.fspath(dst)) as out:
+    with create(dst) as out:
         out.file.write(len(blob).to_bytes(8, "little"))
         out.file.write(blob)
         for i, (name, arr) in enumerate(items):
@@ -495,8 +495,11 @@ def from_safetensors(
     restores into a `tf.Module` tree with the same attribute names.
     Memory: the file is memory-mapped and each tensor streamed from the mapping.
     """
+    from ._api import _filesystem
+
     path = os.fspath(src)
-    source = LocalSource(path)
+    fs, where = _filesystem(path, None)  # a URL reads remotely: a range request per tensor
+    source = fs.open_source(where)
     try:
         head = bytes(source.read(0, min(source.size, 8)))
         if len(head) == 8:
@@ -574,7 +577,7 @@ def to_npz(
             raise _nothing_to_write(report, reader.prefix)
         special: dict[str, str] = {}
         with (
-            AtomicFile(dst) as out,
+            create(dst) as out,
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
             values = reader._values(keys, window=READ_AHEAD)

@@ -52,13 +52,14 @@ import numpy as np
 from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, UnsupportedCheckpointError
-from ._graph import ObjectGraph
+from ._graph import ObjectGraph, model_path
 from ._naming import (
     OBJECT_GRAPH_KEY,
     OPTIMIZER_SLOT,
     VARIABLE_VALUE_SUFFIX,
     unescape_local_name,
 )
+from ._storage import destination
 from ._torch import DEFAULT_EXCLUDE, RenameRules, rename_key
 from ._writer import BundleWriter
 
@@ -686,7 +687,12 @@ def plan_edit(
     # 2. the graph: pruned, renumbered, re-keyed
     stored = {k: k for k in kept}  # source key -> storage key in the output
     proto = None
-    if graph is not None:
+    if graph is not None and not cut and len(kept) == len(keys.sorted):
+        proto = graph.proto  # nothing leaves: the graph stays as it is (a reshard, a cast)
+        if name_based:
+            stored = {k: _strip_vv(model_path(graph, k) or k) for k in kept}
+            proto = None
+    elif graph is not None:
         pruned = _prune(graph, kept, keys, cut)
         owned: set[str] = set()
         if pruned is not None:
@@ -702,8 +708,6 @@ def plan_edit(
             report.dropped[k] = "its object is no longer reachable"
             kept.discard(k)
         if name_based:
-            from ._graph import model_path
-
             ng = ObjectGraph(proto) if proto is not None else None
             stored = {
                 k: _strip_vv((model_path(ng, stored[k]) if ng is not None else None) or stored[k])
@@ -730,6 +734,10 @@ def plan_edit(
                 raise ValueError(f"rename: {stored[k]!r} becomes the empty name")
             wanted[k] = new
         if proto is not None:
+            if graph is not None and proto is graph.proto:  # renamed in place: a copy
+                unshared = type(proto)()
+                unshared.CopyFrom(proto)
+                proto = unshared
             in_graph = {a.checkpoint_key for nd in proto.nodes for a in nd.attributes}
             by_stored = {stored[k]: wanted[k] for k in kept if stored[k] in in_graph}
             key_map = _rename_graph(proto, by_stored, reader.prefix)
@@ -778,7 +786,7 @@ def plan_edit(
     if proto is not None:
         assert graph is not None
         # An unchanged graph keeps its bytes (writers differ in how they serialize one proto).
-        if proto == graph.proto:
+        if proto is graph.proto or proto == graph.proto:
             graph_bytes = bytes(reader[OBJECT_GRAPH_KEY].reshape(-1)[0])
         else:
             graph_bytes = proto.SerializeToString()
@@ -817,8 +825,14 @@ def _check_dst(dst: str | os.PathLike[str], sources: Sequence[CheckpointReader])
     if not isinstance(dst, (str, os.PathLike)):
         raise TypeError(f"dst: a path prefix, got {type(dst).__name__}")
     out = os.fspath(dst)
-    if "://" in out:
-        raise ValueError(f"dst: {out!r}: edits write local checkpoints only")
+    if "://" in out:  # a bucket (BundleWriter writes there) or a refusal naming the URL
+        where = destination(out)[1]
+        if any(r.prefix in (out, where) for r in sources):
+            raise ValueError(
+                f"dst: {out!r} is the source checkpoint; write to another prefix "
+                "(an edit never overwrites what it reads)"
+            )
+        return out
     if os.path.isdir(out):
         raise ValueError(
             f"dst: {out!r} is a directory; give a checkpoint prefix such as "

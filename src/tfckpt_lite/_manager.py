@@ -33,6 +33,7 @@ from ._checkpoint import Checkpoint
 from ._errors import CheckpointError
 from ._naming import OBJECT_GRAPH_KEY, SAVE_COUNTER, attribute_key, data_shard_re, index_filename
 from ._state import get_checkpoint_state, update_checkpoint_state
+from ._storage import destination
 from ._writer import save as save_tensors
 
 __all__ = ["CheckpointManager"]
@@ -65,6 +66,7 @@ class CheckpointManager:
                 f"expected a positive integer or None for max_to_keep, got {max_to_keep}"
             )
         self._directory = os.fspath(directory)
+        destination(self._directory)  # a URL whose store takes no writes is refused here
         self._max_to_keep = max_to_keep
         self._keep_every = keep_checkpoint_every_n_hours
         self._prefix = os.path.join(self._directory, checkpoint_name)
@@ -181,16 +183,18 @@ class CheckpointManager:
                 continue
             if not self._inside(prefix):
                 continue
-            _unlink_if_exists(index_filename(prefix))  # first: without it no checkpoint exists
-            directory, name = os.path.split(prefix)
+            # The local disk or the bucket the prefix names (a URL is never a local path).
+            dest, where = destination(prefix)
+            dest.remove(index_filename(where))  # first: without it no checkpoint exists
+            directory, name = os.path.split(where)
             shard = data_shard_re(name)
             try:
-                names = os.listdir(directory or ".")
+                names = dest.listdir(directory or ".")
             except OSError:
                 continue
             for n in sorted(names):
                 if shard.match(n):
-                    _unlink_if_exists(os.path.join(directory, n))
+                    dest.remove(dest.join(directory, n))
 
     def _record_state(self) -> None:
         assert self._latest is not None
@@ -203,10 +207,3 @@ class CheckpointManager:
             save_relative_paths=True,
             fsync=self._fsync,
         )
-
-
-def _unlink_if_exists(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass  # another process deleted it first

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final
 from ._errors import CorruptCheckpointError
 from ._lazy import lazy_module
 from ._naming import STATE_FILENAME, index_filename
-from ._storage import FileSystem, LocalFileSystem, atomic_write
+from ._storage import FileSystem, atomic_write, filesystem_for
 
 if TYPE_CHECKING:
     from google.protobuf import text_format
@@ -122,7 +122,7 @@ def read_state(directory: str, fs: FileSystem | None = None) -> CheckpointState 
     """The state file of `directory` with paths as stored, or None when there is none (or
     `checkpoint` is binary: a V1 checkpoint by that name, which TF's get_checkpoint_state
     also fails to parse)."""
-    fs = fs or LocalFileSystem()
+    fs = fs or filesystem_for(directory)[0]
     path = fs.join(directory, STATE_FILENAME)
     if not fs.isfile(path) or is_binary_state(path, fs):
         return None
@@ -158,7 +158,7 @@ def get_checkpoint_state(
         CorruptCheckpointError: the file is unreadable, or names no model checkpoint.
     """
     directory = os.fspath(checkpoint_dir)
-    fs = filesystem or LocalFileSystem()
+    fs = filesystem or filesystem_for(directory)[0]
     st = read_state(directory, fs)
     if st is None:
         return None
@@ -256,7 +256,7 @@ def latest_checkpoint_in(directory: str, fs: FileSystem | None = None) -> str | 
     An absolute path that does not exist (a checkpoint directory moved or copied from another
     machine) falls back to the same name inside `directory`.
     """
-    fs = fs or LocalFileSystem()
+    fs = fs or filesystem_for(directory)[0]
     st = read_state(directory, fs)
     if st is None or not st.model_checkpoint_path:
         return None
