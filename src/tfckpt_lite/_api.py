@@ -19,7 +19,7 @@ from ._bundle_reader import BundleReader
 from ._dtypes import DType
 from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
 from ._gcpause import gc_paused
-from ._naming import OBJECT_GRAPH_KEY
+from ._naming import OBJECT_GRAPH_KEY, STATE_FILENAME
 from ._paths import resolve
 from ._state import latest_checkpoint_in
 from ._storage import FileSystem, filesystem_for
@@ -397,7 +397,7 @@ def latest_checkpoint(
     checkpoint_dir: str | os.PathLike[str], latest_filename: str | None = None
 ) -> str | None:
     """The prefix of the newest checkpoint named by ``checkpoint_dir/checkpoint``, or None."""
-    if latest_filename not in (None, "checkpoint"):
+    if latest_filename not in (None, STATE_FILENAME):
         raise ValueError("only the default state file name 'checkpoint' is supported")
     directory = os.fspath(checkpoint_dir)
     return latest_checkpoint_in(directory, filesystem_for(directory)[0])

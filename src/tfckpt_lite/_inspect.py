@@ -30,7 +30,7 @@ import numpy as np
 from ._backend import Progress
 from ._errors import CheckpointError, TensorNotFoundError
 from ._graph import model_path
-from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
+from ._naming import OBJECT_ATTRIBUTES, OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
 
 if TYPE_CHECKING:
     from ._api import CheckpointReader
@@ -611,7 +611,7 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
         if value is not None:
             out[name] = value.checkpoint_key
         for attr, a in attrs.items():
-            out[f"{name}/.ATTRIBUTES/{attr}"] = a.checkpoint_key
+            out[f"{name}/{OBJECT_ATTRIBUTES}/{attr}"] = a.checkpoint_key
         for slot_name, slot_node in slots.get(node.id, []):
             for a in slot_node.attributes.values():
                 out[f"{name} (slot {slot_name})"] = a.checkpoint_key
