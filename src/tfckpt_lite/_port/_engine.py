@@ -76,6 +76,8 @@ class Recipe:
             model (a vocabulary padded for the TPU mesh): the extra rows are dropped.
         prefer_average: a regex of TF keys whose ``<key>/ExponentialMovingAverage`` is
             loaded instead when the checkpoint has one (TF-slim evaluation weights).
+        bind: for numbering only the model knows (Funnel's blocks): a function of the
+            model's state names returning the rename function, used instead of `rename`.
     """
 
     model_types: tuple[str, ...]
@@ -89,6 +91,7 @@ class Recipe:
     rename_by_class: tuple[tuple[str, RenameRules | Callable[[str], str | None]], ...] = ()
     trim_rows: tuple[str, ...] = ()
     prefer_average: str | None = None
+    bind: Callable[[Sequence[str]], Callable[[str], str | None]] | None = None
 
     def rules_for(self, model_class: str) -> RenameRules | Callable[[str], str | None]:
         """`rename`, or the rules of the first `rename_by_class` entry whose regex matches
@@ -98,9 +101,14 @@ class Recipe:
                 return rules
         return self.rename
 
-    def target(self, key: str, model_class: str = "") -> str | None:
+    def target(
+        self,
+        key: str,
+        model_class: str = "",
+        rules: RenameRules | Callable[[str], str | None] | None = None,
+    ) -> str | None:
         """The full-model name (``.``-separated, markers kept) of TF key `key`, or None."""
-        name = rename_key(key, self.rules_for(model_class))
+        name = rename_key(key, rules if rules is not None else self.rules_for(model_class))
         return None if name is None else name.replace("/", ".")
 
 
@@ -211,6 +219,7 @@ def plan_and_load(
     skip = [re.compile(x) for x in recipe.skip]
 
     averaged = _averaged(recipe, keys)
+    rules = recipe.bind(list(state)) if recipe.bind is not None else recipe.rules_for(cls)
     targets: dict[str, list[_Target]] = {}
     for key in keys:
         if not reader.dtype_info(key).is_fixed_size:
@@ -222,7 +231,7 @@ def plan_and_load(
         if key not in averaged and any(rx.search(key) for rx in skip):
             report.unused[key] = "optimizer state or counter"
             continue
-        name = recipe.target(averaged.get(key, key), cls)
+        name = recipe.target(averaged.get(key, key), cls, rules)
         if name is None:
             report.unused[key] = "not a weight of the model"
             continue
