@@ -345,7 +345,9 @@ def _writers(url: str, tmp_path: Path) -> dict[str, Any]:
         "BundleWriter": writer,
         "Checkpoint.save": lambda: tfc.Checkpoint(w=np.ones(3, np.float32)).save(url),
         "Checkpoint.write": lambda: tfc.Checkpoint(w=np.ones(3, np.float32)).write(url),
-        "CheckpointManager": lambda: tfc.CheckpointManager(url).save({"w": np.ones(3)}),
+        "CheckpointManager": lambda: tfc.CheckpointManager(
+            tfc.Checkpoint(w=np.ones(3)), url, max_to_keep=5
+        ).save(),
         "update_checkpoint_state": lambda: update_checkpoint_state(url, url + "/ckpt-1"),
         "to_safetensors": lambda: tfc.to_safetensors(src, url + ".safetensors"),
         "to_npz": lambda: tfc.to_npz(src, url + ".npz"),

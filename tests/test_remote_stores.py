@@ -371,9 +371,11 @@ def test_checkpoint_manager_state_file_last(store: Store, tmp_path: Path) -> Non
     d = store.url(run)
     order = _Order(store, run, ["checkpoint"])
     try:
-        mgr = tfc.CheckpointManager(d, max_to_keep=2)
+        w = np.zeros(4, np.float32)
+        mgr = tfc.CheckpointManager(tfc.Checkpoint(w=w), d, max_to_keep=2)
         for step in range(3):
-            mgr.save({"w": np.full(4, step, np.float32)}, name_based=True)
+            w[:] = step
+            mgr.save()
     finally:
         order.close()
     assert {"ckpt-1.index", "ckpt-1.data-00000-of-00001"} <= set(order.seen["checkpoint"])
@@ -383,8 +385,9 @@ def test_checkpoint_manager_state_file_last(store: Store, tmp_path: Path) -> Non
     }  # fmt: skip
     assert mgr.checkpoints == [f"{d}/ckpt-2", f"{d}/ckpt-3"]
     assert tfc.latest_checkpoint(d) == f"{d}/ckpt-3"
-    assert float(tfc.load(d)["w"][0]) == 2.0  # the directory resolves through its state file
-    again = tfc.CheckpointManager(d, max_to_keep=2)  # takes over the bucket's list
+    # the directory resolves through its state file
+    assert float(tfc.load(d)["w/.ATTRIBUTES/VARIABLE_VALUE"][0]) == 2.0
+    again = tfc.CheckpointManager(tfc.Checkpoint(), d, max_to_keep=2)  # takes over the list
     assert again.checkpoints == [f"{d}/ckpt-2", f"{d}/ckpt-3"]
     state = store.fs.cat_file(f"{store.bucket}/{run}/checkpoint").decode()
     assert state.startswith('model_checkpoint_path: "ckpt-3"\n')
@@ -427,6 +430,13 @@ def test_checkpoint_save_and_conversions_to_the_bucket(store: Store, tmp_path: P
         assert sorted(z.files) == sorted(want.files) and z.files
         for f in want.files:
             np.testing.assert_array_equal(z[f], want[f])
+    tfc.from_npz(store.url(f"{run}/m.npz"), store.url(f"{run}/fromnpz/ckpt-1"))
+    np.testing.assert_array_equal(
+        tfc.load(store.url(f"{run}/fromnpz/ckpt-1"))[
+            "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+        ],
+        tensors["dense"]["kernel"],
+    )
     # .safetensors in the bucket -> checkpoint in the bucket (CLI), and an edit into it
     assert (
         main(["convert", store.url(f"{run}/m.safetensors"), store.url(f"{run}/back/ckpt-1"), "-q"])

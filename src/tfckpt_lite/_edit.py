@@ -611,6 +611,94 @@ class _Names:
         return got
 
 
+def _choose(
+    graph: ObjectGraph | None,
+    keys: _Keys,
+    names: _Names,
+    sel: _Globs,
+    exc: _Globs,
+    kp: _Globs,
+    strip: bool,
+    bookkeeping: Mapping[str, str],
+    cut: set[Edge],
+    report: EditReport,
+) -> tuple[set[str], set[Edge]]:
+    """The keys that stay (the others go to `report.dropped` with the reason), and the graph
+    edges strip cuts: none without strip, and none on the key path of what `keep` rescues."""
+    kept: set[str] = set()
+    rescued: list[str] = []
+    for k in keys.sorted:
+        if sel and sel.match(names(k)) is None:
+            report.dropped[k] = "not selected"
+        elif exc and exc.match(names(k)) is not None:
+            report.dropped[k] = "excluded"
+        elif strip and k in bookkeeping and kp.match(names(k)) is None:
+            report.dropped[k] = bookkeeping[k]
+        else:
+            kept.add(k)
+            if k in bookkeeping:
+                rescued.append(k)
+    if not strip:
+        return kept, set()
+    if rescued and graph is not None:
+        # What `keep` rescues stays where TF put it: the edges of its key path are not cut.
+        via = _first_edges(graph)
+        owner = {
+            k: nd.id
+            for nd in graph.nodes
+            for a in nd.attributes.values()
+            for k in keys.of(a.checkpoint_key)
+        }
+        for k in rescued:
+            if k in owner:
+                cut = cut - set(_path_edges(via, owner[k]))
+    return kept, cut
+
+
+def _renamed(
+    reader: CheckpointReader,
+    graph: ObjectGraph | None,
+    proto: _pb.TrackableObjectGraph | None,
+    stored: dict[str, str],
+    kept: set[str],
+    rules: Any,
+    report: EditReport,
+) -> tuple[dict[str, str], _pb.TrackableObjectGraph | None]:
+    """Source key -> output name after `rules` (and the graph they rename, never the
+    reader's own); keys a rule drops leave `kept`."""
+    if rules is None:
+        return dict(stored), proto
+    wanted: dict[str, str] = {}
+    for k in sorted(kept):
+        new = _rename(_strip_vv(stored[k]), rules)
+        if new is None:
+            if proto is not None:
+                raise ValueError(
+                    f"rename: a rule drops {k!r}: use exclude= to drop tensors of an "
+                    "object-based checkpoint (or name_based=True)"
+                )
+            report.dropped[k] = "dropped by a rename rule"
+            kept.discard(k)
+            continue
+        if not new:
+            raise ValueError(f"rename: {stored[k]!r} becomes the empty name")
+        wanted[k] = new
+    if proto is None:
+        return wanted, None
+    if graph is not None and proto is graph.proto:  # renamed in place: a copy
+        unshared = type(proto)()
+        unshared.CopyFrom(proto)
+        proto = unshared
+    in_graph = {a.checkpoint_key for nd in proto.nodes for a in nd.attributes}
+    by_stored = {stored[k]: wanted[k] for k in kept if stored[k] in in_graph}
+    key_map = _rename_graph(proto, by_stored, reader.prefix)
+    out = {}
+    for k in kept:
+        s = stored[k]
+        out[k] = key_map.get(s, s) if s in in_graph else wanted[k] + s[len(_strip_vv(s)) :]
+    return out, proto
+
+
 def plan_edit(
     reader: CheckpointReader,
     *,
@@ -643,33 +731,7 @@ def plan_edit(
     bookkeeping, cut = _bookkeeping(reader, graph, keys)
 
     # 1. which tensors stay
-    kept: set[str] = set()
-    rescued: list[str] = []
-    for k in keys.sorted:
-        if sel and sel.match(names(k)) is None:
-            report.dropped[k] = "not selected"
-        elif exc and exc.match(names(k)) is not None:
-            report.dropped[k] = "excluded"
-        elif strip and k in bookkeeping and kp.match(names(k)) is None:
-            report.dropped[k] = bookkeeping[k]
-        else:
-            kept.add(k)
-            if k in bookkeeping:
-                rescued.append(k)
-    if not strip:
-        cut = set()
-    elif rescued and graph is not None:
-        # What `keep` rescues stays where TF put it: the edges of its key path are not cut.
-        via = _first_edges(graph)
-        owner = {
-            k: nd.id
-            for nd in graph.nodes
-            for a in nd.attributes.values()
-            for k in keys.of(a.checkpoint_key)
-        }
-        for k in rescued:
-            if k in owner:
-                cut -= set(_path_edges(via, owner[k]))
+    kept, cut = _choose(graph, keys, names, sel, exc, kp, strip, bookkeeping, cut, report)
 
     def universe() -> list[str]:
         """Every name a glob could have meant, object paths above the tensors included."""
@@ -716,36 +778,7 @@ def plan_edit(
             proto = None
 
     # 3. renaming
-    out: dict[str, str] = dict(stored)
-    if rules is not None:
-        wanted: dict[str, str] = {}
-        for k in sorted(kept):
-            new = _rename(_strip_vv(stored[k]), rules)
-            if new is None:
-                if proto is not None:
-                    raise ValueError(
-                        f"rename: a rule drops {k!r}: use exclude= to drop tensors of an "
-                        "object-based checkpoint (or name_based=True)"
-                    )
-                report.dropped[k] = "dropped by a rename rule"
-                kept.discard(k)
-                continue
-            if not new:
-                raise ValueError(f"rename: {stored[k]!r} becomes the empty name")
-            wanted[k] = new
-        if proto is not None:
-            if graph is not None and proto is graph.proto:  # renamed in place: a copy
-                unshared = type(proto)()
-                unshared.CopyFrom(proto)
-                proto = unshared
-            in_graph = {a.checkpoint_key for nd in proto.nodes for a in nd.attributes}
-            by_stored = {stored[k]: wanted[k] for k in kept if stored[k] in in_graph}
-            key_map = _rename_graph(proto, by_stored, reader.prefix)
-            for k in kept:
-                s = stored[k]
-                out[k] = key_map.get(s, s) if s in in_graph else wanted[k] + s[len(_strip_vv(s)) :]
-        else:
-            out = {k: wanted[k] for k in kept}
+    out, proto = _renamed(reader, graph, proto, stored, kept, rules, report)
     out = {k: out[k] for k in kept}
     origin: dict[str, str] = {}
     for k in sorted(kept):
@@ -870,8 +903,7 @@ def _write(
     report = plan.report
     report.dst = dst
     if policy is not None:
-        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync)
-        report.written.extend(item.name for item in plan.items)
+        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync, report)
         return report
     total = len(plan.items)
     with BundleWriter(dst, fsync=fsync) as w:
@@ -893,6 +925,7 @@ def _write_sharded(
     policy: Any,
     progress: Progress | None,
     fsync: bool,
+    report: EditReport,
 ) -> int:
     """The policy decides from shapes and dtypes alone, so it runs on zero-stride stand-ins
     (no memory) for fixed-size tensors; only strings, whose sizes are their contents, are read
@@ -919,7 +952,7 @@ def _write_sharded(
         string = dtype_from_name("string")
         shardable.append(ShardableTensor(graph, string, (), "", OBJECT_GRAPH_KEY))
     shards = shard_tensors(shardable, policy)
-    done: set[str] = set()
+    done: set[str] = set()  # names in the order first written: `report.written`
     cache: dict[str, np.ndarray[Any, Any]] = {}
 
     def piece(name: str, spec: str) -> np.ndarray[Any, Any]:
@@ -928,9 +961,11 @@ def _write_sharded(
         if name not in cache:
             cache.clear()
             cache[name] = value_of(by_name[name])
-            if progress is not None and name not in done:
+            if name not in done:
                 done.add(name)
-                progress(len(done), len(by_name), name)
+                report.written.append(name)
+                if progress is not None:
+                    progress(len(done), len(by_name), name)
         arr = cache[name]
         if not spec.strip():
             return arr
