@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Final
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = [
     "decode_entry",
     "decode_header",
     "decode_info",
+    "decode_infos",
     "decode_shape",
     "decode_slice",
     "decode_versions",
@@ -240,6 +242,25 @@ def decode_info(buf: bytes, cache: dict[bytes, Info]) -> Info:
     e = decode_entry(buf)
     check_shape(e.shape, e.unknown_rank)
     return e.dtype_info, e.shape
+
+
+def decode_infos(bufs: Iterable[bytes], cache: dict[bytes, Info]) -> list[Info]:
+    """`decode_info` of every buffer, in order: the same fast path inlined in one loop, since
+    a listing calls it 100,000 times and the call itself was a third of its cost."""
+    out: list[Info] = []
+    append = out.append
+    get = cache.get
+    tail_ok = _CANONICAL_TAIL.fullmatch
+    for buf in bufs:
+        if len(buf) >= 4 and buf[0] == 0x08 and buf[2] == 0x12 and buf[1] < 0x80 and buf[3] < 0x80:
+            end = 4 + buf[3]
+            if end <= len(buf) and tail_ok(buf, end) is not None:
+                info = get(buf[:end])
+                if info is not None:
+                    append(info)
+                    continue
+        append(decode_info(buf, cache))
+    return out
 
 
 def decode_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:

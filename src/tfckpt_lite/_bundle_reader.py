@@ -26,6 +26,7 @@ from ._bundle import (
     decode_entry,
     decode_header,
     decode_info,
+    decode_infos,
 )
 from ._coding import crc32c, unmask_crc
 from ._dtypes import DType
@@ -127,18 +128,14 @@ class BundleReader:
 
     def infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
         """(key, dtype, shape) of every tensor in key order: `info` for all keys at once."""
-        cache = self._infos
-        out: list[tuple[str, DType, tuple[int, ...]]] = []
-        append = out.append
-        key = ""
-        try:
-            with gc_paused():
-                for key, raw in self._raw.items():
-                    dtype, shape = decode_info(raw, cache)
-                    append((key, dtype, shape))
-        except CheckpointError as err:
-            raise _with_context(err, path=self.index_path, key=key) from None
-        return out
+        with gc_paused():
+            try:
+                infos = decode_infos(self._raw.values(), self._infos)
+            except CheckpointError:
+                for key in self._raw:
+                    self.info(key)  # raises the first entry's error, naming its key
+                raise
+            return [(k, d, s) for k, (d, s) in zip(self._raw, infos)]
 
     def data_paths(self) -> list[str]:
         return [
