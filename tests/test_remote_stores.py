@@ -430,6 +430,13 @@ def test_checkpoint_save_and_conversions_to_the_bucket(store: Store, tmp_path: P
         assert sorted(z.files) == sorted(want.files) and z.files
         for f in want.files:
             np.testing.assert_array_equal(z[f], want[f])
+    tfc.from_npz(store.url(f"{run}/m.npz"), store.url(f"{run}/fromnpz/ckpt-1"))
+    np.testing.assert_array_equal(
+        tfc.load(store.url(f"{run}/fromnpz/ckpt-1"))[
+            "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+        ],
+        tensors["dense"]["kernel"],
+    )
     # .safetensors in the bucket -> checkpoint in the bucket (CLI), and an edit into it
     assert (
         main(["convert", store.url(f"{run}/m.safetensors"), store.url(f"{run}/back/ckpt-1"), "-q"])

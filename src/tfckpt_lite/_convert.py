@@ -38,7 +38,7 @@ from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
-from ._storage import create
+from ._storage import create, filesystem_for, is_remote
 from ._tensor_codec import encode_fixed
 from ._writer import BundleWriter
 
@@ -495,10 +495,8 @@ def from_safetensors(
     restores into a `tf.Module` tree with the same attribute names.
     Memory: the file is memory-mapped and each tensor streamed from the mapping.
     """
-    from ._api import _filesystem
-
     path = os.fspath(src)
-    fs, where = _filesystem(path, None)  # a URL reads remotely: a range request per tensor
+    fs, where = filesystem_for(path)  # a URL reads remotely: a range request per tensor
     source = fs.open_source(where)
     try:
         head = bytes(source.read(0, min(source.size, 8)))
@@ -619,7 +617,9 @@ def from_npz(
     ``object_graph=True``, see `from_safetensors`, all members are read first)."""
     path = os.fspath(src)
     try:
-        z = zipfile.ZipFile(path)
+        fs, where = filesystem_for(path)
+        # A URL: zipfile seeks within fsspec's buffered file (range requests).
+        z = zipfile.ZipFile(fs.fs.open(where, "rb") if is_remote(fs) else where)  # type: ignore[attr-defined]
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, OSError) as e:

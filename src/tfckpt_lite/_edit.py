@@ -903,8 +903,7 @@ def _write(
     report = plan.report
     report.dst = dst
     if policy is not None:
-        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync)
-        report.written.extend(item.name for item in plan.items)
+        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync, report)
         return report
     total = len(plan.items)
     with BundleWriter(dst, fsync=fsync) as w:
@@ -926,6 +925,7 @@ def _write_sharded(
     policy: Any,
     progress: Progress | None,
     fsync: bool,
+    report: EditReport,
 ) -> int:
     """The policy decides from shapes and dtypes alone, so it runs on zero-stride stand-ins
     (no memory) for fixed-size tensors; only strings, whose sizes are their contents, are read
@@ -952,7 +952,7 @@ def _write_sharded(
         string = dtype_from_name("string")
         shardable.append(ShardableTensor(graph, string, (), "", OBJECT_GRAPH_KEY))
     shards = shard_tensors(shardable, policy)
-    done: set[str] = set()
+    done: set[str] = set()  # names in the order first written: `report.written`
     cache: dict[str, np.ndarray[Any, Any]] = {}
 
     def piece(name: str, spec: str) -> np.ndarray[Any, Any]:
@@ -961,9 +961,11 @@ def _write_sharded(
         if name not in cache:
             cache.clear()
             cache[name] = value_of(by_name[name])
-            if progress is not None and name not in done:
+            if name not in done:
                 done.add(name)
-                progress(len(done), len(by_name), name)
+                report.written.append(name)
+                if progress is not None:
+                    progress(len(done), len(by_name), name)
         arr = cache[name]
         if not spec.strip():
             return arr

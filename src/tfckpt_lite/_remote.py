@@ -28,14 +28,13 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
 from typing import Any, Final, Protocol
 
 import numpy as np
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 from ._naming import SAVEDMODEL_VARIABLES, STATE_FILENAME, index_filename, is_bundle_file
-from ._storage import Source, check_range
+from ._storage import CommitOnExit, Source, check_range
 
 __all__ = [
     "COALESCE_GAP",
@@ -210,7 +209,7 @@ class FsspecSource:
         self.unplan()
 
 
-class RemoteFile:
+class RemoteFile(CommitOnExit):
     """A new object at `path`, uploaded as it is written (fsspec's buffered upload: parts of
     the store's block size, so memory stays near one block).
 
@@ -256,24 +255,6 @@ class RemoteFile:
             self.file.closed = True
         except Exception:  # a failed cancel leaves an unfinished upload, never an object
             pass
-
-    def __enter__(self) -> RemoteFile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is not None:
-            self.discard()
-            return
-        try:
-            self.commit()
-        except BaseException:
-            self.discard()
-            raise
 
 
 def destination_for_url(url: str) -> tuple[FsspecFileSystem, str]:

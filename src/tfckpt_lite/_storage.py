@@ -53,7 +53,7 @@ import io
 import mmap
 import os
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 from ._naming import temp_filename
@@ -61,6 +61,7 @@ from ._naming import temp_filename
 __all__ = [
     "PRIVATE_MAP_MIN",
     "AtomicFile",
+    "CommitOnExit",
     "CopyingSource",
     "Destination",
     "FileSystem",
@@ -420,7 +421,39 @@ class LocalFileSystem:
         fsync_dir(directory)
 
 
-class AtomicFile:
+_S = TypeVar("_S", bound="CommitOnExit")
+
+
+class CommitOnExit:
+    """What every `Sink` does as a context manager: commit on success, discard on an
+    exception, and discard when the commit itself fails."""
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.discard()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.discard()
+            raise
+
+
+class AtomicFile(CommitOnExit):
     """A new local file that appears at `path` complete or not at all.
 
     Bytes go to `file`, a temporary file beside `path` (the directory is created if needed).
@@ -476,24 +509,6 @@ class AtomicFile:
             except FileNotFoundError:
                 pass
             self.temp = None
-
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is not None:
-            self.discard()
-            return
-        try:
-            self.commit()
-        except BaseException:
-            self.discard()
-            raise
 
 
 def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
