@@ -701,3 +701,15 @@ def test_an_open_reader_is_left_as_it_was(tmp_path: Path) -> None:
         assert r.object_graph is before and before.proto.SerializeToString() == raw
         assert before.find("v").value_key == "v" + VV
     assert "w" + VV in tfc.load(tmp_path / "a") and set(tfc.load(tmp_path / "b")) == {"v"}
+
+
+def test_edit_into_a_bucket(tmp_path: Path) -> None:
+    pytest.importorskip("fsspec")
+    src = fixture("keras_tf_keras/legacy_adam/ckpt")
+    dst = f"memory://i13s-{tmp_path.name}/serve/model"
+    report = tfc.reshard(src, dst, 100)
+    assert report.shards > 3
+    assert sorted(report.written) == sorted(k for k in tfc.load(src) if k != GRAPH)
+    assert tfc.load(dst).keys() == tfc.load(src).keys()
+    with pytest.raises(ValueError, match="is the source checkpoint"):
+        tfc.edit(dst, dst, strip=True)

@@ -52,7 +52,7 @@ import numpy as np
 from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, UnsupportedCheckpointError
-from ._graph import ObjectGraph, model_path
+from ._graph import ObjectGraph, model_name
 from ._naming import (
     OBJECT_GRAPH_KEY,
     OPTIMIZER_SLOT,
@@ -585,7 +585,7 @@ def _rename_graph(
 
 
 def _strip_vv(name: str) -> str:
-    return name[: -len(_VV)] if name.endswith(_VV) else name
+    return name.removesuffix(_VV)
 
 
 class _Names:
@@ -752,7 +752,7 @@ def plan_edit(
     if graph is not None and not cut and len(kept) == len(keys.sorted):
         proto = graph.proto  # nothing leaves: the graph stays as it is (a reshard, a cast)
         if name_based:
-            stored = {k: _strip_vv(model_path(graph, k) or k) for k in kept}
+            stored = {k: model_name(graph, k) for k in kept}
             proto = None
     elif graph is not None:
         pruned = _prune(graph, kept, keys, cut)
@@ -771,10 +771,7 @@ def plan_edit(
             kept.discard(k)
         if name_based:
             ng = ObjectGraph(proto) if proto is not None else None
-            stored = {
-                k: _strip_vv((model_path(ng, stored[k]) if ng is not None else None) or stored[k])
-                for k in kept
-            }
+            stored = {k: model_name(ng, stored[k]) for k in kept}
             proto = None
 
     # 3. renaming
@@ -903,8 +900,7 @@ def _write(
     report = plan.report
     report.dst = dst
     if policy is not None:
-        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync)
-        report.written.extend(item.name for item in plan.items)
+        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync, report)
         return report
     total = len(plan.items)
     with BundleWriter(dst, fsync=fsync) as w:
@@ -926,6 +922,7 @@ def _write_sharded(
     policy: Any,
     progress: Progress | None,
     fsync: bool,
+    report: EditReport,
 ) -> int:
     """The policy decides from shapes and dtypes alone, so it runs on zero-stride stand-ins
     (no memory) for fixed-size tensors; only strings, whose sizes are their contents, are read
@@ -952,7 +949,7 @@ def _write_sharded(
         string = dtype_from_name("string")
         shardable.append(ShardableTensor(graph, string, (), "", OBJECT_GRAPH_KEY))
     shards = shard_tensors(shardable, policy)
-    done: set[str] = set()
+    done: set[str] = set()  # names in the order first written: `report.written`
     cache: dict[str, np.ndarray[Any, Any]] = {}
 
     def piece(name: str, spec: str) -> np.ndarray[Any, Any]:
@@ -961,9 +958,11 @@ def _write_sharded(
         if name not in cache:
             cache.clear()
             cache[name] = value_of(by_name[name])
-            if progress is not None and name not in done:
+            if name not in done:
                 done.add(name)
-                progress(len(done), len(by_name), name)
+                report.written.append(name)
+                if progress is not None:
+                    progress(len(done), len(by_name), name)
         arr = cache[name]
         if not spec.strip():
             return arr

@@ -421,9 +421,12 @@ class LocalFileSystem:
         fsync_dir(directory)
 
 
+_S = TypeVar("_S", bound="CommitOnExit")
+
+
 class CommitOnExit:
-    """The context-manager half of a `Sink`: commit on success, discard on an exception
-    (or when the commit itself fails)."""
+    """What every `Sink` does as a context manager: commit on success, discard on an
+    exception, and discard when the commit itself fails."""
 
     def commit(self) -> None:
         raise NotImplementedError
@@ -448,9 +451,6 @@ class CommitOnExit:
         except BaseException:
             self.discard()
             raise
-
-
-_S = TypeVar("_S", bound=CommitOnExit)
 
 
 class AtomicFile(CommitOnExit):
