@@ -247,3 +247,16 @@ def test_debug_string_and_reader_from_path(tmp_path: Path) -> None:
     theirs = tf.train.load_checkpoint(p).debug_string()
     assert tfc.CheckpointReader(p).debug_string() == theirs
     assert dtype_from_enum(1).name == "float32"
+
+
+def test_load_skips_iterator_state_with_a_warning(tmp_path: Path) -> None:
+    it = iter(tf.data.Dataset.range(5))
+    next(it)
+    p = tf.train.Checkpoint(it=it, w=tf.Variable(np.ones(2, np.float32))).write(
+        str(tmp_path / "ck")
+    )
+    with pytest.warns(UserWarning, match="skipped 1 entries .*it/"):
+        got = tfc.load(p)
+    assert got["w/.ATTRIBUTES/VARIABLE_VALUE"].tolist() == [1.0, 1.0]
+    with pytest.raises(tfc.UnsupportedCheckpointError):
+        tfc.load_checkpoint(p)[next(k for k in tfc.load_checkpoint(p) if k.startswith("it/"))]

@@ -439,9 +439,25 @@ def load(
     ``readonly=True`` they are read-only views of the mapped data files. Remote checkpoints
     are fetched in a few large parallel range requests first. `filesystem`, `mmap` and
     `readonly` are as for `load_checkpoint`.
+
+    Entries that hold no array (DT_VARIANT, e.g. a tf.data iterator's state, and DT_RESOURCE)
+    are left out with a warning that lists them, so the weights beside them still load in
+    one call; `reader[key]` on one of them raises `UnsupportedCheckpointError`.
     """
     with load_checkpoint(path, filesystem=filesystem, mmap=mmap, readonly=readonly) as r:
-        keys = list(r)
+        opaque = [k for k, dt, _ in r._infos() if dt.numpy_dtype is None]
+        if opaque:
+            import warnings
+
+            warnings.warn(
+                f"load({os.fspath(path)!r}) skipped {len(opaque)} entries that hold no array "
+                f"(DT_VARIANT/DT_RESOURCE): {opaque[:10]}"
+                + (f" and {len(opaque) - 10} more" if len(opaque) > 10 else ""),
+                UserWarning,
+                stacklevel=2,
+            )
+        skip = set(opaque)
+        keys = [k for k in r if k not in skip]
         got = dict(r._values(keys, window=None))
         return {k: got[k] for k in keys}
 
