@@ -14,6 +14,7 @@ file-backed pages of a memory map once they are touched, just as it counts heap 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -184,6 +185,147 @@ def make_index(side: str, args: dict[str, object]) -> dict[str, object]:
     return {"entries": entries}
 
 
+# -- floors: the least work that any reader or writer of these files must do -----------------
+
+
+def floor_first(side: str, args: dict[str, object]) -> dict[str, object]:
+    """A fresh process that imports NumPy, opens the data file and reads the tensor's bytes
+    (its offset given) into an array: what any NumPy reader of one tensor must at least do."""
+    import numpy as np
+
+    t_imported = time.perf_counter()
+    path, offset, nbytes = str(args["path"]), int(str(args["offset"])), int(str(args["nbytes"]))
+    with open(path, "rb") as f:
+        f.seek(offset)
+        value = np.fromfile(f, np.float32, nbytes // 4)
+    check = _touch(value)
+    t_done = time.perf_counter()
+    ready = time.monotonic()
+    return {
+        "import_s": t_imported - T_START,
+        "op_s": t_done - t_imported,
+        "ready_monotonic": ready,
+        "nbytes": int(value.nbytes),
+        "check": check,
+    }
+
+
+def floor_crc(side: str, args: dict[str, object]) -> dict[str, object]:
+    """CRC32C over the data files alone (mapped, as our reader maps them), in `threads`
+    threads; or, with `copy`, one copy of the files into memory (a `readinto`)."""
+    import mmap
+
+    import crc32c
+
+    paths = [str(p) for p in args["paths"]]  # type: ignore[attr-defined]
+    threads = int(str(args.get("threads", 1)))
+    copy = bool(args.get("copy", False))
+    t0 = time.perf_counter()
+    nbytes = 0
+    if copy:
+        for path in paths:
+            with open(path, "rb", buffering=0) as f:
+                buf = bytearray(os.fstat(f.fileno()).st_size)
+                f.readinto(buf)
+                nbytes += len(buf)
+                del buf
+    else:
+        maps = []
+        for path in paths:
+            with open(path, "rb") as f:
+                maps.append(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+        chunks = []
+        for m in maps:
+            step = max(1, -(-len(m) // threads))
+            view = memoryview(m)
+            chunks += [view[i : i + step] for i in range(0, len(m), step)]
+            nbytes += len(m)
+        if threads == 1:
+            for c in chunks:
+                crc32c.crc32c(c)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(crc32c.crc32c, chunks))
+        del chunks, view
+    t1 = time.perf_counter()
+    return {"op_s": t1 - t0, "nbytes": nbytes}
+
+
+def floor_write(side: str, args: dict[str, object]) -> dict[str, object]:
+    """The same bytes as `write`, written with plain `write` calls to one file, then fsync of
+    the file and of its directory: what any durable writer of them must at least do."""
+    import numpy as np
+
+    prefix = str(args["prefix"])
+    count, elements = int(str(args["count"])), int(str(args["elements"]))
+    rng = np.random.default_rng(0)
+    arrays = [rng.random(elements, dtype=np.float32) for _ in range(count)]
+    t0 = time.perf_counter()
+    os.makedirs(os.path.dirname(prefix), exist_ok=True)
+    with open(prefix + ".raw", "wb", buffering=0) as f:
+        for a in arrays:
+            f.write(memoryview(a).cast("B"))
+        os.fsync(f.fileno())
+    fd = os.open(os.path.dirname(prefix), os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    t1 = time.perf_counter()
+    return {"op_s": t1 - t0, "nbytes": count * elements * 4}
+
+
+def floor_list(side: str, args: dict[str, object]) -> dict[str, object]:
+    """Reading the index file: the floor of any listing."""
+    t0 = time.perf_counter()
+    with open(str(args["prefix"]) + ".index", "rb") as f:
+        n = len(f.read())
+    t1 = time.perf_counter()
+    return {"op_s": t1 - t0, "nbytes": n}
+
+
+def load_all(side: str, args: dict[str, object]) -> dict[str, object]:
+    """Every tensor of a checkpoint with many small ones: TF's loop over get_tensor (what
+    porting scripts do) vs our `load()`."""
+    lib = _import(side)
+    prefix = str(args["prefix"])
+    t0 = time.perf_counter()
+    if side == "tf":
+        reader = lib.train.load_checkpoint(prefix)  # type: ignore[attr-defined]
+        values = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+    else:
+        values = lib.load(prefix)  # type: ignore[attr-defined]
+    t1 = time.perf_counter()
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for k in sorted(values):
+        digest.update(k.encode())
+        digest.update(np.asarray(values[k]).tobytes())
+    return {"op_s": t1 - t0, "tensors": len(values), "check": digest.hexdigest()[:16]}
+
+
+def make_shards(side: str, args: dict[str, object]) -> dict[str, object]:
+    """A checkpoint of `shards` data files (`per_shard` 64 KiB float32 tensors in each), made
+    the way a sharded save makes it: one part per shard, then the merge."""
+    import numpy as np
+
+    lib = _import("ours")
+    prefix = str(args["prefix"])
+    shards, per_shard = int(str(args["shards"])), int(str(args["per_shard"]))
+    parts = []
+    for s in range(shards):
+        part = lib.part_prefix(prefix, s, shards)  # type: ignore[attr-defined]
+        with lib.BundleWriter(part, fsync=False) as w:  # type: ignore[attr-defined]
+            for t in range(per_shard):
+                w.add(f"shard_{s:04d}/t{t}", np.full(16384, s + t, np.float32))
+        parts.append(part)
+    lib.merge_v2_checkpoints(parts, prefix, fsync=False)  # type: ignore[attr-defined]
+    return {"tensors": shards * per_shard}
+
+
 TASKS = {
     "make-checkpoint": make_checkpoint,
     "make-index": make_index,
@@ -192,14 +334,21 @@ TASKS = {
     "write": write,
     "list": list_vars,
     "stream-write": stream_write,
+    "floor-first": floor_first,
+    "floor-crc": floor_crc,
+    "floor-write": floor_write,
+    "floor-list": floor_list,
+    "load-all": load_all,
+    "make-shards": make_shards,
 }
 
 
 def main() -> None:
     task, side, raw = sys.argv[1], sys.argv[2], sys.argv[3:]
-    if task == "first-tensor":
+    if task in ("first-tensor", "floor-first"):
         # Plain arguments: not even json is imported before the tensor is in hand.
-        args: dict[str, object] = {"prefix": raw[0], "key": raw[1]}
+        keys = ("prefix", "key") if task == "first-tensor" else ("path", "offset", "nbytes")
+        args: dict[str, object] = dict(zip(keys, raw))
     else:
         import json
 

@@ -14,6 +14,7 @@ inputs (``__in__/NAME``) and outputs (``__out__/NAME``). Does not import tfckpt_
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 import zlib
@@ -38,12 +39,84 @@ def _value(rng: np.random.Generator, name: str, shape: tuple[int, ...], dtype: s
     return x.astype(np.float32)
 
 
+def variables_from_map(case: Any) -> list[tuple[str, tuple[int, ...], str]]:
+    """Release names from a 4.57 ``_build_tf_to_pytorch_map``, TF shapes from the PyTorch
+    parameters they fill (TF-slim layouts), plus what slim's training leaves beside them:
+    moving averages of every variable and RMSProp slots of the trainable ones."""
+    import transformers
+
+    config = transformers.AutoConfig.for_model(case.model_type, **case.config)
+    model = getattr(transformers, case.oracle_class)(config)
+    module, fn = case.variables_from.split(":")
+    mapping = getattr(importlib.import_module(module), fn)(model, config, {})
+    out = []
+    for name, param in mapping.items():
+        s = tuple(param.shape)
+        if name.endswith("depthwise_weights"):
+            s = (s[2], s[3], s[0], s[1])
+        elif len(s) == 4:
+            s = (s[2], s[3], s[1], s[0])
+        elif len(s) == 2:
+            s = (1, 1, s[1], s[0])
+        out.append((name, s, "float32"))
+        out.append((name + "/ExponentialMovingAverage", s, "float32"))
+        if not name.endswith(("moving_mean", "moving_variance")):
+            out += [(name + "/RMSProp", s, "float32"), (name + "/RMSProp_1", s, "float32")]
+    out.append(("global_step", (), "int64"))
+    return out
+
+
+def variables_from_walker(case: Any) -> list[tuple[str, tuple[int, ...], str]]:
+    """For families whose 4.57 loader is BERT's attribute walker (names are the PyTorch
+    module paths, ``layer_<i>`` for list items, Dense ``kernel`` ``[in, out]``, LayerNorm
+    ``gamma``/``beta``, embeddings without ``/weight``): the names that walker accepts for
+    every trainable parameter of the oracle class, with `case.variables_from` =
+    ``"walker:<tf prefix>"`` naming the scope that replaces the base-model attribute."""
+    import re
+
+    import torch
+    import transformers
+
+    config = transformers.AutoConfig.for_model(case.model_type, **case.config)
+    model = getattr(transformers, case.oracle_class)(config)
+    tf_prefix = case.variables_from.split(":", 1)[1]
+    out = []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        *path, leaf = name.split(".")
+        module = model.get_submodule(".".join(path))
+        if path and path[0] == model.base_model_prefix:
+            path[0] = tf_prefix
+        scope = re.sub(r"/(\d+)(?=/|$)", r"_\1", "/".join(path))
+        shape = tuple(param.shape)
+        if isinstance(module, torch.nn.Embedding) and scope.endswith("_embeddings"):
+            out.append((scope, shape, "float32"))
+        elif isinstance(module, torch.nn.LayerNorm):
+            out.append((f"{scope}/{'gamma' if leaf == 'weight' else 'beta'}", shape, "float32"))
+        elif isinstance(module, torch.nn.Linear) and leaf == "weight":
+            out.append((f"{scope}/kernel", shape[::-1], "float32"))
+        elif scope == "cls/predictions" and leaf == "bias":
+            out.append(("cls/predictions/output_bias", shape, "float32"))
+        else:
+            out.append((f"{scope}/{leaf}", shape, "float32"))
+    out += [(n + "/adam_m", s, d) for n, s, d in out[:2]]
+    out.append(("global_step", (), "int64"))
+    return out
+
+
 def write_checkpoint(tf: Any, case: Any, prefix: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
+    if case.variables_from.startswith("walker:"):
+        variables = variables_from_walker(case)
+    elif case.variables_from:
+        variables = variables_from_map(case)
+    else:
+        variables = case.variables
     graph = tf.Graph()
     with graph.as_default():
         var_list = {}
-        for i, (name, shape, dtype) in enumerate(case.variables):
+        for i, (name, shape, dtype) in enumerate(variables):
             init = tf.constant(_value(rng, name, tuple(shape), dtype))
             if dtype != init.dtype.name:
                 init = tf.cast(init, getattr(tf, dtype))
@@ -66,7 +139,11 @@ def run_oracle(case: Any, prefix: Path, out: Path, seed: int) -> None:
             if t.is_floating_point():
                 t.fill_(float("nan"))
     module, fn = case.loader.split(":")
-    getattr(importlib.import_module(module), fn)(model, config, str(prefix), **case.loader_kwargs)
+    loader = getattr(importlib.import_module(module), fn)
+    # Most loaders take (model, config, path); BigBird's takes (model, path).
+    takes_config = "config" in list(inspect.signature(loader).parameters)[1]
+    args = (model, config, str(prefix)) if takes_config else (model, str(prefix))
+    loader(*args, **case.loader_kwargs)
     tensors = {
         k: v.detach().clone().contiguous()
         for k, v in model.state_dict().items()

@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ class CountingProxy(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.upstream = upstream
         self.latency = latency
+        # Called with each request before it is forwarded (tests look at the store then).
+        self.on_request: Callable[[Request], None] | None = None
         self.log = Log()
         self.lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -120,6 +123,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             srv.log.in_flight += 1
             srv.log.max_in_flight = max(srv.log.max_in_flight, srv.log.in_flight)
         try:
+            if srv.on_request is not None:
+                srv.on_request(entry)
             if srv.latency:
                 time.sleep(srv.latency)
             conn = http.client.HTTPConnection(*srv.upstream, timeout=60)
@@ -157,8 +162,11 @@ class Store:
     scheme: str
     bucket = "tfckpt-test"
 
-    def __init__(self, proxy: CountingProxy, fs: Any, options: dict[str, Any], server: Any) -> None:
+    def __init__(
+        self, proxy: CountingProxy, fs: Any, options: dict[str, Any], server: Any, direct: Any
+    ) -> None:
         self.proxy = proxy
+        self.direct = direct  # a filesystem on the server itself, past the proxy
         self.server = server  # what to stop at the end
         self.fs = fs
         # fsspec gives these to every filesystem it makes for a URL of this scheme, so
@@ -181,13 +189,18 @@ class Store:
         """Requests that downloaded content of the object `key` (not its metadata)."""
         raise NotImplementedError
 
-    def names(self, path: str) -> list[str]:
-        """Object names under `path`, fresh from the server (no listing cache)."""
+    def objects(self, path: str) -> dict[str, int]:
+        """Name -> size of the objects under `path`, asked of the server past the proxy
+        (nothing logged, no listing cache)."""
         try:
-            found = self.fs.ls(f"{self.bucket}/{path}", detail=False, refresh=True)
+            found = self.direct.ls(f"{self.bucket}/{path}", detail=True, refresh=True)
         except FileNotFoundError:
-            return []
-        return sorted(str(p).rsplit("/", 1)[-1] for p in found)
+            return {}
+        return {
+            str(o["name"]).rstrip("/").rsplit("/", 1)[-1]: int(o.get("size") or 0)
+            for o in found
+            if o.get("type") != "directory"
+        }
 
     def stop(self) -> None:
         self.proxy.stop()
@@ -204,17 +217,22 @@ class S3Store(Store):
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         proxy = CountingProxy(server.get_host_and_port())
-        options = {
-            "endpoint_url": proxy.url,
-            "key": "testing",
-            "secret": "testing",
-            "client_kwargs": {"region_name": "us-east-1"},
-        }
         import fsspec
 
-        fs = fsspec.filesystem("s3", **options)
+        def options(url: str) -> dict[str, Any]:
+            return {
+                "endpoint_url": url,
+                "key": "testing",
+                "secret": "testing",
+                "client_kwargs": {"region_name": "us-east-1"},
+                "default_block_size": 5 << 20,  # S3's smallest part: multipart from 5 MiB
+            }
+
+        host, port = server.get_host_and_port()
+        fs = fsspec.filesystem("s3", **options(proxy.url))
         fs.call_s3("create_bucket", Bucket=cls.bucket)
-        return cls(proxy, fs, options, server)
+        direct = fsspec.filesystem("s3", **options(f"http://{host}:{port}"))
+        return cls(proxy, fs, options(proxy.url), server, direct)
 
     def downloads(self, key: str) -> list[Request]:
         path = f"/{self.bucket}/{key}"
@@ -258,7 +276,8 @@ class GCSStore(Store):
         options = {"endpoint_url": proxy.url, "token": "anon", "project": "test"}
         fs = fsspec.filesystem("gcs", **options)
         fs.mkdir(cls.bucket)
-        return cls(proxy, fs, options, proc)
+        direct = fsspec.filesystem("gcs", **{**options, "endpoint_url": f"http://127.0.0.1:{port}"})
+        return cls(proxy, fs, options, proc, direct)
 
     def downloads(self, key: str) -> list[Request]:
         from urllib.parse import quote

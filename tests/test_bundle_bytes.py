@@ -20,11 +20,11 @@ import pytest
 import tfckpt_lite as tfc
 from tfckpt_lite._bundle import Entry, decode_entry, decode_header, encode_entry, encode_header
 from tfckpt_lite._bundle import Header as BundleHeader
-from tfckpt_lite._coding import crc32c, decode_varint, encode_varint, mask_crc
+from tfckpt_lite._coding import crc32c, encode_varint, mask_crc
 from tfckpt_lite._ordered_code import encode_slice_key
-from tfckpt_lite._table import FOOTER_SIZE, read_table
+from tfckpt_lite._table import read_table
 
-from ._bundle_files import TESTDATA, files_of, format_tensors, write_index
+from ._bundle_files import TESTDATA, files_of, format_tensors, index_block_handles, write_index
 from .conftest import realworld_dir
 
 # -- FORMAT.md §3.11: TF 2.21 SaveV2 output ----------------------------------------------------
@@ -92,7 +92,7 @@ def test_empty_checkpoint(tmp_path: Path) -> None:
 
 def _resave(prefix: str, out: Path) -> str | None:
     """Re-save a single-shard bundle's tensors in data-file order; None if it can't apply."""
-    from tfckpt_lite._reader import BundleReader
+    from tfckpt_lite._bundle_reader import BundleReader
     from tfckpt_lite._storage import LocalFileSystem
 
     r = BundleReader(prefix, LocalFileSystem())
@@ -113,28 +113,7 @@ def _resave(prefix: str, out: Path) -> str | None:
 
 
 def _snappy_blocks(index: bytes) -> bool:
-    return any(index[o + s] == 1 for _, (o, s) in _block_handles(index))
-
-
-def _block_handles(index: bytes) -> list[tuple[bytes, tuple[int, int]]]:
-    from tfckpt_lite._block import decode_block
-
-    f = index[-FOOTER_SIZE:]
-    _, p = decode_varint(f, 0, 40)
-    _, p = decode_varint(f, p, 40)
-    off, p = decode_varint(f, p, 40)
-    size, _ = decode_varint(f, p, 40)
-    block = index[off : off + size]
-    if index[off + size] == 1:
-        from tfckpt_lite._snappy import snappy_decompress
-
-        block = snappy_decompress(block)
-    out = []
-    for k, v in decode_block(block):
-        o, q = decode_varint(v, 0, len(v))
-        s, _ = decode_varint(v, q, len(v))
-        out.append((k, (o, s)))
-    return out
+    return any(index[o + s] == 1 for _, (o, s) in index_block_handles(index))
 
 
 def _bundles_under(root: Path) -> Iterator[str]:
@@ -368,7 +347,7 @@ def _recompress_table(table: bytes, compress: Callable[[bytes], bytes]) -> bytes
     from tfckpt_lite._block import BlockBuilder
 
     ib = BlockBuilder(1)
-    for key, (o, s) in _block_handles(table):
+    for key, (o, s) in index_block_handles(table):
         ho, hs = write(compress(table[o : o + s]))
         ib.add(key, encode_varint(ho) + encode_varint(hs))
     meta = (len(out), 8)
@@ -385,7 +364,7 @@ def test_snappy_compressed_index_reads(tmp_path: Path) -> None:
     tfc.save(tmp_path / "c", SNAPPY_TENSORS)
     index_path = Path(str(tmp_path / "c") + ".index")
     plain = index_path.read_bytes()
-    ((_, (o, s)),) = _block_handles(plain)
+    ((_, (o, s)),) = index_block_handles(plain)
     assert snappy_decompress(SNAPPY_DATA_BLOCK) == plain[o : o + s]
 
     def compress(raw: bytes) -> bytes:
@@ -407,7 +386,7 @@ def test_snappy_compressed_index_reads(tmp_path: Path) -> None:
     Path(str(tmp_path / "m") + ".index").write_bytes(
         _recompress_table(small_blocks, _literal_snappy)
     )
-    assert len(_block_handles(small_blocks)) > 10
+    assert len(index_block_handles(small_blocks)) > 10
     assert tfc.load(tmp_path / "m") == many
     # a damaged compressed block with a valid CRC is corrupt, not a crash
     bad = _recompress_table(plain, lambda raw: b"\xff\xff\xff\xff\x0f")

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tfckpt_lite as tfc
+from tfckpt_lite._bundle_reader import BundleReader
 from tfckpt_lite._naming import OBJECT_GRAPH_KEY
-from tfckpt_lite._reader import BundleReader
 from tfckpt_lite._storage import LocalFileSystem
 
 VV = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -339,9 +339,13 @@ def _files(d: Path) -> list[str]:
 
 
 def test_manager_keeps_last_n(tmp_path: Path) -> None:
-    mgr = tfc.CheckpointManager(tmp_path, max_to_keep=2)
+    w = np.zeros(2, np.float32)
+    mgr = tfc.CheckpointManager(tfc.Checkpoint(w=w), tmp_path, max_to_keep=2)
     assert mgr.latest_checkpoint is None and mgr.checkpoints == []
-    paths = [mgr.save({"w": np.full(2, i, np.float32)}) for i in range(4)]
+    paths: list[Any] = []
+    for i in range(4):
+        w[:] = i
+        paths.append(mgr.save())
     assert paths == [str(tmp_path / f"ckpt-{i}") for i in range(1, 5)]
     assert mgr.checkpoints == paths[2:]
     assert _files(tmp_path) == [
@@ -363,35 +367,73 @@ def test_manager_keeps_last_n(tmp_path: Path) -> None:
     ]
     assert text[-1].startswith("last_preserved_timestamp: ")
     assert tfc.load_tree(paths[-1])["save_counter"] == 4
-    # a new manager picks up the list and the numbering
-    mgr2 = tfc.CheckpointManager(tmp_path, max_to_keep=2)
+    # a new manager picks up the list; restoring picks up the numbering and the values
+    w2 = np.zeros(2, np.float32)
+    mgr2 = tfc.CheckpointManager(tfc.Checkpoint(w=w2), tmp_path, max_to_keep=2)
     assert mgr2.checkpoints == paths[2:]
-    assert mgr2.save({"w": np.zeros(2, np.float32)}) == str(tmp_path / "ckpt-5")
+    assert mgr2.restore_or_initialize() == paths[-1] and w2.tolist() == [3.0, 3.0]
+    assert mgr2.save() == str(tmp_path / "ckpt-5")
     assert mgr2.checkpoints == [paths[3], str(tmp_path / "ckpt-5")]
 
 
 def test_manager_checkpoint_object_and_numbers(tmp_path: Path) -> None:
-    mgr = tfc.CheckpointManager(tmp_path, max_to_keep=None, checkpoint_name="model")
     ck = tfc.Checkpoint(w=np.ones(1, np.float32))
-    assert mgr.save(ck) == str(tmp_path / "model-1")
-    assert mgr.save(ck, checkpoint_number=100) == str(tmp_path / "model-100")
+    mgr = tfc.CheckpointManager(ck, tmp_path, max_to_keep=None, checkpoint_name="model")
+    assert mgr.checkpoint is ck and mgr.max_to_keep is None
+    assert mgr.save() == str(tmp_path / "model-1")
+    assert mgr.save(checkpoint_number=100) == str(tmp_path / "model-100")
     assert ck.save_counter == 2  # incremented even with an explicit number, as TF
-    assert mgr.save(ck, checkpoint_number=1) == str(tmp_path / "model-1")
+    assert mgr.save(checkpoint_number=np.int64(1)) == str(tmp_path / "model-1")
     assert mgr.checkpoints == [str(tmp_path / "model-100"), str(tmp_path / "model-1")]
-    flat = mgr.save({"a": 1, "b/c": 2.0}, name_based=True)
-    assert sorted(tfc.load(flat)) == ["a", "b/c"]
-    with pytest.raises(ValueError):
-        tfc.CheckpointManager(tmp_path, max_to_keep=0)
+    with pytest.raises(ValueError, match="max_to_keep"):
+        tfc.CheckpointManager(ck, tmp_path, max_to_keep=0)
+
+
+def test_manager_old_directory_first_form_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"CheckpointManager\(checkpoint, directory"):
+        tfc.CheckpointManager(tmp_path, "x", 3)
+    mgr = tfc.CheckpointManager(tfc.Checkpoint(a=np.ones(1)), tmp_path, max_to_keep=1)
+    with pytest.raises(TypeError, match="objects saved are the manager's checkpoint"):
+        mgr.save({"a": np.ones(1)})
+
+
+def test_manager_interval_and_init_fn(tmp_path: Path) -> None:
+    step = np.zeros((), np.int64)  # updated in place by the loop
+    called = []
+    mgr = tfc.CheckpointManager(
+        tfc.Checkpoint(step=step),
+        tmp_path,
+        max_to_keep=None,
+        step_counter=step,
+        checkpoint_interval=3,
+        init_fn=lambda: called.append(1),
+    )
+    assert mgr.restore_or_initialize() is None and called == [1]
+    saved = []
+    for i in range(8):
+        step[...] = i
+        saved.append(mgr.save())
+    assert [p is not None for p in saved] == [True, False, False, True, False, False, True, False]
+    assert mgr.save(check_interval=False) == str(tmp_path / "ckpt-4")  # step 7, forced
+    assert mgr.save(check_interval=False) is None  # the same step as the last save
+    mgr.sync()
+    with pytest.raises(ValueError, match="step_counter"):
+        tfc.CheckpointManager(tfc.Checkpoint(), tmp_path, 1, checkpoint_interval=2)
 
 
 def test_manager_keep_every_n_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1_000_000.0]
     monkeypatch.setattr(time, "time", lambda: clock[0])
-    mgr = tfc.CheckpointManager(tmp_path, max_to_keep=1, keep_checkpoint_every_n_hours=1)
+    mgr = tfc.CheckpointManager(
+        tfc.Checkpoint(w=np.ones(1, np.float32)),
+        tmp_path,
+        max_to_keep=1,
+        keep_checkpoint_every_n_hours=1,
+    )
     saved = []
     for _ in range(5):
         clock[0] += 1800  # half an hour apart
-        saved.append(mgr.save({"w": np.ones(1, np.float32)}))
+        saved.append(mgr.save())
     # ckpt-2 (1 h after the start) and ckpt-4 (1 h after ckpt-2) are preserved forever
     on_disk = sorted(n[: -len(".index")] for n in _files(tmp_path) if n.endswith(".index"))
     assert on_disk == ["ckpt-2", "ckpt-4", "ckpt-5"]
@@ -413,14 +455,14 @@ def test_manager_ignores_debris_and_foreign_paths(tmp_path: Path) -> None:
         run,
         str(other / "ckpt-1"),
         [str(other / "ckpt-1")],
-        [now - 10],
-        now - 100,
+        all_model_checkpoint_timestamps=[now - 10],
+        last_preserved_timestamp=now - 100,
         save_relative_paths=False,
     )
-    mgr = tfc.CheckpointManager(run, max_to_keep=1)
+    mgr = tfc.CheckpointManager(tfc.Checkpoint(w=np.ones(1, np.float32)), run, max_to_keep=1)
     assert mgr.checkpoints == []  # the foreign path is not managed
     for _ in range(3):
-        mgr.save({"w": np.ones(1, np.float32)})
+        mgr.save()
     assert (other / "ckpt-1.index").exists()  # never deleted
     assert "ckpt-9.index.tempstate123" in _files(run)
     assert mgr.checkpoints == [os.path.join(str(run), "ckpt-3")]
@@ -430,20 +472,26 @@ def test_manager_time_went_back(tmp_path: Path) -> None:
     future = time.time() + 10_000
     tfc.save(tmp_path / "ckpt-1", {"a": 1})
     tfc.update_checkpoint_state(
-        tmp_path, str(tmp_path / "ckpt-1"), [str(tmp_path / "ckpt-1")], [future + 5], future
+        tmp_path,
+        str(tmp_path / "ckpt-1"),
+        [str(tmp_path / "ckpt-1")],
+        all_model_checkpoint_timestamps=[future + 5],
+        last_preserved_timestamp=future,
     )
-    mgr = tfc.CheckpointManager(tmp_path, max_to_keep=1)
+    ck = tfc.Checkpoint(a=np.int32(2))
+    with pytest.warns(UserWarning, match="seconds behind the last preserved checkpoint"):
+        mgr = tfc.CheckpointManager(ck, tmp_path, max_to_keep=1)
     # the preserved time is capped to now and the checkpoint's stamp too: it is not managed
     # any more, hence never deleted by this manager (TF's rule)
     assert mgr.checkpoints == []
-    mgr.save({"a": np.int32(2)})
+    mgr.save(checkpoint_number=2)
     assert (tmp_path / "ckpt-1.index").exists()
 
 
 def test_manager_refuses_corrupt_state(tmp_path: Path) -> None:
     (tmp_path / "checkpoint").write_bytes(b"\xffgarbage: {")
     with pytest.raises(tfc.CorruptCheckpointError) as e:
-        tfc.CheckpointManager(tmp_path)
+        tfc.CheckpointManager(tfc.Checkpoint(), tmp_path, 3)
     assert e.value.path == str(tmp_path / "checkpoint")
 
 
@@ -486,13 +534,12 @@ def test_writer_dtype_override(tmp_path: Path) -> None:
         assert r["q"].tolist() == [1, -2]
 
 
-def test_manager_flat_mapping_updates_counter(tmp_path: Path) -> None:
+def test_manager_manages_a_kept_graph_checkpoint(tmp_path: Path) -> None:
     src = tfc.Checkpoint(w=np.ones(1, np.float32))
     src.save(tmp_path / "src" / "ck")
     src.save(tmp_path / "src" / "ck")
-    flat = tfc.load(tmp_path / "src" / "ck-2")
-    mgr = tfc.CheckpointManager(tmp_path / "run")
-    p = mgr.save(flat)
-    assert p == str(tmp_path / "run" / "ckpt-1")
-    assert tfc.load_tree(p)["save_counter"] == 1
-    assert tfc.load_tree(mgr.save(flat))["save_counter"] == 2
+    edited = tfc.Checkpoint.from_checkpoint(tmp_path / "src" / "ck-2")  # save_counter 2
+    mgr = tfc.CheckpointManager(edited, tmp_path / "run", max_to_keep=3)
+    p = mgr.save()
+    assert p == str(tmp_path / "run" / "ckpt-3")
+    assert tfc.load_tree(p)["save_counter"] == 3

@@ -483,3 +483,24 @@ def test_tree_and_model_paths_follow_the_object_graph(
     assert {t["name"] for t in ls["tensors"]} == {"model/dense/kernel", "model/dense/bias"}
     code, out, _ = run(capsys, "show", prefix, "model/dense/kernel")
     assert code == 0 and "path:   model/dense/kernel" in out
+
+
+def test_version_has_one_source(capsys: pytest.CaptureFixture[str]) -> None:
+    """`tfckpt --version`, `tfckpt_lite.__version__` and, when the package is installed, its
+    metadata (which hatch reads from `_version.py`) all say the same."""
+    import importlib.metadata
+    import re
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"tfckpt-lite {tfc.__version__}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+(?:[ab]\d+|rc\d+|\.dev\d+)?", tfc.__version__)
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and "\nversion =" not in pyproject
+    try:
+        dist = importlib.metadata.distribution("tfckpt-lite")
+    except importlib.metadata.PackageNotFoundError:
+        return  # run from a source tree without installing: no metadata to compare
+    if Path(str(dist.locate_file("tfckpt_lite/__init__.py"))).resolve() == Path(
+        tfc.__file__
+    ).resolve() or "editable" in (dist.read_text("direct_url.json") or ""):
+        assert dist.version == tfc.__version__

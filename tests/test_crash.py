@@ -99,8 +99,8 @@ def gen_checkpoint_save(d: Path, g: int) -> None:
 
 def gen_manager(d: Path, g: int) -> None:
     """`CheckpointManager.save` with max_to_keep=2 (a fresh manager: a restarted job)."""
-    manager = tfckpt_lite.CheckpointManager(d, max_to_keep=2)
-    manager.save(tensors(g), checkpoint_number=g)
+    manager = tfckpt_lite.CheckpointManager(tfckpt_lite.Checkpoint(**tensors(g)), d, max_to_keep=2)
+    manager.save(checkpoint_number=g)
 
 
 GENERATIONS: dict[str, Callable[[Path, int], None]] = {

@@ -522,6 +522,12 @@ def test_cli_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         (["merge", "SRC", "TRUNCATED", "-o", "OUT", "--on-conflict", "last"], 1, "trunc.index"),
         (["reshard", "SRC", "OUT", "--max-shard-size", "3"], 2, "smallest slice"),
         (["average", "SRC", "-o", "OUT"], 2, "at least 2"),
+        (["rename", "FLAT", "OUT", "^.$", "z"], 2, "both become 'z'"),
+        (["edit", "FLAT", "OUT", "--rename", "^x$", "_CHECKPOINTABLE_OBJECT_GRAPH"], 2, "reserved"),
+        (["merge", "FLAT", "FLAT2", "-o", "OUT", "--on-conflict", "last"], 2, "float32[3] in"),
+        (["average", "FLAT", "FLAT2", "-o", "OUT"], 2, "float32[3] in"),
+        (["edit", "FLAT", "OUT", "--exclude", "*"], 2, "nothing left"),
+        (["strip", "FLAT", "OUT", "--keep", "[x"], 2, "matches no tensor"),
     ],
 )
 def test_cli_hostile(
@@ -534,6 +540,8 @@ def test_cli_hostile(
     src = fixture("keras_tf_keras/legacy_adam/ckpt")
     damaged = _damaged(tmp_path)
     tfc.save(tmp_path / "other", {"x": np.ones(1)})
+    tfc.save(tmp_path / "flat", {"x": np.ones(2, np.float32), "y": np.ones(3, np.float32)})
+    tfc.save(tmp_path / "flat2", {"x": np.ones(2, np.float32), "y": np.ones(4, np.float32)})
     tfc.save(tmp_path / "trunc", {"x": np.ones(1)})
     index = tmp_path / "trunc.index"
     index.write_bytes(index.read_bytes()[:-20])
@@ -547,6 +555,8 @@ def test_cli_hostile(
         "OUT2": str(tmp_path / "other"),
         "OUT.npz": str(out / "o.npz"),
         "TRUNCATED": str(tmp_path / "trunc"),
+        "FLAT": str(tmp_path / "flat"),
+        "FLAT2": str(tmp_path / "flat2"),
     }
     assert main([subst.get(a, a) for a in argv]) == status
     assert message.lower() in capsys.readouterr().err.lower()
@@ -679,3 +689,27 @@ def test_reshard_mistakes_leave_nothing(tmp_path: Path) -> None:
         main(["reshard", str(tmp_path / "a"), str(tmp_path / "s"), "--max-shard-size", "1KB"]) == 0
     )
     assert len(list(tmp_path.glob("s.data-*"))) == 2
+
+
+def test_an_open_reader_is_left_as_it_was(tmp_path: Path) -> None:
+    with tfc.load_checkpoint(fixture("manager/ckpt-3")) as r:
+        before = r.object_graph
+        assert before is not None
+        raw = before.proto.SerializeToString()
+        tfc.edit(r, tmp_path / "a", rename=[("^v$", "w")])
+        tfc.edit(r, tmp_path / "b", strip=True, name_based=True)
+        assert r.object_graph is before and before.proto.SerializeToString() == raw
+        assert before.find("v").value_key == "v" + VV
+    assert "w" + VV in tfc.load(tmp_path / "a") and set(tfc.load(tmp_path / "b")) == {"v"}
+
+
+def test_edit_into_a_bucket(tmp_path: Path) -> None:
+    pytest.importorskip("fsspec")
+    src = fixture("keras_tf_keras/legacy_adam/ckpt")
+    dst = f"memory://i13s-{tmp_path.name}/serve/model"
+    report = tfc.reshard(src, dst, 100)
+    assert report.shards > 3
+    assert sorted(report.written) == sorted(k for k in tfc.load(src) if k != GRAPH)
+    assert tfc.load(dst).keys() == tfc.load(src).keys()
+    with pytest.raises(ValueError, match="is the source checkpoint"):
+        tfc.edit(dst, dst, strip=True)

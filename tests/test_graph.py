@@ -143,9 +143,9 @@ def test_path_explosion_is_capped() -> None:
         spec.append({"children": [(base + 3, "x")]})
     spec.append({"attrs": ["k"]})
     g = tfc.ObjectGraph(_graph(spec))
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: other load on the machine does not count
     paths = g.paths("k", limit=50)
-    assert time.perf_counter() - t0 < 10
+    assert time.process_time() - t0 < 10
     assert 1 <= len(paths) <= 50
     assert all(p.count("/") == 2 * n - 1 for p in paths)
     assert paths[0] == g[3 * n].path

@@ -118,3 +118,32 @@ def test_diff_exit_code_is_documented(
     assert f"exit with status {EXIT_DIFFERENT} when the checkpoints differ" in out
     assert f"  {EXIT_DIFFERENT}  diff --exit-code: the checkpoints differ" in out
     assert main(["diff", *pair, "--exit-code", "-q"]) == EXIT_DIFFERENT
+
+
+def test_graph_walk_enters_each_object_once() -> None:
+    """`ObjectGraph.walk`: depth first in child order; a shared node and a cycle back to the
+    root are reported where met, with the path they were first entered at."""
+    from tfckpt_lite._graph import ObjectGraph
+    from tfckpt_lite._proto import trackable_object_graph_pb2 as pb
+
+    g = pb.TrackableObjectGraph()
+    edges = {0: [("a", 1), ("b", 2)], 1: [("x", 3)], 2: [("y", 3), ("up", 0)], 3: []}
+    for i in range(4):
+        node = g.nodes.add()
+        for name, child in edges[i]:
+            node.children.add(node_id=child, local_name=name)
+    steps = list(ObjectGraph(g, "p").walk())
+    assert [(s.path, s.node.id, s.first_seen) for s in steps] == [
+        (("a",), 1, None),
+        (("a", "x"), 3, None),
+        (("b",), 2, None),
+        (("b", "y"), 3, ("a", "x")),
+        (("b", "up"), 0, ()),
+    ]
+    chain = pb.TrackableObjectGraph()
+    for i in range(5000):  # deeper than Python's recursion limit
+        node = chain.nodes.add()
+        if i < 4999:
+            node.children.add(node_id=i + 1, local_name="c")
+    last = list(ObjectGraph(chain, "p").walk())[-1]
+    assert len(last.path) == 4999 and last.node.id == 4999

@@ -314,3 +314,86 @@ def test_remote_matches_local_on_tf_fixtures(name: str) -> None:
                 assert canonical_digest(r[k]) == canonical_digest(local[k]), k
     finally:
         mem.rm(f"/fixtures-{os.getpid()}", recursive=True)
+
+
+# -- a URL is never taken for a local path ----------------------------------------------------
+
+
+def _writers(url: str, tmp_path: Path) -> dict[str, Any]:
+    """Every public way of writing a checkpoint or a file, each aimed at `url`."""
+    from tfckpt_lite._cli import main
+    from tfckpt_lite._state import update_checkpoint_state
+
+    src = tmp_path / "src" / "ckpt-1"
+    tfc.save(src, {"w": np.ones(3, np.float32)}, fsync=False)
+    st = tmp_path / "src" / "m.safetensors"
+    npz = tmp_path / "src" / "m.npz"
+    tfc.to_safetensors(src, st)
+    tfc.to_npz(src, npz)
+
+    def writer() -> None:
+        with tfc.BundleWriter(url) as w:
+            w.add("w", np.ones(3, np.float32))
+
+    def cli(*argv: str) -> None:
+        code = main([*argv, "-q"])
+        if code != 0:
+            raise ValueError(f"exit status {code}")
+
+    return {
+        "save": lambda: tfc.save(url, {"w": np.ones(3, np.float32)}),
+        "BundleWriter": writer,
+        "Checkpoint.save": lambda: tfc.Checkpoint(w=np.ones(3, np.float32)).save(url),
+        "Checkpoint.write": lambda: tfc.Checkpoint(w=np.ones(3, np.float32)).write(url),
+        "CheckpointManager": lambda: tfc.CheckpointManager(
+            tfc.Checkpoint(w=np.ones(3)), url, max_to_keep=5
+        ).save(),
+        "update_checkpoint_state": lambda: update_checkpoint_state(url, url + "/ckpt-1"),
+        "to_safetensors": lambda: tfc.to_safetensors(src, url + ".safetensors"),
+        "to_npz": lambda: tfc.to_npz(src, url + ".npz"),
+        "from_safetensors": lambda: tfc.from_safetensors(st, url),
+        "from_npz": lambda: tfc.from_npz(npz, url),
+        "edit": lambda: tfc.edit(src, url, strip=True),
+        "cli convert to file": lambda: cli("convert", str(src), url + ".safetensors"),
+        "cli convert to checkpoint": lambda: cli("convert", str(st), url),
+        "cli strip": lambda: cli("strip", str(src), url),
+        "cli dump --npy": lambda: cli("dump", str(src), "w", "--npy", url + ".npy"),
+    }
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:9/run/ckpt", "nosuchstore://bucket/run/ckpt"])
+@needs_fsspec
+def test_writers_refuse_urls_they_cannot_write(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, `save("s3://b/run/ckpt")` wrote a local folder `s3:/b/run/ckpt`. Now a URL
+    goes to its store (test_remote_stores) or, like these, is refused naming the URL; no
+    writer ever creates anything local for it."""
+    writers = _writers(url, tmp_path)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name, write in writers.items():
+        with pytest.raises(ValueError) as err:
+            write()
+        message = str(err.value) + capsys.readouterr().err
+        assert "cannot write to" in message and url.split("/")[0] in message, (name, message)
+        assert os.listdir(work) == [], name
+
+
+@needs_fsspec
+def test_writers_write_fsspec_stores(tmp_path: Path) -> None:
+    """Any fsspec store that takes writes is written through the same `Destination`."""
+    mem = fsspec.filesystem("memory")
+    root = f"memory://tfckpt-writes-{os.getpid()}-{id(tmp_path)}"
+    try:
+        for name, write in _writers(f"{root}/run/ckpt", tmp_path).items():
+            if name.startswith("cli dump"):
+                continue  # no tensor named by that prefix
+            write()
+        # (the manager and the state file used the same URL as a directory)
+        assert tfc.load(f"{root}/run/ckpt.index")["w"].tolist() == [1.0, 1.0, 1.0]
+        assert tfc.latest_checkpoint(f"{root}/run/ckpt") == f"{root}/run/ckpt/ckpt-1"
+        assert mem.exists(f"{root}/run/ckpt.safetensors") and mem.exists(f"{root}/run/ckpt.npz")
+    finally:
+        mem.rm(root.split("://")[1], recursive=True)

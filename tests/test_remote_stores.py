@@ -243,3 +243,227 @@ def test_convert_streams_without_holding_the_checkpoint(gcs: Store, tmp_path: Pa
     with open(out, "rb") as f:
         f.seek(start + entries[7].begin)
         assert np.array_equal(np.frombuffer(f.read(4 * MiB), np.float32), np.roll(block, 7))
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _tensors(mib: int = 12) -> dict[str, Any]:
+    """Big enough for multipart (S3, 5 MiB parts) and resumable (GCS) uploads."""
+    rng = np.random.default_rng(4)
+    t: dict[str, Any] = {
+        f"w{i}": rng.standard_normal(MiB // 4).astype(np.float32) for i in range(mib)
+    }
+    t["step"] = np.int64(7)
+    t["vocab"] = np.array([b"a", b"", b"ccc"], dtype=object)
+    return t
+
+
+class _Order:
+    """Records, at the first upload request for each watched object, which objects of the
+    run were complete on the server then: 'the index appears after its data' is checked at
+    the moment the index's upload starts."""
+
+    def __init__(self, store: Store, run: str, watch: list[str]) -> None:
+        self.store, self.run, self.watch = store, run, watch
+        self.seen: dict[str, dict[str, int]] = {}
+        store.proxy.on_request = self
+
+    def __call__(self, req: Any) -> None:
+        if req.method not in ("PUT", "POST"):
+            return
+        from urllib.parse import unquote
+
+        for name in self.watch:
+            if name not in self.seen and f"{self.run}/{name}" in unquote(req.path).replace(
+                "name=", "/"
+            ):
+                self.seen[name] = self.store.objects(self.run)
+
+    def close(self) -> None:
+        self.store.proxy.on_request = None
+
+
+def test_save_writes_to_the_bucket_data_first_index_last(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tensors = _tensors()
+    tfc.save(tmp_path / "local" / "ckpt-1", tensors, fsync=False)
+    run = _unique(store, tmp_path)
+    data, index = "ckpt-1.data-00000-of-00001", "ckpt-1.index"
+    order = _Order(store, run, [index])
+    try:
+        assert tfc.save(store.url(f"{run}/ckpt-1"), tensors) == store.url(f"{run}/ckpt-1")
+    finally:
+        order.close()
+    # When the index's upload began, the data object was there, whole.
+    local_data = (tmp_path / "local" / data).read_bytes()
+    assert order.seen[index] == {data: len(local_data)}
+    # The bytes are what we write locally (which are SaveV2's).
+    assert store.objects(run) == {
+        data: len(local_data),
+        index: len((tmp_path / "local" / index).read_bytes()),
+    }
+    assert store.fs.cat_file(f"{store.bucket}/{run}/{data}") == local_data
+    assert (
+        store.fs.cat_file(f"{store.bucket}/{run}/{index}")
+        == (tmp_path / "local" / index).read_bytes()
+    )
+    got = tfc.load(store.url(f"{run}/ckpt-1"))
+    for k, v in tensors.items():
+        np.testing.assert_array_equal(got[k], v)
+    assert sorted(os.listdir(tmp_path)) == ["local"]  # nothing local named after the URL
+
+
+def test_overwriting_never_shows_an_old_index_beside_new_data(store: Store, tmp_path: Path) -> None:
+    run = _unique(store, tmp_path)
+    url = store.url(f"{run}/ckpt-1")
+    tfc.save(url, {"a": np.zeros(3 * MiB, np.float32)})
+    order = _Order(store, run, ["ckpt-1.data-00000-of-00001", "ckpt-1.index"])
+    try:
+        tfc.save(url, {"a": np.ones(3 * MiB, np.float32)})
+    finally:
+        order.close()
+    # By the time new data was being uploaded the old index was gone (the data object is
+    # replaced whole only when its upload completes), and the new index came last.
+    assert "ckpt-1.index" not in order.seen["ckpt-1.index"]
+    assert float(tfc.load(url)["a"][-1]) == 1.0
+
+
+def test_a_failed_write_leaves_nothing(store: Store, tmp_path: Path) -> None:
+    run = _unique(store, tmp_path)
+    with (
+        pytest.raises(RuntimeError, match="stop"),
+        tfc.BundleWriter(store.url(f"{run}/ckpt-1")) as w,
+    ):
+        for k, v in _tensors().items():
+            w.add(k, v)
+        raise RuntimeError("stop")
+    assert store.objects(run) == {}
+    if store.scheme == "s3":  # and no multipart upload left open (they cost money)
+        open_uploads = store.direct.call_s3("list_multipart_uploads", Bucket=store.bucket)
+        assert not [u for u in open_uploads.get("Uploads", []) if run in u["Key"]]
+
+
+def test_sharded_write(store: Store, tmp_path: Path) -> None:
+    """Several data files (the shard count known only at the end): objects are completed
+    under their first names and moved, data before the index."""
+    run = _unique(store, tmp_path)
+    url = store.url(f"{run}/ckpt-1")
+    order = _Order(store, run, ["ckpt-1.index"])
+    try:
+        with tfc.BundleWriter(url) as w:
+            w.add("a", np.arange(6 * MiB // 4, dtype=np.float32))
+            w.new_shard()
+            w.add("b", np.arange(10, dtype=np.int64))
+    finally:
+        order.close()
+    shards = {"ckpt-1.data-00000-of-00002", "ckpt-1.data-00001-of-00002"}
+    assert set(order.seen["ckpt-1.index"]) == shards
+    assert set(store.objects(run)) == {*shards, "ckpt-1.index"}
+    got = tfc.load(url)
+    assert got["a"][-1] == 6 * MiB // 4 - 1 and got["b"].tolist() == list(range(10))
+
+
+def test_checkpoint_manager_state_file_last(store: Store, tmp_path: Path) -> None:
+    run = _unique(store, tmp_path)
+    d = store.url(run)
+    order = _Order(store, run, ["checkpoint"])
+    try:
+        w = np.zeros(4, np.float32)
+        mgr = tfc.CheckpointManager(tfc.Checkpoint(w=w), d, max_to_keep=2)
+        for step in range(3):
+            w[:] = step
+            mgr.save()
+    finally:
+        order.close()
+    assert {"ckpt-1.index", "ckpt-1.data-00000-of-00001"} <= set(order.seen["checkpoint"])
+    assert set(store.objects(run)) == {
+        "checkpoint", "ckpt-2.index", "ckpt-2.data-00000-of-00001",
+        "ckpt-3.index", "ckpt-3.data-00000-of-00001",
+    }  # fmt: skip
+    assert mgr.checkpoints == [f"{d}/ckpt-2", f"{d}/ckpt-3"]
+    assert tfc.latest_checkpoint(d) == f"{d}/ckpt-3"
+    # the directory resolves through its state file
+    assert float(tfc.load(d)["w/.ATTRIBUTES/VARIABLE_VALUE"][0]) == 2.0
+    again = tfc.CheckpointManager(tfc.Checkpoint(), d, max_to_keep=2)  # takes over the list
+    assert again.checkpoints == [f"{d}/ckpt-2", f"{d}/ckpt-3"]
+    state = store.fs.cat_file(f"{store.bucket}/{run}/checkpoint").decode()
+    assert state.startswith('model_checkpoint_path: "ckpt-3"\n')
+
+
+def test_checkpoint_save_and_conversions_to_the_bucket(store: Store, tmp_path: Path) -> None:
+    from tfckpt_lite._cli import main
+
+    run = _unique(store, tmp_path)
+    local = tmp_path / "local"
+    tensors = {"dense": {"kernel": np.ones((3, 2), np.float32), "bias": np.zeros(2, np.float32)}}
+    tfc.Checkpoint(model=tensors).save(local / "ckpt")
+    tfc.Checkpoint(model=tensors).save(store.url(f"{run}/ckpt"))
+    for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001", "checkpoint"):
+        assert store.fs.cat_file(f"{store.bucket}/{run}/{name}") == (local / name).read_bytes(), (
+            name
+        )
+    # checkpoint -> .safetensors / .npz in the bucket, API and CLI
+    tfc.to_safetensors(local / "ckpt-1", local / "m.safetensors")
+    tfc.to_safetensors(local / "ckpt-1", store.url(f"{run}/m.safetensors"))
+    assert (
+        store.fs.cat_file(f"{store.bucket}/{run}/m.safetensors")
+        == (local / "m.safetensors").read_bytes()
+    )
+    assert (
+        main(["convert", store.url(f"{run}/ckpt-1"), store.url(f"{run}/c.safetensors"), "-q"]) == 0
+    )
+    assert (
+        store.fs.cat_file(f"{store.bucket}/{run}/c.safetensors")
+        == (local / "m.safetensors").read_bytes()
+    )
+    import io
+
+    tfc.to_npz(store.url(f"{run}/ckpt-1"), store.url(f"{run}/m.npz"))
+    tfc.to_npz(local / "ckpt-1", local / "m.npz")
+    with (
+        np.load(io.BytesIO(store.fs.cat_file(f"{store.bucket}/{run}/m.npz"))) as z,
+        np.load(local / "m.npz") as want,
+    ):  # the same members (a stream's zip carries data descriptors: other bytes)
+        assert sorted(z.files) == sorted(want.files) and z.files
+        for f in want.files:
+            np.testing.assert_array_equal(z[f], want[f])
+    tfc.from_npz(store.url(f"{run}/m.npz"), store.url(f"{run}/fromnpz/ckpt-1"))
+    np.testing.assert_array_equal(
+        tfc.load(store.url(f"{run}/fromnpz/ckpt-1"))[
+            "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+        ],
+        tensors["dense"]["kernel"],
+    )
+    # .safetensors in the bucket -> checkpoint in the bucket (CLI), and an edit into it
+    assert (
+        main(["convert", store.url(f"{run}/m.safetensors"), store.url(f"{run}/back/ckpt-1"), "-q"])
+        == 0
+    )
+    tfc.from_safetensors(local / "m.safetensors", local / "back" / "ckpt-1")
+    for name in ("ckpt-1.index", "ckpt-1.data-00000-of-00001"):
+        assert (
+            store.fs.cat_file(f"{store.bucket}/{run}/back/{name}")
+            == (local / "back" / name).read_bytes()
+        )
+    assert (
+        main(["strip", store.url(f"{run}/ckpt-1"), store.url(f"{run}/stripped/ckpt-1"), "-q"]) == 0
+    )
+    assert tfc.load(store.url(f"{run}/stripped/ckpt-1"))
+    assert (
+        main(
+            [
+                "dump",
+                store.url(f"{run}/ckpt-1"),
+                "model/dense/kernel",
+                "--npy",
+                store.url(f"{run}/k.npy"),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    k = np.load(io.BytesIO(store.fs.cat_file(f"{store.bucket}/{run}/k.npy")))
+    np.testing.assert_array_equal(k, tensors["dense"]["kernel"])

@@ -35,7 +35,7 @@ def test_update_relative_paths_like_tf_manager(tmp_path: Path) -> None:
     d = str(tmp_path)
     paths = [os.path.join(d, "ckpt-2"), os.path.join(d, "ckpt-3")]
     tfc.update_checkpoint_state(
-        d, paths[-1], paths, [1795635003.0610116, 1795635003.07044], 1795635002.0468583
+        d, paths[-1], paths, None, [1795635003.0610116, 1795635003.07044], 1795635002.0468583
     )
     assert (tmp_path / "checkpoint").read_text() == MANAGER_TEXT
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]  # no temp file left
@@ -68,7 +68,9 @@ def test_update_relative_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_update_rejects_mismatched_timestamps(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timestamps"):
-        tfc.update_checkpoint_state(tmp_path, "a", ["a", "b"], [1.0])
+        tfc.update_checkpoint_state(
+            tmp_path, "a", ["a", "b"], all_model_checkpoint_timestamps=[1.0]
+        )
     with pytest.raises(ValueError, match="conflicts"):
         tfc.update_checkpoint_state(
             tmp_path, str(tmp_path / "checkpoint"), save_relative_paths=False
@@ -184,7 +186,7 @@ def test_debris_is_not_a_checkpoint(tmp_path: Path) -> None:
     tfc.save(tmp_path / "ckpt-1", {"a": 2})
     with tfc.load_checkpoint(tmp_path) as r:
         assert r.prefix == str(tmp_path / "ckpt-1")
-    mgr = tfc.CheckpointManager(tmp_path)
+    mgr = tfc.CheckpointManager(tfc.Checkpoint(), tmp_path, max_to_keep=5)
     assert mgr.checkpoints == [] and mgr.latest_checkpoint is None
 
 

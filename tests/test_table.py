@@ -25,6 +25,7 @@ from tfckpt_lite._table import (
     shortest_separator,
 )
 
+from ._bundle_files import index_block_handles
 from .conftest import budget
 
 # TF 2.21's SaveV2 index for FORMAT §3.11 (test_bundle_bytes checks the writer
@@ -193,21 +194,6 @@ def _table_items(model: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
     return sorted(model.items())
 
 
-def _index_entries(table: bytes) -> list[tuple[bytes, tuple[int, int]]]:
-    """The index block's (key, handle) pairs, decoded independently of read_table."""
-    footer = table[-FOOTER_SIZE:]
-    _, p = decode_varint(footer, 0, 40)
-    _, p = decode_varint(footer, p, 40)
-    off, p = decode_varint(footer, p, 40)
-    size, _ = decode_varint(footer, p, 40)
-    out = []
-    for k, v in decode_block(table[off : off + size]):
-        o, q = decode_varint(v, 0, len(v))
-        s, _ = decode_varint(v, q, len(v))
-        out.append((k, (o, s)))
-    return out
-
-
 @settings(max_examples=60)
 @given(
     st.dictionaries(KEYS | long_prefix_keys(), st.binary(max_size=300), max_size=80),
@@ -219,7 +205,7 @@ def test_table_round_trip_against_dict_model(model: dict[bytes, bytes], block_si
     assert read_table(table) == items
     assert table.endswith(bytes.fromhex("57fb808b247547db"))
     # every index key separates its block from the next one
-    index = _index_entries(table)
+    index = index_block_handles(table)
     assert len(index) == (1 if items else 0) or block_size < BLOCK_SIZE
     expected_offset = 0
     for i, (ikey, (off, size)) in enumerate(index):
@@ -250,7 +236,7 @@ def test_golden_index_reads_and_rebuilds() -> None:
     assert [k for k, _ in items] == [b"", b"b", b"d", b"e", b"s", b"scalar_str", b"w"]
     assert items[0][1] == bytes.fromhex("08011a020801")
     assert build_table(items) == GOLDEN_INDEX
-    assert _index_entries(GOLDEN_INDEX) == [(b"x", (0, 143))]
+    assert index_block_handles(GOLDEN_INDEX) == [(b"x", (0, 143))]
 
 
 def test_big_values_get_their_own_blocks() -> None:
@@ -259,7 +245,7 @@ def test_big_values_get_their_own_blocks() -> None:
     items = [(b"a", b"1"), (b"b", big), (b"c", b"3"), (b"d", big + b"x"), (b"e", b"")]
     table = build_table(items, block_size=bs)
     assert read_table(table) == items
-    blocks = [decode_block(table[o : o + s]) for _, (o, s) in _index_entries(table)]
+    blocks = [decode_block(table[o : o + s]) for _, (o, s) in index_block_handles(table)]
     assert [[k for k, _ in b] for b in blocks] == [[b"a"], [b"b"], [b"c"], [b"d"], [b"e"]]
 
 
@@ -268,7 +254,7 @@ def test_first_entry_huge_does_not_flush_an_empty_block() -> None:
     items = [(b"k", b"v" * 5 * bs)]
     table = build_table(items, block_size=bs)
     assert read_table(table) == items
-    assert len(_index_entries(table)) == 1
+    assert len(index_block_handles(table)) == 1
 
 
 def test_many_blocks_with_default_block_size() -> None:
@@ -277,7 +263,7 @@ def test_many_blocks_with_default_block_size() -> None:
         (f"layer_{i:05d}/some/long/variable/name/kernel".encode(), bytes(60)) for i in range(6000)
     ]
     table = build_table(items)
-    index = _index_entries(table)
+    index = index_block_handles(table)
     assert len(index) >= 2
     assert read_table(table) == items
     # separator keys are the full last key when the next differs by +1 (FORMAT 3.7 example)

@@ -321,7 +321,14 @@ def test_state_text_identical_to_tf(
         last_preserved_timestamp=stamps[-1],
     )
     tfc.update_checkpoint_state(
-        tmp_path / "b", paths[-1], paths, ts, stamps[-1], save_relative_paths=relative, fsync=False
+        tmp_path / "b",
+        paths[-1],
+        paths,
+        None,
+        ts,
+        stamps[-1],
+        save_relative_paths=relative,
+        fsync=False,
     )
     text = (tmp_path / "a" / "checkpoint").read_bytes()
     assert text == (tmp_path / "b" / "checkpoint").read_bytes()
@@ -341,11 +348,15 @@ def test_manager_interop_both_ways(tmp_path: Path) -> None:
     tf_mgr = tf.train.CheckpointManager(ck, d, max_to_keep=2)
     for _ in range(3):
         tf_mgr.save()
-    ours = tfc.CheckpointManager(d, max_to_keep=2)
+    tree = {"model": {"w": np.zeros_like(w)}}
+    ours = tfc.CheckpointManager(tfc.Checkpoint(**tree), d, max_to_keep=2)
     assert ours.checkpoints == tf_mgr.checkpoints
     assert ours.latest_checkpoint == tf_mgr.latest_checkpoint
-    # our manager continues TF's numbering (save_counter 3) and deletes like TF
-    p = ours.save({"model": {"w": w + 1}})
+    # restoring continues TF's numbering (save_counter 3); our manager deletes like TF
+    assert ours.restore_or_initialize() == tf_mgr.latest_checkpoint
+    assert np.array_equal(tree["model"]["w"], w)
+    tree["model"]["w"] += 1
+    p = ours.save()
     assert p == os.path.join(d, "ckpt-4")
     assert sorted(n for n in os.listdir(d) if n.endswith(".index")) == [
         "ckpt-3.index",
@@ -361,7 +372,7 @@ def test_manager_interop_both_ways(tmp_path: Path) -> None:
     # and TF continues after us
     fresh_mgr = tf.train.CheckpointManager(fresh, d, max_to_keep=2)
     assert fresh_mgr.save() == os.path.join(d, "ckpt-5")
-    ours2 = tfc.CheckpointManager(d, max_to_keep=2)
+    ours2 = tfc.CheckpointManager(tfc.Checkpoint(), d, max_to_keep=2)
     assert ours2.checkpoints == [os.path.join(d, "ckpt-4"), os.path.join(d, "ckpt-5")]
     assert not os.path.exists(os.path.join(d, "ckpt-3.index"))
 
@@ -381,12 +392,15 @@ def test_manager_deletion_identical_to_tf(
         ck, str(tmp_path / "tf"), max_to_keep=max_to_keep, keep_checkpoint_every_n_hours=hours
     )
     ours = tfc.CheckpointManager(
-        tmp_path / "ours", max_to_keep=max_to_keep, keep_checkpoint_every_n_hours=hours
+        tfc.Checkpoint(model={"w": w}),
+        tmp_path / "ours",
+        max_to_keep=max_to_keep,
+        keep_checkpoint_every_n_hours=hours,
     )
     for _ in range(7):
         clock[0] += 1000.0
         tf_mgr.save()
-        ours.save({"model": {"w": w}})
+        ours.save()
         assert [os.path.basename(p) for p in ours.checkpoints] == [
             os.path.basename(p) for p in tf_mgr.checkpoints
         ]

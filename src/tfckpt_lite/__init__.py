@@ -51,6 +51,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "to_npz",
         "to_safetensors",
     ),
+    "_distributed": ("merge_v2_checkpoints", "part_prefix"),
     "_edit": ("EditReport", "average", "edit", "merge", "reshard"),
     "_graph": ("GraphNode", "ObjectGraph"),
     "_manager": ("CheckpointManager",),
@@ -68,6 +69,8 @@ if TYPE_CHECKING:
     from ._convert import from_safetensors as from_safetensors
     from ._convert import to_npz as to_npz
     from ._convert import to_safetensors as to_safetensors
+    from ._distributed import merge_v2_checkpoints as merge_v2_checkpoints
+    from ._distributed import part_prefix as part_prefix
     from ._edit import EditReport as EditReport
     from ._edit import average as average
     from ._edit import edit as edit

@@ -15,14 +15,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._backend import Backend, Progress
+from ._bundle_reader import BundleReader
 from ._dtypes import DType
-from ._errors import CheckpointError, CorruptCheckpointError, VerificationError
+from ._errors import (
+    CheckpointError,
+    CorruptCheckpointError,
+    TensorNotFoundError,
+    VerificationError,
+)
 from ._gcpause import gc_paused
-from ._naming import OBJECT_GRAPH_KEY
+from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
 from ._paths import resolve
-from ._reader import BundleReader
 from ._state import latest_checkpoint_in
-from ._storage import FileSystem, LocalFileSystem
+from ._storage import FileSystem, filesystem_for
 
 if TYPE_CHECKING:
     from ._graph import ObjectGraph
@@ -41,16 +46,7 @@ __all__ = [
 def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, str]:
     """Our FileSystem for `path`: local, an fsspec URL, or a wrapped fsspec object."""
     if fs is None:
-        local = LocalFileSystem(use_mmap=use_mmap)
-        if path.startswith("file://"):
-            return local, path[len("file://") :]
-        if "://" not in path:  # no URL: spare local reads the import of _remote (threads...)
-            return local, path
-        from ._remote import filesystem_for_url, is_url
-
-        if is_url(path):
-            return filesystem_for_url(path)
-        return local, path
+        return filesystem_for(path, use_mmap=use_mmap)
     if not hasattr(fs, "open_source") and hasattr(fs, "cat_file"):  # an fsspec filesystem
         from ._remote import FsspecFileSystem
 
@@ -173,7 +169,40 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
     # -- Mapping --------------------------------------------------------------------------
 
     def __getitem__(self, key: str) -> np.ndarray[Any, Any]:
+        self._need(key)
         return self._backend.read(key)
+
+    def _need(self, key: str) -> None:
+        """Raise TF's NotFound wording for a missing key, with close matches and, for an
+        object path (``model/dense/kernel``), the storage key it names."""
+        if key in self._backend:
+            return
+        hints: list[str] = []
+        graph = self.object_graph if isinstance(key, str) else None
+        if graph is not None:
+            try:
+                stored = graph.find(key).value_key
+            except (KeyError, ValueError):
+                stored = None
+            if stored is not None and stored in self._backend:
+                hints.append(f"{key!r} is an object path; its value is stored as {stored!r}")
+        if not hints and isinstance(key, str):
+            import difflib
+
+            near = difflib.get_close_matches(key, self._keys, n=3, cutoff=0.6)
+            if not near:  # try without TF2's attribute suffix
+                short = {k.removesuffix(VARIABLE_VALUE_SUFFIX): k for k in self._keys}
+                near = [short[k] for k in difflib.get_close_matches(key, list(short), n=3)]
+            if near:
+                hints.append("did you mean " + " or ".join(repr(k) for k in near) + "?")
+        try:
+            self._backend.info(key)  # the backend's own error names the file it looked in
+        except TensorNotFoundError as e:
+            if hints:
+                e.message = f"{e.message}; {'; '.join(hints)}"
+                e.args = (e.message,)
+            raise
+        raise TensorNotFoundError(f"Key {key} not found in checkpoint", path=self.prefix, key=key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
@@ -209,6 +238,7 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         and a 0-d string (such as ``_CHECKPOINTABLE_OBJECT_GRAPH``) as ``bytes``; anything else
         as an array. ``reader[key]`` always returns an array.
         """
+        self._need(key)
         value = self._backend.read(key, verify=verify)
         return value[()] if value.ndim == 0 else value
 
@@ -216,13 +246,16 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         return key in self._backend
 
     def shape(self, key: str) -> tuple[int, ...]:
+        self._need(key)
         return self._backend.info(key)[1]
 
     def dtype(self, key: str) -> str:
         """TensorFlow's name for the dtype: ``"float32"``, ``"bfloat16"``, ``"string"``..."""
+        self._need(key)
         return self._backend.info(key)[0].name
 
     def dtype_info(self, key: str) -> DType:
+        self._need(key)
         return self._backend.info(key)[0]
 
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
@@ -248,6 +281,7 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         bytes, no copy); ``verify=False`` skips it and reads only the rows' bytes, which is what
         you want for a few rows of a huge remote tensor. See `TensorSlicer`.
         """
+        self._need(key)
         return TensorSlicer(self._backend, key, self._verified if verify else None)
 
     def verify(
@@ -405,7 +439,7 @@ def load_variable(path: str | os.PathLike[str], name: str) -> Any:
 def latest_checkpoint(
     checkpoint_dir: str | os.PathLike[str], latest_filename: str | None = None
 ) -> str | None:
-    """The prefix of the newest checkpoint named by ``checkpoint_dir/checkpoint``, or None."""
-    if latest_filename not in (None, "checkpoint"):
-        raise ValueError("only the default state file name 'checkpoint' is supported")
-    return latest_checkpoint_in(os.fspath(checkpoint_dir))
+    """The prefix of the newest checkpoint named by ``checkpoint_dir/checkpoint`` (or the state
+    file `latest_filename`), or None, as `tf.train.latest_checkpoint`."""
+    directory = os.fspath(checkpoint_dir)
+    return latest_checkpoint_in(directory, filesystem_for(directory)[0], latest_filename)

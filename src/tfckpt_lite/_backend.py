@@ -2,8 +2,8 @@
 
 `Progress` is the one signature of progress callbacks (verify, conversions, edits, diffs).
 
-`_reader.BundleReader` (V2 bundles) and `_v1.V1Reader` (legacy tables) implement `Backend`;
-`_api.CheckpointReader` and everything above it (inspection, conversions, edits, remote
+`_bundle_reader.BundleReader` (V2 bundles) and `_v1.V1Reader` (legacy tables) implement
+`Backend`; `_api.CheckpointReader` and everything above it (inspection, conversions, edits, remote
 read-ahead) go through it and never through a backend's private state. A new capability a
 caller needs is a method here, implemented by both formats.
 """

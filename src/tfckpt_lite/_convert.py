@@ -27,7 +27,7 @@ tensor) travels in the safetensors metadata so a round trip keeps it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,7 +38,7 @@ from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
-from ._storage import AtomicFile, LocalSource
+from ._storage import create, filesystem_for, is_remote
 from ._tensor_codec import encode_fixed
 from ._writer import BundleWriter
 
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     import zipfile
 
     from ._api import CheckpointReader
+    from ._edit import CastSpec, Globs
+    from ._torch import RenameRules
 else:  # ~10 ms of imports that only conversions need: see _lazy
     base64 = lazy_module("base64")
     json = lazy_module("json")
@@ -219,18 +221,18 @@ def _cast_value(
 
 
 def to_safetensors(
-    src: Any,
+    src: CheckpointReader | str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
-    select: Any = None,
-    exclude: Any = None,
+    select: Globs = None,
+    exclude: Globs = None,
     strip: bool = False,
-    keep: Any = None,
-    rename: Any = None,
-    cast: Any = None,
+    keep: Globs = None,
+    rename: RenameRules | Callable[[str], str | None] | None = None,
+    cast: CastSpec = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to a ``.safetensors`` file, streaming.
 
@@ -284,7 +286,7 @@ def to_safetensors(
             raise _nothing_to_write(report, reader.prefix)
         blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
         blob += b" " * (-(8 + len(blob)) % 8)
-        with AtomicFile(dst) as out:
+        with create(dst) as out:
             out.file.write(len(blob).to_bytes(8, "little"))
             out.file.write(blob)
             values = reader._values([p[0] for p in plan], window=READ_AHEAD)
@@ -331,7 +333,7 @@ def write_safetensors(
         offset += arr.nbytes
     blob = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     blob += b" " * (-(8 + len(blob)) % 8)
-    with AtomicFile(os.fspath(dst)) as out:
+    with create(dst) as out:
         out.file.write(len(blob).to_bytes(8, "little"))
         out.file.write(blob)
         for i, (name, arr) in enumerate(items):
@@ -494,7 +496,8 @@ def from_safetensors(
     Memory: the file is memory-mapped and each tensor streamed from the mapping.
     """
     path = os.fspath(src)
-    source = LocalSource(path)
+    fs, where = filesystem_for(path)  # a URL reads remotely: a range request per tensor
+    source = fs.open_source(where)
     try:
         head = bytes(source.read(0, min(source.size, 8)))
         if len(head) == 8:
@@ -532,18 +535,18 @@ def from_safetensors(
 
 
 def to_npz(
-    src: Any,
+    src: CheckpointReader | str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
     model_paths: bool = False,
     progress: Progress | None = None,
-    select: Any = None,
-    exclude: Any = None,
+    select: Globs = None,
+    exclude: Globs = None,
     strip: bool = False,
-    keep: Any = None,
-    rename: Any = None,
-    cast: Any = None,
+    keep: Globs = None,
+    rename: RenameRules | Callable[[str], str | None] | None = None,
+    cast: CastSpec = None,
 ) -> ConversionReport:
     """Write every tensor of a checkpoint to an uncompressed ``.npz``, streaming.
 
@@ -572,7 +575,7 @@ def to_npz(
             raise _nothing_to_write(report, reader.prefix)
         special: dict[str, str] = {}
         with (
-            AtomicFile(dst) as out,
+            create(dst) as out,
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
             values = reader._values(keys, window=READ_AHEAD)
@@ -614,7 +617,9 @@ def from_npz(
     ``object_graph=True``, see `from_safetensors`, all members are read first)."""
     path = os.fspath(src)
     try:
-        z = zipfile.ZipFile(path)
+        fs, where = filesystem_for(path)
+        # A URL: zipfile seeks within fsspec's buffered file (range requests).
+        z = zipfile.ZipFile(fs.fs.open(where, "rb") if is_remote(fs) else where)  # type: ignore[attr-defined]
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, OSError) as e:

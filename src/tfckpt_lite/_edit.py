@@ -22,9 +22,10 @@ graph: TF's own order, so an edit that changes nothing, or a strip of a
 
 Strip rules (documented in docs/inference_prep.md; `keep` globs override them):
   * object-based checkpoints: the subtree under any edge named one of `OPTIMIZER_EDGES`, any
-    node that owns optimizer slots (and so every slot variable), and a scalar integer variable
-    under an edge named one of `COUNTER_EDGES`; other objects reachable from the root through
-    anything else stay (Keras 3's model weights are also reachable from its optimizer);
+    node that owns optimizer slots (and so every slot variable), a scalar integer variable
+    under an edge named one of `COUNTER_EDGES`, and an object holding no tensors under an edge
+    named one of `COMPILE_EDGES`; other objects reachable from the root through anything else
+    stay (Keras 3's model weights are also reachable from its optimizer);
   * keys the graph does not own, and name-based checkpoints: the regexes of
     `_torch.DEFAULT_EXCLUDE`, the one list of optimizer slot and counter names.
 
@@ -51,13 +52,14 @@ import numpy as np
 from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, UnsupportedCheckpointError
-from ._graph import ObjectGraph
+from ._graph import ObjectGraph, model_path
 from ._naming import (
     OBJECT_GRAPH_KEY,
     OPTIMIZER_SLOT,
     VARIABLE_VALUE_SUFFIX,
     unescape_local_name,
 )
+from ._storage import destination
 from ._torch import DEFAULT_EXCLUDE, RenameRules, rename_key
 from ._writer import BundleWriter
 
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from ._proto import trackable_object_graph_pb2 as _pb
 
 __all__ = [
+    "COMPILE_EDGES",
     "COUNTER_EDGES",
     "OPTIMIZER_EDGES",
     "EditReport",
@@ -81,6 +84,17 @@ OPTIMIZER_EDGES: Final = frozenset({"optimizer", "_optimizer"})
 """Edge names whose whole subtree is optimizer state (tf-keras, Keras 3, tf.train.Checkpoint)."""
 COUNTER_EDGES: Final = frozenset({"save_counter", "global_step", "step", "epoch", "iterations"})
 """Edge names that are bookkeeping when they lead to a scalar integer variable."""
+COMPILE_EDGES: Final = frozenset(
+    {
+        "train_function",
+        "train_tf_function",
+        "test_function",
+        "predict_function",
+        "_compiled_trainable_state",
+    }
+)
+"""Edge names of what `compile()`/`fit()` leave on a Keras model: objects with no tensors,
+stripped so the output is what TF writes for a model that was never compiled."""
 
 _VV: Final = VARIABLE_VALUE_SUFFIX
 _CAST_TARGETS: Final = ("bfloat16", "float16", "float32", "float64")
@@ -317,6 +331,10 @@ def _strip_edge(reader: CheckpointReader, graph: ObjectGraph, name: str, cid: in
     child = graph.nodes[cid]
     if name in OPTIMIZER_EDGES or child.slot_variables:
         return True
+    if name in COMPILE_EDGES:
+        return child.has_checkpoint_values is False or (
+            child.has_checkpoint_values is None and not child.attributes and not child.child_ids
+        )
     if name in COUNTER_EDGES:
         key = child.value_key
         if key is not None and key in reader and not child.child_ids:
@@ -593,6 +611,94 @@ class _Names:
         return got
 
 
+def _choose(
+    graph: ObjectGraph | None,
+    keys: _Keys,
+    names: _Names,
+    sel: _Globs,
+    exc: _Globs,
+    kp: _Globs,
+    strip: bool,
+    bookkeeping: Mapping[str, str],
+    cut: set[Edge],
+    report: EditReport,
+) -> tuple[set[str], set[Edge]]:
+    """The keys that stay (the others go to `report.dropped` with the reason), and the graph
+    edges strip cuts: none without strip, and none on the key path of what `keep` rescues."""
+    kept: set[str] = set()
+    rescued: list[str] = []
+    for k in keys.sorted:
+        if sel and sel.match(names(k)) is None:
+            report.dropped[k] = "not selected"
+        elif exc and exc.match(names(k)) is not None:
+            report.dropped[k] = "excluded"
+        elif strip and k in bookkeeping and kp.match(names(k)) is None:
+            report.dropped[k] = bookkeeping[k]
+        else:
+            kept.add(k)
+            if k in bookkeeping:
+                rescued.append(k)
+    if not strip:
+        return kept, set()
+    if rescued and graph is not None:
+        # What `keep` rescues stays where TF put it: the edges of its key path are not cut.
+        via = _first_edges(graph)
+        owner = {
+            k: nd.id
+            for nd in graph.nodes
+            for a in nd.attributes.values()
+            for k in keys.of(a.checkpoint_key)
+        }
+        for k in rescued:
+            if k in owner:
+                cut = cut - set(_path_edges(via, owner[k]))
+    return kept, cut
+
+
+def _renamed(
+    reader: CheckpointReader,
+    graph: ObjectGraph | None,
+    proto: _pb.TrackableObjectGraph | None,
+    stored: dict[str, str],
+    kept: set[str],
+    rules: Any,
+    report: EditReport,
+) -> tuple[dict[str, str], _pb.TrackableObjectGraph | None]:
+    """Source key -> output name after `rules` (and the graph they rename, never the
+    reader's own); keys a rule drops leave `kept`."""
+    if rules is None:
+        return dict(stored), proto
+    wanted: dict[str, str] = {}
+    for k in sorted(kept):
+        new = _rename(_strip_vv(stored[k]), rules)
+        if new is None:
+            if proto is not None:
+                raise ValueError(
+                    f"rename: a rule drops {k!r}: use exclude= to drop tensors of an "
+                    "object-based checkpoint (or name_based=True)"
+                )
+            report.dropped[k] = "dropped by a rename rule"
+            kept.discard(k)
+            continue
+        if not new:
+            raise ValueError(f"rename: {stored[k]!r} becomes the empty name")
+        wanted[k] = new
+    if proto is None:
+        return wanted, None
+    if graph is not None and proto is graph.proto:  # renamed in place: a copy
+        unshared = type(proto)()
+        unshared.CopyFrom(proto)
+        proto = unshared
+    in_graph = {a.checkpoint_key for nd in proto.nodes for a in nd.attributes}
+    by_stored = {stored[k]: wanted[k] for k in kept if stored[k] in in_graph}
+    key_map = _rename_graph(proto, by_stored, reader.prefix)
+    out = {}
+    for k in kept:
+        s = stored[k]
+        out[k] = key_map.get(s, s) if s in in_graph else wanted[k] + s[len(_strip_vv(s)) :]
+    return out, proto
+
+
 def plan_edit(
     reader: CheckpointReader,
     *,
@@ -625,33 +731,7 @@ def plan_edit(
     bookkeeping, cut = _bookkeeping(reader, graph, keys)
 
     # 1. which tensors stay
-    kept: set[str] = set()
-    rescued: list[str] = []
-    for k in keys.sorted:
-        if sel and sel.match(names(k)) is None:
-            report.dropped[k] = "not selected"
-        elif exc and exc.match(names(k)) is not None:
-            report.dropped[k] = "excluded"
-        elif strip and k in bookkeeping and kp.match(names(k)) is None:
-            report.dropped[k] = bookkeeping[k]
-        else:
-            kept.add(k)
-            if k in bookkeeping:
-                rescued.append(k)
-    if not strip:
-        cut = set()
-    elif rescued and graph is not None:
-        # What `keep` rescues stays where TF put it: the edges of its key path are not cut.
-        via = _first_edges(graph)
-        owner = {
-            k: nd.id
-            for nd in graph.nodes
-            for a in nd.attributes.values()
-            for k in keys.of(a.checkpoint_key)
-        }
-        for k in rescued:
-            if k in owner:
-                cut -= set(_path_edges(via, owner[k]))
+    kept, cut = _choose(graph, keys, names, sel, exc, kp, strip, bookkeeping, cut, report)
 
     def universe() -> list[str]:
         """Every name a glob could have meant, object paths above the tensors included."""
@@ -669,7 +749,12 @@ def plan_edit(
     # 2. the graph: pruned, renumbered, re-keyed
     stored = {k: k for k in kept}  # source key -> storage key in the output
     proto = None
-    if graph is not None:
+    if graph is not None and not cut and len(kept) == len(keys.sorted):
+        proto = graph.proto  # nothing leaves: the graph stays as it is (a reshard, a cast)
+        if name_based:
+            stored = {k: _strip_vv(model_path(graph, k) or k) for k in kept}
+            proto = None
+    elif graph is not None:
         pruned = _prune(graph, kept, keys, cut)
         owned: set[str] = set()
         if pruned is not None:
@@ -685,8 +770,6 @@ def plan_edit(
             report.dropped[k] = "its object is no longer reachable"
             kept.discard(k)
         if name_based:
-            from ._graph import model_path
-
             ng = ObjectGraph(proto) if proto is not None else None
             stored = {
                 k: _strip_vv((model_path(ng, stored[k]) if ng is not None else None) or stored[k])
@@ -695,32 +778,7 @@ def plan_edit(
             proto = None
 
     # 3. renaming
-    out: dict[str, str] = dict(stored)
-    if rules is not None:
-        wanted: dict[str, str] = {}
-        for k in sorted(kept):
-            new = _rename(_strip_vv(stored[k]), rules)
-            if new is None:
-                if proto is not None:
-                    raise ValueError(
-                        f"rename: a rule drops {k!r}: use exclude= to drop tensors of an "
-                        "object-based checkpoint (or name_based=True)"
-                    )
-                report.dropped[k] = "dropped by a rename rule"
-                kept.discard(k)
-                continue
-            if not new:
-                raise ValueError(f"rename: {stored[k]!r} becomes the empty name")
-            wanted[k] = new
-        if proto is not None:
-            in_graph = {a.checkpoint_key for nd in proto.nodes for a in nd.attributes}
-            by_stored = {stored[k]: wanted[k] for k in kept if stored[k] in in_graph}
-            key_map = _rename_graph(proto, by_stored, reader.prefix)
-            for k in kept:
-                s = stored[k]
-                out[k] = key_map.get(s, s) if s in in_graph else wanted[k] + s[len(_strip_vv(s)) :]
-        else:
-            out = {k: wanted[k] for k in kept}
+    out, proto = _renamed(reader, graph, proto, stored, kept, rules, report)
     out = {k: out[k] for k in kept}
     origin: dict[str, str] = {}
     for k in sorted(kept):
@@ -761,7 +819,7 @@ def plan_edit(
     if proto is not None:
         assert graph is not None
         # An unchanged graph keeps its bytes (writers differ in how they serialize one proto).
-        if proto == graph.proto:
+        if proto is graph.proto or proto == graph.proto:
             graph_bytes = bytes(reader[OBJECT_GRAPH_KEY].reshape(-1)[0])
         else:
             graph_bytes = proto.SerializeToString()
@@ -800,8 +858,14 @@ def _check_dst(dst: str | os.PathLike[str], sources: Sequence[CheckpointReader])
     if not isinstance(dst, (str, os.PathLike)):
         raise TypeError(f"dst: a path prefix, got {type(dst).__name__}")
     out = os.fspath(dst)
-    if "://" in out:
-        raise ValueError(f"dst: {out!r}: edits write local checkpoints only")
+    if "://" in out:  # a bucket (BundleWriter writes there) or a refusal naming the URL
+        where = destination(out)[1]
+        if any(r.prefix in (out, where) for r in sources):
+            raise ValueError(
+                f"dst: {out!r} is the source checkpoint; write to another prefix "
+                "(an edit never overwrites what it reads)"
+            )
+        return out
     if os.path.isdir(out):
         raise ValueError(
             f"dst: {out!r} is a directory; give a checkpoint prefix such as "
@@ -839,8 +903,7 @@ def _write(
     report = plan.report
     report.dst = dst
     if policy is not None:
-        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync)
-        report.written.extend(item.name for item in plan.items)
+        report.shards = _write_sharded(dst, plan, value_of, policy, progress, fsync, report)
         return report
     total = len(plan.items)
     with BundleWriter(dst, fsync=fsync) as w:
@@ -862,6 +925,7 @@ def _write_sharded(
     policy: Any,
     progress: Progress | None,
     fsync: bool,
+    report: EditReport,
 ) -> int:
     """The policy decides from shapes and dtypes alone, so it runs on zero-stride stand-ins
     (no memory) for fixed-size tensors; only strings, whose sizes are their contents, are read
@@ -888,7 +952,7 @@ def _write_sharded(
         string = dtype_from_name("string")
         shardable.append(ShardableTensor(graph, string, (), "", OBJECT_GRAPH_KEY))
     shards = shard_tensors(shardable, policy)
-    done: set[str] = set()
+    done: set[str] = set()  # names in the order first written: `report.written`
     cache: dict[str, np.ndarray[Any, Any]] = {}
 
     def piece(name: str, spec: str) -> np.ndarray[Any, Any]:
@@ -897,9 +961,11 @@ def _write_sharded(
         if name not in cache:
             cache.clear()
             cache[name] = value_of(by_name[name])
-            if progress is not None and name not in done:
+            if name not in done:
                 done.add(name)
-                progress(len(done), len(by_name), name)
+                report.written.append(name)
+                if progress is not None:
+                    progress(len(done), len(by_name), name)
         arr = cache[name]
         if not spec.strip():
             return arr

@@ -52,6 +52,7 @@ __all__ = [
     "ObjectGraph",
     "RegisteredSaver",
     "SlotVariable",
+    "WalkStep",
     "model_path",
 ]
 
@@ -86,6 +87,16 @@ class SlotVariable:
 class RegisteredSaver:
     name: str
     object_name: str
+
+
+@dataclass(frozen=True)
+class WalkStep:
+    """A child edge met by `ObjectGraph.walk`: the raw local names from the root to `node`,
+    and, when the walk met `node` before, where (`()` for the root); it is not entered again."""
+
+    path: tuple[str, ...]
+    node: GraphNode
+    first_seen: tuple[str, ...] | None = None
 
 
 class GraphNode:
@@ -397,6 +408,31 @@ class ObjectGraph(Sequence[GraphNode]):
             node = child
             i += 1
         return node
+
+    def walk(self) -> Iterator[WalkStep]:
+        """Every child edge from the root, depth first, children in the graph's order: each
+        node is entered once, at its first path; later edges to it (shared nodes, cycles) are
+        reported with `first_seen` and not followed. An explicit stack: graphs may be deeper
+        than Python's recursion limit."""
+        seen: dict[int, tuple[str, ...]] = {0: ()}
+        stack: list[tuple[tuple[str, ...], Iterator[tuple[str, GraphNode]]]] = [
+            ((), iter(self.root.children.items()))
+        ]
+        while stack:
+            path, children = stack[-1]
+            step = next(children, None)
+            if step is None:
+                stack.pop()
+                continue
+            name, child = step
+            where = (*path, name)
+            first = seen.get(child.id)
+            if first is not None:
+                yield WalkStep(where, child, first)
+                continue
+            seen[child.id] = where
+            yield WalkStep(where, child)
+            stack.append((where, iter(child.children.items())))
 
     def paths(self, key_or_node: str | GraphNode | int, limit: int = MAX_PATHS) -> list[str]:
         """Every simple object path from the root to the node owning a key, shortest first.

@@ -30,7 +30,7 @@ import numpy as np
 from ._backend import Progress
 from ._errors import CheckpointError, TensorNotFoundError
 from ._graph import model_path
-from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
+from ._naming import OBJECT_ATTRIBUTES, OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
 
 if TYPE_CHECKING:
     from ._api import CheckpointReader
@@ -611,43 +611,42 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
         if value is not None:
             out[name] = value.checkpoint_key
         for attr, a in attrs.items():
-            out[f"{name}/.ATTRIBUTES/{attr}"] = a.checkpoint_key
+            out[f"{name}/{OBJECT_ATTRIBUTES}/{attr}"] = a.checkpoint_key
         for slot_name, slot_node in slots.get(node.id, []):
             for a in slot_node.attributes.values():
                 out[f"{name} (slot {slot_name})"] = a.checkpoint_key
 
-    # Depth-first over child edges with an explicit stack (graphs may be thousands of objects
-    # deep). A frame is (name, node, its path, its subtree, its remaining children); a node's
-    # entry goes into its parent's subtree when its own children are done, so entries keep
-    # the graph's child order.
-    root = graph.root
-    seen: dict[int, str] = {root.id: ""}
+    # The graph's walk gives the edges depth first; every object entered gets a subtree,
+    # placed at its edge so entries keep the graph's child order. Then, children before
+    # parents, an object without children becomes its leaves, in place.
     top: Tree = {}
-    stack = [("", root, "", top, iter(root.children.items()))]
-    while stack:
-        name, node, path, out, children = stack[-1]
-        step = next(children, None)
-        if step is not None:
-            cname, child = step
-            if child.id in seen:
-                out[cname] = f"(same object as {seen[child.id] or 'the root'})"
-                continue
-            where = f"{path}/{cname}" if path else cname
-            seen[child.id] = where
-            stack.append((cname, child, where, {}, iter(child.children.items())))
+    subtrees: dict[tuple[str, ...], Tree] = {(): top}
+    entered: list[tuple[Tree, GraphNode]] = [(top, graph.root)]
+    for step in graph.walk():
+        parent = subtrees[step.path[:-1]]
+        name = step.path[-1]
+        if step.first_seen is not None:
+            parent[name] = f"(same object as {'/'.join(step.first_seen) or 'the root'})"
             continue
-        stack.pop()
-        if not stack:
-            break
-        parent = stack[-1][3]
-        if out:  # an object with children; its own tensors (rare) are listed as "."
-            leaves(".", node, out)
-            parent[name] = out
-            continue
-        before = len(parent)
-        leaves(name, node, parent)
-        if len(parent) == before and show_empty:
-            parent[name] = "(no tensors)"
+        sub: Tree = {}
+        parent[name] = sub
+        subtrees[step.path] = sub
+        entered.append((sub, step.node))
+    nodes = {id(sub): node for sub, node in entered}
+    for sub, _ in reversed(entered):
+        items = list(sub.items())
+        sub.clear()
+        for name, child in items:
+            if not isinstance(child, dict) or id(child) not in nodes:
+                sub[name] = child
+            elif child:  # an object with children; its own tensors (rare) are listed as "."
+                leaves(".", nodes[id(child)], child)
+                sub[name] = child
+            else:
+                before = len(sub)
+                leaves(name, nodes[id(child)], sub)
+                if len(sub) == before and show_empty:
+                    sub[name] = "(no tensors)"
     return top
 
 

@@ -1,75 +1,132 @@
-"""`CheckpointManager`: numbered checkpoints in one directory, old ones deleted as TF does.
+"""`CheckpointManager` and the directory-level `tf.train` functions: numbered checkpoints in
+one directory, old ones deleted as TF does, waiting for new ones.
 
-The bookkeeping is TF's `tf.train.CheckpointManager`, rule for rule, so either manager can
-take over a directory the other wrote:
+The manager is TF's `tf.train.CheckpointManager`, argument for argument and rule for rule,
+so either manager can take over a directory the other wrote:
+  * `checkpoint` is duck-typed: anything with `write(file_prefix)` and a `save_counter` (this
+    library's `Checkpoint` or `GraphCheckpoint`, or TF's own `tf.train.Checkpoint`);
   * on start, the state file's paths newer than `last_preserved_timestamp` (timestamps capped
-    at "now"; missing timestamps count as that preserved time) are the managed list;
-  * `save()` writes `<directory>/<checkpoint_name>-<N>`, moves it to the end of the list,
-    records the state, sweeps, and records the state again (so a crash mid-sweep still
-    leaves a state file naming the new checkpoint);
+    at "now"; missing timestamps count as that preserved time) are the managed list; a clock
+    behind that timestamp is warned about, as TF does;
+  * `save()` increments the checkpoint's `save_counter`, writes `<directory>/<checkpoint_name>-<N>`,
+    moves it to the end of the list, records the state, sweeps, and records the state again
+    (so a crash mid-sweep still leaves a state file naming the new checkpoint);
+  * with `checkpoint_interval`, `save()` skips (returns None) until `step_counter` has moved
+    that many steps past the last saved step;
   * the sweep pops the oldest while more than `max_to_keep` remain; one at least
     `keep_checkpoint_every_n_hours` newer than the last preserved one is kept on disk (and
     leaves the list), every other one loses `P.index` and its `P.data-NNNNN-of-MMMMM` shards.
 Differences, on purpose: paths the state file names outside `directory` are dropped from the
 list but never deleted (a hostile or stale state file cannot make us delete foreign files); an
-unreadable state file raises CorruptCheckpointError instead of being silently replaced; and
-numbering without a `Checkpoint` object continues from the latest checkpoint's
-`save_counter` (see `save`). Debris of interrupted saves (`*.tempstate<n>`, `*_temp/`) is never
-listed, as only the state file names checkpoints, and never matches the deletion patterns.
+unreadable state file raises CorruptCheckpointError instead of being silently replaced. Debris
+of interrupted saves (`*.tempstate<n>`, `*_temp/`) is never listed, as only the state file
+names checkpoints, and never matches the deletion patterns.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import time
+import warnings
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._api import load_checkpoint
-from ._checkpoint import Checkpoint
-from ._errors import CheckpointError
-from ._naming import OBJECT_GRAPH_KEY, SAVE_COUNTER, attribute_key, data_shard_re, index_filename
-from ._state import get_checkpoint_state, update_checkpoint_state
-from ._writer import save as save_tensors
+from ._api import latest_checkpoint
+from ._naming import data_shard_re, index_filename
+from ._sharding import CheckpointOptions
+from ._state import (
+    CheckpointState,
+    generate_state,
+    get_checkpoint_state,
+    update_checkpoint_state,
+)
+from ._storage import destination
 
-__all__ = ["CheckpointManager"]
+__all__ = [
+    "CheckpointManager",
+    "checkpoint_exists",
+    "checkpoints_iterator",
+    "generate_checkpoint_state_proto",
+    "get_checkpoint_mtimes",
+    "remove_checkpoint",
+    "wait_for_new_checkpoint",
+]
 
-_COUNTER_KEY = attribute_key(SAVE_COUNTER)
+
+def _value(x: object) -> int:
+    """An integer from a step counter: an int, a 0-d array, a NumPy scalar, a tf.Variable or
+    a callable returning one of those."""
+    if callable(x) and not hasattr(x, "numpy"):
+        x = x()
+    return int(np.asarray(x))
 
 
 class CheckpointManager:
-    """Keeps the last `max_to_keep` checkpoints of a directory, as `tf.train.CheckpointManager`.
+    """Keeps the last `max_to_keep` checkpoints of `checkpoint` in `directory`, as
+    `tf.train.CheckpointManager` (same arguments, same files, same state text).
 
     Example:
-        mgr = tfckpt_lite.CheckpointManager("runs", max_to_keep=3)
+        ckpt = tfckpt_lite.Checkpoint(model=weights, step=np.int64(0))
+        mgr = tfckpt_lite.CheckpointManager(ckpt, "runs", max_to_keep=3)
+        mgr.restore_or_initialize()    # resume from runs/ckpt-N if there is one
         for step in range(10):
-            mgr.save({"model": weights, "step": np.int64(step)})
-        mgr.checkpoints        # ['runs/ckpt-8', 'runs/ckpt-9', 'runs/ckpt-10']
-        mgr.latest_checkpoint  # 'runs/ckpt-10'
+            ...                        # update the arrays in `weights` in place
+            mgr.save()                 # runs/ckpt-1, runs/ckpt-2, ...
+        mgr.checkpoints                # the last three
+
+    `step_counter` (with `checkpoint_interval`) is read with `int(np.asarray(x))`: pass a 0-d
+    array you update in place, a tf.Variable, or a zero-argument callable.
     """
 
     def __init__(
         self,
+        checkpoint: Any,
         directory: str | os.PathLike[str],
-        max_to_keep: int | None = 5,
+        max_to_keep: int | None,
         keep_checkpoint_every_n_hours: float | None = None,
         checkpoint_name: str = "ckpt",
+        step_counter: Any = None,
+        checkpoint_interval: int | None = None,
+        init_fn: Callable[[], object] | None = None,
+        last_checkpoint_step: int | None = None,
         *,
         fsync: bool = True,
     ) -> None:
+        if isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(
+                "CheckpointManager takes TF's arguments: CheckpointManager(checkpoint, "
+                f"directory, max_to_keep); got the path {os.fspath(checkpoint)!r} first. Wrap "
+                "the objects to save in a Checkpoint: CheckpointManager(tfckpt_lite.Checkpoint("
+                "**tree), directory, max_to_keep=5), then call save() without arguments."
+            )
+        if not (hasattr(checkpoint, "write") and hasattr(checkpoint, "save_counter")):
+            raise TypeError(
+                "checkpoint must have write(file_prefix) and a save_counter (a "
+                f"tfckpt_lite.Checkpoint or tf.train.Checkpoint), got {type(checkpoint).__name__}"
+            )
         if max_to_keep is not None and max_to_keep <= 0:
             raise ValueError(
-                f"expected a positive integer or None for max_to_keep, got {max_to_keep}"
+                f"Expected a positive integer or `None` for `max_to_keep`, got {max_to_keep}."
             )
+        if checkpoint_interval is not None and step_counter is None:
+            raise ValueError(
+                "`step_counter` should be passed if `checkpoint_interval` is not None."
+            )
+        self._checkpoint = checkpoint
         self._directory = os.fspath(directory)
+        destination(self._directory)  # a URL whose store takes no writes is refused here
         self._max_to_keep = max_to_keep
         self._keep_every = keep_checkpoint_every_n_hours
         self._prefix = os.path.join(self._directory, checkpoint_name)
+        self._step_counter = step_counter
+        self._checkpoint_interval = checkpoint_interval
+        self._last_checkpoint_step = last_checkpoint_step
+        self._init_fn = init_fn
         self._fsync = fsync
-        self._counter: int | None = None
         self._maybe_delete: OrderedDict[str, float] = OrderedDict()
         state = get_checkpoint_state(self._directory)
         now = time.time()
@@ -80,6 +137,11 @@ class CheckpointManager:
         self._latest = state.model_checkpoint_path
         self._last_preserved = state.last_preserved_timestamp
         if now < self._last_preserved:
+            warnings.warn(
+                f"time.time() returned a value {self._last_preserved - now:f} seconds behind the "
+                "last preserved checkpoint timestamp.",
+                stacklevel=2,
+            )
             self._last_preserved = now  # the clock went back; never delete by mistake
         stamps = state.all_model_checkpoint_timestamps or [self._last_preserved] * len(
             state.all_model_checkpoint_paths
@@ -92,6 +154,19 @@ class CheckpointManager:
     @property
     def directory(self) -> str:
         return self._directory
+
+    @property
+    def checkpoint(self) -> Any:
+        """The checkpoint object this manager saves and restores."""
+        return self._checkpoint
+
+    @property
+    def max_to_keep(self) -> int | None:
+        return self._max_to_keep
+
+    @property
+    def checkpoint_interval(self) -> int | None:
+        return self._checkpoint_interval
 
     @property
     def checkpoints(self) -> list[str]:
@@ -107,60 +182,73 @@ class CheckpointManager:
         d = os.path.realpath(self._directory)
         return os.path.dirname(os.path.realpath(prefix)) == d
 
-    def _next_number(self) -> int:
-        if self._counter is None:
-            self._counter = 0
-            if self._latest is not None:
-                try:
-                    with load_checkpoint(self._latest) as r:
-                        if _COUNTER_KEY in r:
-                            self._counter = int(np.asarray(r[_COUNTER_KEY]).reshape(-1)[0])
-                except (CheckpointError, OSError):
-                    pass  # a missing or damaged latest checkpoint: start from 1 like TF
-        self._counter += 1
-        return self._counter
+    def _increment_counter(self) -> int:
+        counter = self._checkpoint.save_counter
+        if hasattr(counter, "assign_add"):  # a tf.Variable (TF's own Checkpoint)
+            counter.assign_add(1)
+            return _value(counter)
+        new = int(0 if counter is None else counter) + 1
+        self._checkpoint.save_counter = new
+        return new
 
     def save(
         self,
-        tree_or_tensors: Checkpoint | Mapping[str, Any],
-        checkpoint_number: int | None = None,
-        *,
-        name_based: bool = False,
-    ) -> str:
-        """Write the next checkpoint and delete old ones; returns its prefix.
+        checkpoint_number: Any = None,
+        check_interval: bool = True,
+        options: CheckpointOptions | None = None,
+    ) -> str | None:
+        """Write the next checkpoint and delete old ones; returns its prefix, or None when
+        `checkpoint_interval` says it is too early (as TF's).
 
-        `tree_or_tensors`:
-          * a `Checkpoint`: its `save_counter` is incremented (as TF's manager does) and
-            numbers the checkpoint unless `checkpoint_number` is given;
-          * a mapping with `_CHECKPOINTABLE_OBJECT_GRAPH` (e.g. `load(src)` edited): written
-            key by key, graph kept, its `save_counter` (if any) set to the new count;
-          * with `name_based=True`, a flat mapping of names to tensors (no object graph);
-          * any other mapping: a tree, written as `Checkpoint(**tree)` with a `save_counter`.
-        Without a `Checkpoint` object the number continues from this manager's counter, which
-        starts at the latest checkpoint's `save_counter` (TF starts a fresh `Checkpoint` at 0
-        unless it is restored first; restoring is what TF users do before saving).
+        The checkpoint's `save_counter` is incremented either way; `checkpoint_number` (an
+        int, or anything `int(np.asarray(x))` reads) names the file instead of it.
         """
-        if isinstance(tree_or_tensors, Checkpoint):
-            ckpt = tree_or_tensors
-            ckpt.save_counter = (ckpt.save_counter or 0) + 1
-            number = ckpt.save_counter if checkpoint_number is None else checkpoint_number
-            prefix = f"{self._prefix}-{int(number)}"
-            ckpt.write(prefix, fsync=self._fsync)
+        if isinstance(checkpoint_number, (dict, list, tuple)) or hasattr(
+            checkpoint_number, "items"
+        ):
+            raise TypeError(
+                "save() takes TF's arguments (checkpoint_number=None, check_interval=True, "
+                "options=None); the objects saved are the manager's checkpoint: "
+                "CheckpointManager(tfckpt_lite.Checkpoint(**tree), directory, max_to_keep)"
+            )
+        if self._checkpoint_interval is not None:
+            step = _value(self._step_counter)
+            if self._last_checkpoint_step is not None:
+                if step == self._last_checkpoint_step:
+                    return None
+                if check_interval and step < self._last_checkpoint_step + self._checkpoint_interval:
+                    return None
+            self._last_checkpoint_step = step
+        counter = self._increment_counter()
+        number = counter if checkpoint_number is None else _value(checkpoint_number)
+        prefix = f"{self._prefix}-{number}"
+        if hasattr(self._checkpoint, "_compile"):  # ours: pass fsync along
+            self._checkpoint.write(prefix, options, fsync=self._fsync)
+        elif options is not None:
+            self._checkpoint.write(prefix, options=options)
         else:
-            counter = self._next_number()
-            number = counter if checkpoint_number is None else checkpoint_number
-            prefix = f"{self._prefix}-{int(number)}"
-            if name_based or OBJECT_GRAPH_KEY in tree_or_tensors:
-                tensors = dict(tree_or_tensors)
-                if _COUNTER_KEY in tensors and not name_based:
-                    tensors[_COUNTER_KEY] = np.array(counter, dtype=np.int64)  # as TF's would
-                save_tensors(prefix, tensors, fsync=self._fsync)
-            else:
-                ckpt = Checkpoint(**dict(tree_or_tensors))
-                ckpt.save_counter = counter
-                ckpt.write(prefix, fsync=self._fsync)
+            self._checkpoint.write(prefix)
         self._record_and_sweep(prefix)
         return prefix
+
+    def restore_or_initialize(self) -> str | None:
+        """Restore the latest checkpoint into `checkpoint` and return its prefix; with none
+        in the directory, call `init_fn` (if given) and return None."""
+        if self._latest is not None:
+            self._checkpoint.restore(self._latest)
+            if self._checkpoint_interval is not None:
+                self._last_checkpoint_step = _value(self._step_counter)
+            return self._latest
+        if self._init_fn is not None:
+            self._init_fn()
+        return None
+
+    def sync(self) -> None:
+        """Wait for outstanding saves: saves here are synchronous, so this only forwards to
+        the checkpoint's own `sync()` when it has one (TF's)."""
+        sync = getattr(self._checkpoint, "sync", None)
+        if callable(sync):
+            sync()
 
     def _record_and_sweep(self, prefix: str) -> None:
         stamp = time.time()
@@ -181,16 +269,7 @@ class CheckpointManager:
                 continue
             if not self._inside(prefix):
                 continue
-            _unlink_if_exists(index_filename(prefix))  # first: without it no checkpoint exists
-            directory, name = os.path.split(prefix)
-            shard = data_shard_re(name)
-            try:
-                names = os.listdir(directory or ".")
-            except OSError:
-                continue
-            for n in sorted(names):
-                if shard.match(n):
-                    _unlink_if_exists(os.path.join(directory, n))
+            _remove_bundle(prefix)
 
     def _record_state(self) -> None:
         assert self._latest is not None
@@ -198,11 +277,27 @@ class CheckpointManager:
             self._directory,
             self._latest,
             list(self._maybe_delete),
-            list(self._maybe_delete.values()),
-            self._last_preserved,
+            all_model_checkpoint_timestamps=list(self._maybe_delete.values()),
+            last_preserved_timestamp=self._last_preserved,
             save_relative_paths=True,
             fsync=self._fsync,
         )
+
+
+def _remove_bundle(prefix: str) -> None:
+    """Delete `P.index` first (without it no checkpoint exists), then `P.data-*` shards, on
+    the local disk or in the bucket the prefix names (a URL is never a local path)."""
+    dest, where = destination(prefix)
+    dest.remove(index_filename(where))
+    directory, name = os.path.split(where)
+    shard = data_shard_re(name)
+    try:
+        names = dest.listdir(directory or ".")
+    except OSError:
+        return
+    for n in sorted(names):
+        if shard.match(n):
+            dest.remove(dest.join(directory, n))
 
 
 def _unlink_if_exists(path: str) -> None:
@@ -210,3 +305,115 @@ def _unlink_if_exists(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass  # another process deleted it first
+
+
+# -- module-level tf.train functions ----------------------------------------------------------
+
+
+def _exists(prefix: str) -> bool:
+    return (
+        os.path.exists(index_filename(prefix))
+        or os.path.exists(prefix)
+        or bool(glob.glob(glob.escape(prefix) + "-?????-of-?????"))
+    )
+
+
+def checkpoint_exists(checkpoint_prefix: str | os.PathLike[str]) -> bool:
+    """Whether a V2 (`P.index`) or V1 (`P`, `P-NNNNN-of-MMMMM`) checkpoint exists at the
+    prefix (`tf.compat.v1.train.checkpoint_exists`)."""
+    return _exists(os.fspath(checkpoint_prefix))
+
+
+def get_checkpoint_mtimes(checkpoint_prefixes: Sequence[str | os.PathLike[str]]) -> list[float]:
+    """The modification time of each existing checkpoint (its `.index`, or its V1 file), in
+    order, in whole seconds as TF's file system reports them; missing ones are skipped."""
+    out: list[float] = []
+    for p in checkpoint_prefixes:
+        prefix = os.fspath(p)
+        for candidate in (index_filename(prefix), prefix):
+            try:
+                out.append(float(int(os.stat(candidate).st_mtime)))
+                break
+            except OSError:
+                continue
+    return out
+
+
+def remove_checkpoint(
+    checkpoint_prefix: str | os.PathLike[str],
+    checkpoint_format_version: int = 2,
+    meta_graph_suffix: str = "meta",
+) -> None:
+    """Delete a checkpoint's files: `P.index` first (so nothing half-deleted looks like a
+    checkpoint), its data shards, and `P.meta`; V1 (`checkpoint_format_version=1`): `P` and
+    `P.meta`. Missing files are ignored."""
+    prefix = os.fspath(checkpoint_prefix)
+    meta = f"{prefix}.{meta_graph_suffix}"
+    if checkpoint_format_version == 2:
+        _remove_bundle(prefix)
+    else:
+        _unlink_if_exists(prefix)
+    _unlink_if_exists(meta)
+
+
+def generate_checkpoint_state_proto(
+    save_dir: str | os.PathLike[str],
+    model_checkpoint_path: str,
+    all_model_checkpoint_paths: Sequence[str] | None = None,
+    all_model_checkpoint_timestamps: Sequence[float] | None = None,
+    last_preserved_timestamp: float | None = None,
+) -> CheckpointState:
+    """The `CheckpointState` TF would write for these arguments (paths kept as given;
+    `model_checkpoint_path` appended to the list when it is not its last element)."""
+    return generate_state(
+        os.fspath(save_dir),
+        os.fspath(model_checkpoint_path),
+        list(all_model_checkpoint_paths or []),
+        all_model_checkpoint_timestamps,
+        last_preserved_timestamp,
+    )
+
+
+def wait_for_new_checkpoint(
+    checkpoint_dir: str | os.PathLike[str],
+    last_checkpoint: str | None = None,
+    seconds_to_sleep: float = 1,
+    timeout: float | None = None,
+) -> str | None:
+    """Poll `checkpoint_dir` until its latest checkpoint differs from `last_checkpoint`;
+    returns it, or None after `timeout` seconds (None: wait forever), as TF's."""
+    stop = None if timeout is None else time.time() + timeout
+    while True:
+        path = latest_checkpoint(checkpoint_dir)
+        if path is not None and path != last_checkpoint:
+            return path
+        if stop is not None and time.time() + seconds_to_sleep > stop:
+            return None
+        time.sleep(seconds_to_sleep)
+
+
+def checkpoints_iterator(
+    checkpoint_dir: str | os.PathLike[str],
+    min_interval_secs: float = 0,
+    timeout: float | None = None,
+    timeout_fn: Callable[[], bool] | None = None,
+) -> Iterator[str]:
+    """Yield each new checkpoint of `checkpoint_dir` as it appears, as
+    `tf.train.checkpoints_iterator`.
+
+    At most one every `min_interval_secs`; after `timeout` seconds without a new one,
+    `timeout_fn()` (if given) decides: True stops, False keeps waiting; without it, stop.
+    """
+    last: str | None = None
+    while True:
+        path = wait_for_new_checkpoint(checkpoint_dir, last, timeout=timeout)
+        if path is None:
+            if timeout_fn is None or timeout_fn():
+                return
+            continue
+        start = time.time()
+        last = path
+        yield path
+        left = start + min_interval_secs - time.time()
+        if left > 0:
+            time.sleep(left)

@@ -53,6 +53,7 @@ __all__ = [
     "escape_local_name",
     "index_filename",
     "is_bundle_file",
+    "part_prefix",
     "shard_suffix",
     "split_path",
     "temp_filename",
@@ -109,6 +110,12 @@ def v1_shard_re(base: str) -> re.Pattern[str]:
     """Matches the shards `base-NNNNN-of-MMMMM` of a V1 checkpoint (a file name, no directory).
     With an empty `base` it finds the shard suffix of any name (`search`)."""
     return re.compile(re.escape(base) + rf"-{_SHARD}$")
+
+
+def part_prefix(prefix: str, part: int, num_parts: int) -> str:
+    """Where part `part` of a sharded save writes its bundle before the merge (TF 2's
+    `<prefix>_temp/part-NNNNN-of-MMMMM`; TF adds `_<32 hex>` to `_temp` for some callers)."""
+    return f"{prefix}_temp/part-{shard_suffix(part, num_parts)}"
 
 
 def temp_filename(final: str) -> str:

@@ -28,23 +28,22 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 from ._naming import SAVEDMODEL_VARIABLES, STATE_FILENAME, index_filename, is_bundle_file
-from ._storage import check_range
-
-if TYPE_CHECKING:
-    from ._backend import Backend
+from ._storage import CommitOnExit, Source, check_range
 
 __all__ = [
     "COALESCE_GAP",
     "MAX_REQUEST",
     "FsspecFileSystem",
     "FsspecSource",
+    "RemoteFile",
     "coalesce",
+    "destination_for_url",
     "filesystem_for_url",
     "is_url",
     "read_ahead",
@@ -210,8 +209,78 @@ class FsspecSource:
         self.unplan()
 
 
+class RemoteFile(CommitOnExit):
+    """A new object at `path`, uploaded as it is written (fsspec's buffered upload: parts of
+    the store's block size, so memory stays near one block).
+
+    Object stores have no rename, but their uploads are atomic: the object appears whole
+    when the upload completes, never before. So the upload goes straight to `path` and only
+    `publish()` completes it; `close()` does nothing, and `discard()` cancels the upload
+    (a multipart or resumable upload is aborted, a small one was never sent). If `path` is
+    changed before `publish()` (a writer learning its shard count at the end), the object is
+    completed under its first name and moved server-side. `fsync` and `buffering` have no
+    meaning here: a completed upload is durable.
+    """
+
+    def __init__(self, fs: Any, path: str) -> None:
+        self.fs = fs
+        self.path = self._key = path
+        self.directory = posixpath.dirname(path)
+        self.file = fs.open(path, "wb")
+        self._open = True
+
+    def close(self) -> None:
+        pass  # completing the upload is what publishes: that waits for publish()
+
+    def publish(self) -> None:
+        assert self._open, "publish() after discard()"
+        self._open = False
+        self.file.close()
+        if self.path != self._key:
+            self.fs.mv(self._key, self.path)
+
+    def commit(self) -> None:
+        self.publish()
+
+    def discard(self) -> None:
+        """Cancel the upload; never raises (the object is not there either way)."""
+        if not self._open:
+            return
+        self._open = False
+        try:
+            discard = getattr(self.file, "discard", None)
+            if discard is not None:
+                discard()
+            # fsspec files complete their upload when closed, even from __del__.
+            self.file.closed = True
+        except Exception:  # a failed cancel leaves an unfinished upload, never an object
+            pass
+
+
+def destination_for_url(url: str) -> tuple[FsspecFileSystem, str]:
+    """The store a URL names, for writing; refuses stores that take no writes."""
+    scheme = url.split("://", 1)[0]
+    if not is_url(url):
+        raise ValueError(f"{url!r} is not a URL")
+    if scheme in ("http", "https"):
+        raise ValueError(
+            f"cannot write to {url!r}: {scheme}:// servers take no uploads here; write to a "
+            "local path or a bucket (s3://, gs://, ...)"
+        )
+    try:
+        return filesystem_for_url(url)
+    except ImportError as e:
+        extra = {"s3": "s3", "gs": "gcs", "gcs": "gcs"}.get(scheme, "remote")
+        raise ImportError(
+            f"writing to {url!r} needs the fsspec filesystem for {scheme}:// "
+            f"(pip install 'tfckpt-lite[{extra}]'): {e}"
+        ) from None
+    except ValueError as e:  # fsspec: "Protocol not known"
+        raise ValueError(f"cannot write to {url!r}: {e}") from None
+
+
 class FsspecFileSystem:
-    """The `FileSystem` protocol over an fsspec filesystem object."""
+    """The `FileSystem` and `Destination` protocols over an fsspec filesystem object."""
 
     remote = True
 
@@ -289,6 +358,18 @@ class FsspecFileSystem:
         self.sources.append(src)
         return src
 
+    def create(self, path: str, *, fsync: bool = True, buffering: int = -1) -> RemoteFile:
+        return RemoteFile(self.fs, path)
+
+    def remove(self, path: str) -> None:
+        try:
+            self.fs.rm_file(path)
+        except FileNotFoundError:
+            pass
+
+    def sync_dir(self, directory: str) -> None:
+        pass  # a completed upload is durable
+
     def join(self, *parts: str) -> str:
         return posixpath.join(*parts)
 
@@ -299,7 +380,14 @@ class FsspecFileSystem:
 _Plan = tuple[str, list[tuple[FsspecSource, int, int]]]  # a key and the ranges it reads
 
 
-def read_ahead(backend: Backend, keys: Sequence[str], window: int | None = None) -> Iterator[str]:
+class _Ranged(Protocol):
+    """What `read_ahead` needs of a reader: `_backend.Backend.byte_ranges` (this module sits
+    in the storage layer, below the readers)."""
+
+    def byte_ranges(self, key: str) -> list[tuple[Source, int, int]]: ...
+
+
+def read_ahead(backend: _Ranged, keys: Sequence[str], window: int | None = None) -> Iterator[str]:
     """Yield `keys` for reading while their bytes are fetched ahead: neighbouring ranges
     coalesced into requests of up to `MAX_REQUEST` bytes, `MAX_WORKERS` in flight.
 

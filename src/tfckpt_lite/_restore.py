@@ -26,6 +26,7 @@ container. A failure before that point changes nothing.
 
 from __future__ import annotations
 
+import itertools
 import types
 import warnings
 from collections.abc import Callable, Collection, Mapping, MutableMapping, MutableSequence
@@ -423,3 +424,142 @@ def restore_objects(
     holders = [n for n in graph if n.attributes]
     unmatched_ckpt = [canonical.get(n.id, f"node {n.id}") for n in holders if n.id not in matched]
     return CheckpointLoadStatus(path, unmatched_python, unmatched_ckpt, unused, len(matched))
+
+
+# -- init_from_checkpoint (TF1 assignment maps) ------------------------------------------------
+
+
+def _parts(name: str, variables: Mapping[str, Any]) -> list[Any] | None:
+    """A partitioned variable's parts `name/part_0`, `name/part_1`, ... in order, or None."""
+    parts: list[Any] = []
+    while f"{name}/part_{len(parts)}" in variables:
+        parts.append(variables[f"{name}/part_{len(parts)}"])
+    return parts or None
+
+
+def _fill_plan(
+    target: Any, stored: np.ndarray[Any, Any], what: str, tensor: str
+) -> list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """(array, value) pairs that put `stored` into `target` (an array, or the parts of a
+    partitioned variable, split along axis 0 in order)."""
+    targets = target if isinstance(target, list) else [target]
+    for t in targets:
+        if not isinstance(t, np.ndarray):
+            raise TypeError(f"{what}: variables are NumPy arrays, got {type(t).__name__}")
+    if isinstance(target, list):
+        rows = [t.shape[0] if t.ndim else 1 for t in targets]
+        if sum(rows) != (stored.shape[0] if stored.ndim else 1) or any(
+            t.shape[1:] != stored.shape[1:] for t in targets
+        ):
+            raise ValueError(
+                f"Shape of partitioned variable {what} ({[list(t.shape) for t in targets]}) "
+                f"doesn't match with shape of tensor {tensor} ({list(stored.shape)}) from "
+                "checkpoint reader."
+            )
+        bounds = np.cumsum([0, *rows])
+        pieces = [stored[a:b] for a, b in itertools.pairwise(bounds.tolist())]
+    else:
+        if target.shape != stored.shape:
+            raise ValueError(
+                f"Shape of variable {what} ({list(target.shape)}) doesn't match with shape of "
+                f"tensor {tensor} ({list(stored.shape)}) from checkpoint reader."
+            )
+        pieces = [stored]
+    for t, p in zip(targets, pieces):
+        if t.dtype != p.dtype:
+            raise ValueError(
+                f"dtype of variable {what} ({t.dtype}) doesn't match the dtype of tensor "
+                f"{tensor} ({p.dtype}) from checkpoint reader."
+            )
+        if not t.flags.writeable:
+            raise ValueError(f"variable {what} is a read-only array; pass a writable one")
+    return list(zip(targets, pieces))
+
+
+def init_from_checkpoint(
+    ckpt_dir_or_file: Any,
+    assignment_map: Mapping[str, Any] | Collection[tuple[str, Any]],
+    variables: Mapping[str, Any],
+    *,
+    read: Callable[[str], np.ndarray[Any, Any]],
+    shapes: Mapping[str, list[int]],
+) -> list[tuple[str, str]]:
+    """TF1's `init_from_checkpoint` on a mapping `variables` (current name -> array; the parts
+    of a partitioned variable are `name/part_0`, `name/part_1`, ... split along axis 0).
+
+    `assignment_map` is TF's: `{'ckpt/name': 'current/name' or an array or a list of part
+    arrays}` for one variable, `{'ckpt/scope/': 'current/scope/'}` for every current variable
+    under a scope, with `'/'` naming the root on either side. Every target is checked first;
+    then the arrays are filled in place. Returns the (checkpoint tensor, current variable)
+    pairs filled, in order.
+    """
+    items = sorted(
+        assignment_map.items() if isinstance(assignment_map, Mapping) else assignment_map,
+        key=lambda kv: kv[0],
+    )
+    plan: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+    done: list[tuple[str, str]] = []
+
+    def one(tensor: str, target: Any, what: str) -> None:
+        if tensor not in shapes:
+            raise ValueError(
+                f"Tensor {tensor} is not found in {ckpt_dir_or_file} checkpoint "
+                f"{_close(tensor, shapes)}"
+            )
+        plan.extend(_fill_plan(target, read(tensor), what, tensor))
+        done.append((tensor, what))
+
+    for tensor_name, current in items:
+        if isinstance(current, np.ndarray) or (
+            isinstance(current, list)
+            and current
+            and all(isinstance(v, np.ndarray) for v in current)
+        ):
+            one(tensor_name, current, f"<array for {tensor_name}>")
+            continue
+        if not isinstance(current, str):
+            raise TypeError(
+                f"assignment_map[{tensor_name!r}]: a variable name, an array or a list of "
+                f"arrays, got {type(current).__name__}"
+            )
+        var = variables.get(current)
+        if var is None:
+            var = _parts(current, variables)
+        if var is not None:
+            one(tensor_name, var, current)
+            continue
+        scopes = current[: current.rindex("/")] if "/" in current else ""
+        if not tensor_name.endswith("/"):
+            raise ValueError(
+                f"Assignment map with scope only name {scopes} should map to scope only "
+                f"{tensor_name}. Should be 'scope/': 'other_scope/'."
+            )
+        in_scope = set()
+        for name in variables:
+            if not scopes or name.startswith(scopes + "/"):
+                if "/part_" in name:
+                    name = name[: name.index("/part_")]
+                in_scope.add(name)
+        if not in_scope:
+            raise ValueError(f"no variable under scope {current!r} (for {tensor_name!r})")
+        for name in sorted(in_scope):
+            full = name[len(scopes) :]
+            if current != "/":
+                full = full[1:]
+            if tensor_name != "/":
+                full = tensor_name + full
+            full = full.removesuffix("/")
+            target = variables.get(name)
+            if target is None:
+                target = _parts(name, variables)
+            one(full, target, name)
+    for arr, value in plan:
+        arr[...] = value
+    return done
+
+
+def _close(name: str, names: Collection[str]) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(name, list(names), n=3)
+    return f"(did you mean {', '.join(repr(n) for n in near)}?)" if near else ""

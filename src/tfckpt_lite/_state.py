@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Final
 from ._errors import CorruptCheckpointError
 from ._lazy import lazy_module
 from ._naming import STATE_FILENAME, index_filename
-from ._storage import FileSystem, LocalFileSystem, atomic_write
+from ._storage import FileSystem, atomic_write, filesystem_for
 
 if TYPE_CHECKING:
     from google.protobuf import text_format
@@ -118,12 +118,14 @@ def is_binary_state(path: str, fs: FileSystem) -> bool:
     return b"\x00" in fs.read_bytes(path, 64)
 
 
-def read_state(directory: str, fs: FileSystem | None = None) -> CheckpointState | None:
+def read_state(
+    directory: str, fs: FileSystem | None = None, latest_filename: str | None = None
+) -> CheckpointState | None:
     """The state file of `directory` with paths as stored, or None when there is none (or
     `checkpoint` is binary: a V1 checkpoint by that name, which TF's get_checkpoint_state
     also fails to parse)."""
-    fs = fs or LocalFileSystem()
-    path = fs.join(directory, STATE_FILENAME)
+    fs = fs or filesystem_for(directory)[0]
+    path = fs.join(directory, latest_filename or STATE_FILENAME)
     if not fs.isfile(path) or is_binary_state(path, fs):
         return None
     try:
@@ -147,7 +149,10 @@ def resolve_state_path(directory: str, p: str, fs: FileSystem) -> str:
 
 
 def get_checkpoint_state(
-    checkpoint_dir: str | os.PathLike[str], *, filesystem: FileSystem | None = None
+    checkpoint_dir: str | os.PathLike[str],
+    latest_filename: str | None = None,
+    *,
+    filesystem: FileSystem | None = None,
 ) -> CheckpointState | None:
     """The `checkpoint` file of a directory, as `tf.train.get_checkpoint_state` returns it.
 
@@ -158,8 +163,8 @@ def get_checkpoint_state(
         CorruptCheckpointError: the file is unreadable, or names no model checkpoint.
     """
     directory = os.fspath(checkpoint_dir)
-    fs = filesystem or LocalFileSystem()
-    st = read_state(directory, fs)
+    fs = filesystem or filesystem_for(directory)[0]
+    st = read_state(directory, fs, latest_filename)
     if st is None:
         return None
     if not st.model_checkpoint_path:
@@ -173,7 +178,7 @@ def get_checkpoint_state(
     return st
 
 
-def _build_state(
+def generate_state(
     save_dir: str,
     model_checkpoint_path: str,
     all_paths: list[str],
@@ -204,13 +209,16 @@ def update_checkpoint_state(
     save_dir: str | os.PathLike[str],
     model_checkpoint_path: str,
     all_model_checkpoint_paths: Sequence[str] | None = None,
+    latest_filename: str | None = None,
     all_model_checkpoint_timestamps: Sequence[float] | None = None,
     last_preserved_timestamp: float | None = None,
-    save_relative_paths: bool = True,
     *,
+    save_relative_paths: bool = True,
     fsync: bool = True,
 ) -> str:
-    """Rewrite `save_dir/checkpoint` atomically; the text is byte-identical to TF's.
+    """Rewrite `save_dir/checkpoint` (or `save_dir/latest_filename`) atomically; the text is
+    byte-identical to TF's. Positional arguments in `tf.compat.v1.train.update_checkpoint_state`'s
+    order.
 
     Mirrors TF's `update_checkpoint_state_internal`: with `save_relative_paths` absolute paths
     are stored relative to `save_dir` (what `tf.train.Checkpoint` and `CheckpointManager`
@@ -221,13 +229,13 @@ def update_checkpoint_state(
         ValueError: timestamps given but not one per path, or a path names the state file.
     """
     directory = os.fspath(save_dir)
-    state_path = os.path.join(directory, STATE_FILENAME)
+    state_path = os.path.join(directory, latest_filename or STATE_FILENAME)
     paths = list(all_model_checkpoint_paths or [])
     model = os.fspath(model_checkpoint_path)
     if save_relative_paths:
         model = os.path.relpath(model, directory) if os.path.isabs(model) else model
         paths = [os.path.relpath(p, directory) if os.path.isabs(p) else p for p in paths]
-    st = _build_state(
+    st = generate_state(
         directory, model, paths, all_model_checkpoint_timestamps, last_preserved_timestamp
     )
     if st.model_checkpoint_path == state_path:
@@ -250,14 +258,16 @@ def _exists(prefix: str, fs: FileSystem) -> bool:
     return any(fnmatch.fnmatchcase(n, base) for n in fs.listdir(directory or "."))
 
 
-def latest_checkpoint_in(directory: str, fs: FileSystem | None = None) -> str | None:
+def latest_checkpoint_in(
+    directory: str, fs: FileSystem | None = None, latest_filename: str | None = None
+) -> str | None:
     """The prefix the state file names, if that checkpoint exists (as TF's latest_checkpoint).
 
     An absolute path that does not exist (a checkpoint directory moved or copied from another
     machine) falls back to the same name inside `directory`.
     """
-    fs = fs or LocalFileSystem()
-    st = read_state(directory, fs)
+    fs = fs or filesystem_for(directory)[0]
+    st = read_state(directory, fs, latest_filename)
     if st is None or not st.model_checkpoint_path:
         return None
     prefix = resolve_state_path(directory, st.model_checkpoint_path, fs)

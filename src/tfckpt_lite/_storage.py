@@ -1,10 +1,20 @@
 """Where checkpoint bytes come from and go to: the only layer that opens files.
 
 Reading: a `FileSystem` answers a handful of questions about paths and opens `Source`s.
-Writing: `AtomicFile` (and `atomic_write` for bytes in hand) is the one way anything here
-creates a file, so every write is atomic and durable the same way: a fresh temporary name
-beside the target (`_naming.temp_filename`, created exclusively), fsync, rename, fsync of
-the directory; on any failure the temporary file is removed and the target is untouched.
+Writing: `create` (and `atomic_write` for bytes in hand) is the one way anything here
+creates a file, so every write is atomic and durable the same way. `destination` decides
+where a path lives, and a URL is never taken for a local path:
+  * a local path: an `AtomicFile`, a fresh temporary name beside the target
+    (`_naming.temp_filename`, created exclusively), fsync, rename, fsync of the directory;
+    on any failure the temporary file is removed and the target is untouched.
+  * a URL (``s3://``, ``gs://``, any fsspec store that takes writes): a `_remote.RemoteFile`,
+    an upload streamed straight to the target's name that the store makes visible, whole,
+    only when it completes (object stores have no rename; their PUT and multipart/resumable
+    uploads are atomic instead); a failure cancels the upload. A URL whose store takes no
+    writes (``https://``) or that no installed fsspec filesystem serves is refused with a
+    ValueError/ImportError naming it.
+Writers of several files (a checkpoint's data, then its index, then the state file) order
+their `publish()` calls so that what names other files appears last.
 
 A `Source` is one file that hands out byte ranges in two ways:
 
@@ -43,7 +53,7 @@ import io
 import mmap
 import os
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from ._errors import CheckpointNotFoundError, CorruptCheckpointError
 from ._naming import temp_filename
@@ -51,13 +61,19 @@ from ._naming import temp_filename
 __all__ = [
     "PRIVATE_MAP_MIN",
     "AtomicFile",
+    "CommitOnExit",
     "CopyingSource",
+    "Destination",
     "FileSystem",
     "LocalFileSystem",
     "LocalSource",
+    "Sink",
     "Source",
     "atomic_write",
     "check_range",
+    "create",
+    "destination",
+    "filesystem_for",
     "fsync_dir",
     "is_remote",
     "read_private",
@@ -147,6 +163,87 @@ class FileSystem(Protocol):
     def open_source(self, path: str) -> Source: ...
     def join(self, *parts: str) -> str: ...
     def dirname(self, path: str) -> str: ...
+
+
+class Sink(Protocol):
+    """A new file that appears at `path` complete or not at all (`AtomicFile`, `RemoteFile`).
+
+    Bytes go to `file`. `close()` ends writing (locally: flush and fsync); `publish()` makes
+    the file appear at `path` (it may change `path` before, e.g. once a shard count is
+    known); `commit()` does both; `discard()` leaves nothing behind. As a context manager:
+    commit on success, discard on an exception.
+    """
+
+    path: str
+    file: BinaryIO
+
+    def close(self) -> None: ...
+    def publish(self) -> None: ...
+    def commit(self) -> None: ...
+    def discard(self) -> None: ...
+    def __enter__(self) -> Sink: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class Destination(Protocol):
+    """Where writers create and remove files: the local disk or a URL's store."""
+
+    remote: bool
+
+    def create(self, path: str, *, fsync: bool = True, buffering: int = -1) -> Sink: ...
+    def remove(self, path: str) -> None:
+        """Delete `path`; one that does not exist is no error."""
+        ...
+
+    def sync_dir(self, directory: str) -> None:
+        """Make files published in `directory` durable (object stores: already are)."""
+        ...
+
+    def exists(self, path: str) -> bool: ...
+    def isdir(self, path: str) -> bool: ...
+    def isfile(self, path: str) -> bool: ...
+    def listdir(self, path: str) -> list[str]: ...
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes: ...
+    def join(self, *parts: str) -> str: ...
+    def dirname(self, path: str) -> str: ...
+
+
+def filesystem_for(path: str, *, use_mmap: bool = True) -> tuple[FileSystem, str]:
+    """The store `path` is read from and the path to use there: the local disk, or for a
+    URL its fsspec store (`file://` is local). fsspec also accepts the URL itself as a path
+    (callers keeping URLs in what they return pass that instead)."""
+    local = LocalFileSystem(use_mmap=use_mmap)
+    if path.startswith("file://"):
+        return local, path[len("file://") :]
+    if "://" not in path:  # spares local reads the import of _remote (threads...)
+        return local, path
+    from ._remote import filesystem_for_url, is_url
+
+    return filesystem_for_url(path) if is_url(path) else (local, path)
+
+
+def destination(path: str | os.PathLike[str]) -> tuple[Destination, str]:
+    """The store a writer puts `path` in and the path to use there: the local disk, or for
+    a URL its fsspec store (see the module docstring; `file://` is local)."""
+    p = os.fspath(path)
+    if p.startswith("file://"):
+        return LocalFileSystem(), p[len("file://") :]
+    if "://" not in p:  # spares local writes the import of _remote
+        return LocalFileSystem(), p
+    from ._remote import destination_for_url
+
+    return destination_for_url(p)
+
+
+def create(path: str | os.PathLike[str], *, fsync: bool = True, buffering: int = -1) -> Sink:
+    """A `Sink` for a new file at `path`, local or in the store a URL names."""
+    dest, where = destination(path)
+    return dest.create(where, fsync=fsync, buffering=buffering)
 
 
 def is_remote(fs: FileSystem) -> bool:
@@ -307,8 +404,56 @@ class LocalFileSystem:
     def dirname(self, path: str) -> str:
         return os.path.dirname(path)
 
+    # -- writing (`Destination`) ---------------------------------------------------------
 
-class AtomicFile:
+    remote = False
+
+    def create(self, path: str, *, fsync: bool = True, buffering: int = -1) -> AtomicFile:
+        return AtomicFile(path, fsync=fsync, buffering=buffering)
+
+    def remove(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass  # never there, or another process removed it first
+
+    def sync_dir(self, directory: str) -> None:
+        fsync_dir(directory)
+
+
+_S = TypeVar("_S", bound="CommitOnExit")
+
+
+class CommitOnExit:
+    """What every `Sink` does as a context manager: commit on success, discard on an
+    exception, and discard when the commit itself fails."""
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.discard()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.discard()
+            raise
+
+
+class AtomicFile(CommitOnExit):
     """A new local file that appears at `path` complete or not at all.
 
     Bytes go to `file`, a temporary file beside `path` (the directory is created if needed).
@@ -319,6 +464,8 @@ class AtomicFile:
     """
 
     def __init__(self, path: str, *, fsync: bool = True, buffering: int = -1) -> None:
+        if "://" in path:  # e.g. "s3://b/k" would become the local folder "s3:/b"
+            raise ValueError(f"{path!r} is a URL, not a local path: write it with `create`")
         self.path = path
         self.directory = os.path.dirname(path) or "."
         self.fsync = fsync
@@ -363,26 +510,8 @@ class AtomicFile:
                 pass
             self.temp = None
 
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is not None:
-            self.discard()
-            return
-        try:
-            self.commit()
-        except BaseException:
-            self.discard()
-            raise
-
 
 def atomic_write(path: str, data: bytes, *, fsync: bool = True) -> None:
     """Replace `path` with `data` so readers see the old or the new content, never a mix."""
-    with AtomicFile(path, fsync=fsync) as out:
+    with create(path, fsync=fsync) as out:
         out.file.write(data)

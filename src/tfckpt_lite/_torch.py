@@ -24,11 +24,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from ._naming import OBJECT_GRAPH_KEY, OPTIMIZER_SLOT, SAVE_COUNTER, VARIABLE_VALUE_SUFFIX
+
+if TYPE_CHECKING:
+    from ._api import CheckpointReader
 
 __all__ = [
     "BATCHNORM_RULES",
@@ -226,7 +229,7 @@ def _to_tensor(torch: Any, arr: np.ndarray[Any, Any], tf_dtype: str) -> Any:
 
 
 def to_torch(
-    path_or_reader: Any,
+    path_or_reader: CheckpointReader | str | os.PathLike[str],
     *,
     rename: RenameRules | Callable[[str], str | None] | None = None,
     transpose: TransposeSpec = None,

@@ -327,7 +327,7 @@ class V1Reader:
         t = self._tensors.get(key)
         if t is None:
             raise TensorNotFoundError(
-                f"key {key!r} not found in checkpoint", path=self.prefix, key=key
+                f"Key {key} not found in checkpoint", path=self.prefix, key=key
             )
         return t
 

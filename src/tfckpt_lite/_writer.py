@@ -11,6 +11,9 @@ Atomicity follows TF's BundleWriter, made durable (each file an `_storage.Atomic
      beside new data; rename the data files, then the index; fsync the directory.
 A checkpoint "exists" exactly when `P.index` does, and `P.index` only ever appears after its
 data is complete and durable. On any error the temporary files are deleted.
+In a bucket (`P` a URL: `_storage.destination`) each file is an upload straight to its name
+that appears only when published, in the same order: old index deleted, data objects
+completed, index uploaded last; on an error the uploads are cancelled.
 
 Several data files (`new_shard`, `write_shards`) give what TF's sharded save gives: each shard
 written as its own SaveV2 would write it, then the indexes merged as MergeV2Checkpoints merges
@@ -41,7 +44,7 @@ from ._sharding import (
     shard_tensors,
 )
 from ._slices import SliceSet, box_shape, slice_box
-from ._storage import AtomicFile, fsync_dir
+from ._storage import Sink, destination
 from ._table import build_table
 from ._tensor_codec import encode_fixed, encode_strings
 
@@ -190,9 +193,12 @@ class BundleWriter:
                 f"checkpoint prefix {self.prefix!r} names one of a checkpoint's files; pass the "
                 f"prefix without the suffix: {base!r}"
             )
+        # Where the files go: the local disk, or a URL's store (files are then uploads that
+        # appear when published, in the same order).
+        self._dest, self._where = destination(self.prefix)
         self._fsync = fsync
-        self._index: AtomicFile | None = None
-        self._datas: list[AtomicFile] = []  # one per shard, the last one being written
+        self._index: Sink | None = None
+        self._datas: list[Sink] = []  # one per shard, the last one being written
         self._f: BinaryIO | None = None
         self._entries: dict[bytes, Entry] = {}
         self._full: dict[bytes, tuple[Entry, SliceSet]] = {}
@@ -202,8 +208,8 @@ class BundleWriter:
     def _open_shard(self) -> None:
         i = len(self._datas)
         try:
-            data = AtomicFile(
-                data_filename(self.prefix, i, i + 1), fsync=self._fsync, buffering=_WRITE_BUFFER
+            data = self._dest.create(
+                data_filename(self._where, i, i + 1), fsync=self._fsync, buffering=_WRITE_BUFFER
             )
         except OSError as e:
             self.abort()
@@ -352,7 +358,7 @@ class BundleWriter:
         hints: the fsync in `finish` is what makes the data durable.
         """
         assert self._f is not None
-        if _ADVISE is None:
+        if _ADVISE is None or self._dest.remote:
             return
         self._f.flush()
         fd = self._f.fileno()
@@ -374,6 +380,11 @@ class BundleWriter:
             return self.prefix
         if self._f is None:
             raise ValueError("this BundleWriter was aborted")
+        index_path = index_filename(self._where)
+        if self._dest.remote:
+            # New objects appear only when published, so the old index can go first; and
+            # must, as some stores (fsspec's memory) show a file from the moment it opens.
+            self._dest.remove(index_path)
         self._close_data()
         n = self.num_shards
         try:
@@ -382,18 +393,17 @@ class BundleWriter:
             merged.update((k, encode_entry(full)) for k, (full, _) in self._full.items())
             items += sorted(merged.items())
             index = build_table(items)
-            index_path = index_filename(self.prefix)
-            self._index = index_file = AtomicFile(index_path, fsync=self._fsync)
+            self._index = index_file = self._dest.create(index_path, fsync=self._fsync)
             index_file.file.write(index)
             index_file.close()
-            if os.path.lexists(index_path):
-                os.unlink(index_path)
+            if not self._dest.remote:
+                self._dest.remove(index_path)  # only now: a full disk leaves the old one whole
             for i, data in enumerate(self._datas):
-                data.path = data_filename(self.prefix, i, n)  # the shard count is final now
+                data.path = data_filename(self._where, i, n)  # the shard count is final now
                 data.publish()
             index_file.publish()
             if self._fsync:
-                fsync_dir(index_file.directory)
+                self._dest.sync_dir(self._dest.dirname(index_path) or ".")
         except BaseException as e:
             self.abort()
             if isinstance(e, OSError):

@@ -7,28 +7,6 @@
 converters and rename rules work on NumPy arrays and names alone.
 """
 
-from ._torch import (
-    BATCHNORM_RULES,
-    DEFAULT_EXCLUDE,
-    LAYERNORM_RULES,
-    conv1d_to_torch,
-    conv2d_to_torch,
-    conv3d_to_torch,
-    dense_to_linear,
-    depthwise_to_torch,
-    rename_key,
-    to_torch,
-)
-
-__all__ = [
-    "BATCHNORM_RULES",
-    "DEFAULT_EXCLUDE",
-    "LAYERNORM_RULES",
-    "conv1d_to_torch",
-    "conv2d_to_torch",
-    "conv3d_to_torch",
-    "dense_to_linear",
-    "depthwise_to_torch",
-    "rename_key",
-    "to_torch",
-]
+# Exactly `_torch.__all__`: the one list of these names.
+from ._torch import *  # noqa: F403
+from ._torch import __all__ as __all__

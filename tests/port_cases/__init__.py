@@ -33,6 +33,9 @@ class Case:
         outputs: output attributes compared within 1e-5 (empty: no forward test).
         renamed: 4.57 parameter name -> transformers 5 name, where they differ.
         loader_kwargs: extra keyword arguments of the 4.57 loader.
+        variables_from: ``module:function`` of a 4.57 ``_build_tf_to_pytorch_map``: the
+            oracle takes the release names from it and the shapes from the parameters they
+            point at (plus moving averages and RMSProp slots), instead of `variables`.
         v5_prefix: prepended to every 4.57 name (the oracle loads the bare base model, the
             transformers 5 class has it under its base-model prefix).
     """
@@ -48,6 +51,7 @@ class Case:
     renamed: dict[str, str] = field(default_factory=dict)
     v5_prefix: str = ""
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
+    variables_from: str = ""
 
     def v5_name(self, old: str) -> str:
         return self.renamed.get(old, self.v5_prefix + old)

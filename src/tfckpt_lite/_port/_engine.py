@@ -74,6 +74,10 @@ class Recipe:
             classes they match, first match wins.
         trim_rows: regexes of parameters whose checkpoint tensor may have more rows than the
             model (a vocabulary padded for the TPU mesh): the extra rows are dropped.
+        prefer_average: a regex of TF keys whose ``<key>/ExponentialMovingAverage`` is
+            loaded instead when the checkpoint has one (TF-slim evaluation weights).
+        bind: for numbering only the model knows (Funnel's blocks): a function of the
+            model's state names returning the rename function, used instead of `rename`.
     """
 
     model_types: tuple[str, ...]
@@ -86,6 +90,8 @@ class Recipe:
     infer_config: Callable[[Mapping[str, Shape]], dict[str, Any]] | None = None
     rename_by_class: tuple[tuple[str, RenameRules | Callable[[str], str | None]], ...] = ()
     trim_rows: tuple[str, ...] = ()
+    prefer_average: str | None = None
+    bind: Callable[[Sequence[str]], Callable[[str], str | None]] | None = None
 
     def rules_for(self, model_class: str) -> RenameRules | Callable[[str], str | None]:
         """`rename`, or the rules of the first `rename_by_class` entry whose regex matches
@@ -95,9 +101,14 @@ class Recipe:
                 return rules
         return self.rename
 
-    def target(self, key: str, model_class: str = "") -> str | None:
+    def target(
+        self,
+        key: str,
+        model_class: str = "",
+        rules: RenameRules | Callable[[str], str | None] | None = None,
+    ) -> str | None:
         """The full-model name (``.``-separated, markers kept) of TF key `key`, or None."""
-        name = rename_key(key, self.rules_for(model_class))
+        name = rename_key(key, rules if rules is not None else self.rules_for(model_class))
         return None if name is None else name.replace("/", ".")
 
 
@@ -207,15 +218,20 @@ def plan_and_load(
     check_release(recipe, keys, path)
     skip = [re.compile(x) for x in recipe.skip]
 
+    averaged = _averaged(recipe, keys)
+    rules = recipe.bind(list(state)) if recipe.bind is not None else recipe.rules_for(cls)
     targets: dict[str, list[_Target]] = {}
     for key in keys:
         if not reader.dtype_info(key).is_fixed_size:
             report.unused[key] = "not a numeric tensor"
             continue
-        if any(rx.search(key) for rx in skip):
+        if key in averaged.values():
+            report.unused[key] = "its moving average is loaded instead"
+            continue
+        if key not in averaged and any(rx.search(key) for rx in skip):
             report.unused[key] = "optimizer state or counter"
             continue
-        name = recipe.target(key, cls)
+        name = recipe.target(averaged.get(key, key), cls, rules)
         if name is None:
             report.unused[key] = "not a weight of the model"
             continue
@@ -317,6 +333,16 @@ def plan_and_load(
                 if name.endswith(".num_batches_tracked"):
                     out[name] = torch.zeros(buf.shape, dtype=buf.dtype)
     return report, out
+
+
+def _averaged(recipe: Recipe, keys: Sequence[str]) -> dict[str, str]:
+    """``{average key: the key it stands for}`` for every preferred moving average."""
+    if recipe.prefer_average is None:
+        return {}
+    rx = re.compile(recipe.prefer_average)
+    have = set(keys)
+    suffix = "/ExponentialMovingAverage"
+    return {k + suffix: k for k in keys if rx.search(k) and k + suffix in have}
 
 
 def _untie(torch: Any, model: Any, names: list[str]) -> None:

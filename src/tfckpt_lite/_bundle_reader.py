@@ -104,7 +104,7 @@ class BundleReader:
         raw = self._raw.get(key)
         if raw is None:
             raise TensorNotFoundError(
-                f"key {key!r} not found in checkpoint", path=self.index_path, key=key
+                f"Key {key} not found in checkpoint", path=self.index_path, key=key
             )
         try:
             e = decode_entry(raw)
@@ -118,7 +118,7 @@ class BundleReader:
         raw = self._raw.get(key)
         if raw is None:
             raise TensorNotFoundError(
-                f"key {key!r} not found in checkpoint", path=self.index_path, key=key
+                f"Key {key} not found in checkpoint", path=self.index_path, key=key
             )
         try:
             return decode_info(raw, self._infos)
