@@ -66,9 +66,53 @@ def variables_from_map(case: Any) -> list[tuple[str, tuple[int, ...], str]]:
     return out
 
 
+def variables_from_walker(case: Any) -> list[tuple[str, tuple[int, ...], str]]:
+    """For families whose 4.57 loader is BERT's attribute walker (names are the PyTorch
+    module paths, ``layer_<i>`` for list items, Dense ``kernel`` ``[in, out]``, LayerNorm
+    ``gamma``/``beta``, embeddings without ``/weight``): the names that walker accepts for
+    every trainable parameter of the oracle class, with `case.variables_from` =
+    ``"walker:<tf prefix>"`` naming the scope that replaces the base-model attribute."""
+    import re
+
+    import torch
+    import transformers
+
+    config = transformers.AutoConfig.for_model(case.model_type, **case.config)
+    model = getattr(transformers, case.oracle_class)(config)
+    tf_prefix = case.variables_from.split(":", 1)[1]
+    out = []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        *path, leaf = name.split(".")
+        module = model.get_submodule(".".join(path))
+        if path and path[0] == model.base_model_prefix:
+            path[0] = tf_prefix
+        scope = re.sub(r"/(\d+)(?=/|$)", r"_\1", "/".join(path))
+        shape = tuple(param.shape)
+        if isinstance(module, torch.nn.Embedding) and scope.endswith("_embeddings"):
+            out.append((scope, shape, "float32"))
+        elif isinstance(module, torch.nn.LayerNorm):
+            out.append((f"{scope}/{'gamma' if leaf == 'weight' else 'beta'}", shape, "float32"))
+        elif isinstance(module, torch.nn.Linear) and leaf == "weight":
+            out.append((f"{scope}/kernel", shape[::-1], "float32"))
+        elif scope == "cls/predictions" and leaf == "bias":
+            out.append(("cls/predictions/output_bias", shape, "float32"))
+        else:
+            out.append((f"{scope}/{leaf}", shape, "float32"))
+    out += [(n + "/adam_m", s, d) for n, s, d in out[:2]]
+    out.append(("global_step", (), "int64"))
+    return out
+
+
 def write_checkpoint(tf: Any, case: Any, prefix: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    variables = variables_from_map(case) if case.variables_from else case.variables
+    if case.variables_from.startswith("walker:"):
+        variables = variables_from_walker(case)
+    elif case.variables_from:
+        variables = variables_from_map(case)
+    else:
+        variables = case.variables
     graph = tf.Graph()
     with graph.as_default():
         var_list = {}
