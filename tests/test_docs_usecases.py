@@ -18,7 +18,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = ["inspect.md", "convert_to_safetensors.md", "write_for_tf.md", "remote.md",
          "port_to_pytorch.md", "transformers_architectures.md",
          "inference_prep.md", "saved_model.md", "arrays.md",
-         "distributed_save.md"]  # fmt: skip
+         "distributed_save.md", "port_training_loop.md"]  # fmt: skip
 NEEDS = {
     "remote.md": ["fsspec"],
     "port_to_pytorch.md": ["torch", "transformers"],

@@ -206,3 +206,30 @@ def test_error_names_and_messages(tmp_path: Path) -> None:
     assert issubclass(tfc.errors.DataLossError, ValueError)
     assert tfc.errors.DataLossError.error_code == tf.errors.DATA_LOSS
     assert tfc.errors.InvalidArgumentError.error_code == tf.errors.INVALID_ARGUMENT
+
+
+def test_dtype_attributes_match_tf() -> None:
+    from tensorflow.python.framework import dtypes
+
+    from tfckpt_lite._dtypes import dtype_from_enum
+
+    names = ["is_floating", "is_integer", "is_complex", "is_bool", "is_quantized", "is_unsigned"]
+    names += ["size", "as_datatype_enum", "name"]
+    for enum in range(1, 34):
+        theirs, ours = dtypes.as_dtype(enum), dtype_from_enum(enum)
+        for attr in names:
+            assert getattr(ours, attr) == getattr(theirs, attr), (theirs.name, attr)
+        assert ours.real_dtype.name == theirs.real_dtype.name
+        assert ours.base_dtype is ours
+        for attr in ("min", "max"):
+            try:
+                want = getattr(theirs, attr)
+            except TypeError:
+                with pytest.raises(TypeError):
+                    getattr(ours, attr)
+                continue
+            got = getattr(ours, attr)
+            assert got == want and type(got) is type(want), (theirs.name, attr, got, want)
+        if not theirs.is_quantized and theirs.name not in ("resource", "variant"):
+            assert ours.as_numpy_dtype is theirs.as_numpy_dtype, theirs.name
+    assert dtype_from_enum(101).base_dtype.name == "float32"

@@ -47,9 +47,81 @@ class DType:
     @property
     def as_numpy_dtype(self) -> type[Any]:
         """The NumPy scalar type, as ``tf.DType.as_numpy_dtype`` gives it."""
-        if self.numpy_dtype is None:
-            return object
+        if self.numpy_dtype is None or self.numpy_dtype.kind == "O":
+            return object  # as TF: strings are Python objects
         return self.numpy_dtype.type
+
+    # -- tf.DType's attributes, same values (tests compare them with TF for every dtype) --
+
+    @property
+    def size(self) -> int:
+        """Bytes per element (`tf.DType.size`); 0 for string, resource and variant."""
+        return self.itemsize
+
+    @property
+    def as_datatype_enum(self) -> int:
+        return self.enum
+
+    @property
+    def base_dtype(self) -> DType:
+        """The dtype without reference-ness (`foo_ref` -> `foo`)."""
+        if self.name.endswith("_ref"):
+            return dtype_from_enum(self.enum - 100)
+        return self
+
+    @property
+    def real_dtype(self) -> DType:
+        """float32 for complex64, float64 for complex128, itself otherwise."""
+        return {"complex64": _BY_NAME["float32"], "complex128": _BY_NAME["float64"]}.get(
+            self.name, self
+        )
+
+    @property
+    def is_floating(self) -> bool:
+        return self.name.startswith(("float", "bfloat"))
+
+    @property
+    def is_integer(self) -> bool:
+        return self.name.startswith(("int", "uint")) and not self.name.endswith("_ref")
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self.name.startswith("uint") and not self.name.endswith("_ref")
+
+    @property
+    def is_complex(self) -> bool:
+        return self.name.startswith("complex") and not self.name.endswith("_ref")
+
+    @property
+    def is_bool(self) -> bool:
+        return self.name == "bool"
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.name.startswith(("qint", "quint")) and not self.name.endswith("_ref")
+
+    @property
+    def min(self) -> Any:
+        """The smallest value (a NumPy scalar for floats, an int for integers), as TF's."""
+        return self._limit(True)
+
+    @property
+    def max(self) -> Any:
+        """The largest finite value (a NumPy scalar for floats, an int for integers)."""
+        return self._limit(False)
+
+    def _limit(self, lowest: bool) -> Any:
+        if self.numpy_dtype is not None and (self.is_floating or self.is_integer):
+            import ml_dtypes
+
+            info: Any
+            if self.is_floating:
+                info = ml_dtypes.finfo(self.numpy_dtype)  # type: ignore[no-untyped-call]
+            else:
+                info = ml_dtypes.iinfo(self.numpy_dtype)  # type: ignore[no-untyped-call]
+            value = info.min if lowest else info.max
+            return int(value) if self.is_integer else self.numpy_dtype.type(value)
+        raise TypeError(f"Cannot find {'minimum' if lowest else 'maximum'} value of {self}.")
 
     @property
     def swap_width(self) -> int:
