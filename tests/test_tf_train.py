@@ -236,9 +236,8 @@ def test_dtype_attributes_match_tf() -> None:
 
 
 def test_debug_string_and_reader_from_path(tmp_path: Path) -> None:
-    from tfckpt_lite._dtypes import dtype_from_enum
-
     import tests._tfutil as tu
+    from tfckpt_lite._dtypes import dtype_from_enum
 
     rng = np.random.default_rng(3)
     tensors = {f"t/{n}": tu.random_array(n, (2, 1), rng) for n in tu.FIXED_DTYPES}
