@@ -161,7 +161,7 @@ def test_plain_objects_write_tf_module_bytes(tmp_path: Path) -> None:
 
 
 def test_keras_checkpoints_restore_into_numpy_trees(tmp_path: Path) -> None:
-    import keras  # type: ignore[import-untyped]
+    import keras
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     model.compile(optimizer="adam", loss="mse")
