@@ -118,11 +118,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(end - start))
             self.end_headers()
             if body and end > start:
+                with s.lock:  # counted before sending: the client reads stats on receipt
+                    s.sent += end - start
                 self.wfile.flush()
                 with open(p, "rb") as f:
                     self.connection.sendfile(f, start, end - start)
-                with s.lock:
-                    s.sent += end - start
         finally:
             with s.lock:
                 s.in_flight -= 1

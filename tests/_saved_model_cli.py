@@ -6,7 +6,8 @@ It calls the function behind ``show --all`` (`saved_model_cli._show_all`) once p
 in one process, instead of one ~5 s TensorFlow start per directory. Its last part, "Concrete
 Functions", comes from loading the model with TensorFlow; tfckpt-lite does not reproduce it,
 so it is switched off here (with ``--functions`` it is kept, for the few tests that check it
-is the only difference).
+is the only difference; it also prints `show --tag_set T --signature_def K` for every
+tag-set T and signature K, as ``"T|K"`` entries).
 
 ``--write OUT`` first writes three SavedModels under OUT, as users make them: ``keras3`` (a
 Keras 3 ``model.export``), ``module`` (a `tf.Module` with three signatures, one taking a ragged
@@ -107,6 +108,17 @@ def main(argv: list[str]) -> None:
             out[d] = {"out": buf.getvalue()}
         except Exception as e:
             out[d] = {"error": f"{type(e).__name__}: {e}"}
+            continue
+        if functions:  # also `show --tag_set T --signature_def K`, for every T and K
+            from tensorflow.python.tools import saved_model_utils
+
+            for mg in saved_model_utils.read_saved_model(d).meta_graphs:
+                tags = ",".join(mg.meta_info_def.tags)
+                for key in mg.signature_def:
+                    buf = io.StringIO()
+                    with contextlib.redirect_stdout(buf):
+                        saved_model_cli._show_inputs_outputs(d, tags, key)
+                    out[d][f"{tags}|{key}"] = buf.getvalue()
     json.dump(out, sys.stdout)
 
 

@@ -175,3 +175,15 @@ def test_t5_bare_classes_take_their_part(cls: str, oracle_dir: Path) -> None:
         assert (
             report.unused["decoder/final_layer_norm/scale"] == "a head or part T5EncoderModel lacks"
         )
+
+
+def test_decision_transformer_full_model_takes_the_backbone(oracle_dir: Path) -> None:
+    case = CASES["decision_transformer"]
+    expected, _, _ = _oracle(oracle_dir, "decision_transformer")
+    config = transformers.AutoConfig.for_model(case.model_type, **case.config)
+    model = transformers.DecisionTransformerModel(config)
+    report = load_tf_checkpoint(model, oracle_dir / "decision_transformer" / "model.ckpt")
+    assert report.missing and all(p.startswith(("embed_", "predict_")) for p in report.missing)
+    state = model.state_dict()
+    for key, want in expected.items():
+        assert torch.equal(_bits(state["encoder." + key]), _bits(want)), key

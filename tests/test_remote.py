@@ -184,9 +184,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with open(p, "rb") as f:
             f.seek(start)
             body = f.read(end - start)
-        self.wfile.write(body)
-        with self.server.lock:
+        with self.server.lock:  # counted before sending: the client may assert on receipt
             self.server.sent += len(body)
+        self.wfile.write(body)
 
     def do_GET(self) -> None:
         self._reply(False)

@@ -124,6 +124,34 @@ def test_cli_prints_show_all_and_variables(capsys: pytest.CaptureFixture[str]) -
     assert doc["variables"][1]["key"] == "w/.ATTRIBUTES/VARIABLE_VALUE"
 
 
+def test_one_tag_set_or_one_signature(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "saved-model", str(FIXTURE), "--signature-def", "serving_default")
+    assert code == 0
+    assert out.splitlines() == [
+        "The given SavedModel SignatureDef contains the following input(s):",
+        "  inputs['x'] tensor_info:",
+        "      dtype: DT_FLOAT",
+        "      shape: (3)",
+        "      name: serving_default_x:0",
+        "The given SavedModel SignatureDef contains the following output(s):",
+        "  outputs['output_0'] tensor_info:",
+        "      dtype: DT_FLOAT",
+        "      shape: (3)",
+        "      name: StatefulPartitionedCall:0",
+        "Method name is: tensorflow/serving/predict",
+    ]
+    code, out, _ = run(capsys, "saved-model", str(FIXTURE), "--tag-set", "serve", "--json")
+    assert code == 0 and json.loads(out)["tags"] == ["serve"]
+    code, out, _ = run(
+        capsys, "saved-model", str(FIXTURE), "--signature-def", "serving_default", "--json"
+    )
+    assert json.loads(out)["outputs"]["output_0"]["name"] == "StatefulPartitionedCall:0"
+    code, _, err = run(capsys, "saved-model", str(FIXTURE), "--signature-def", "serving_defualt")
+    assert code == 3 and "did you mean 'serving_default'?" in err
+    code, _, err = run(capsys, "saved-model", str(FIXTURE), "--tag-set", "train")
+    assert code == 3 and "no MetaGraph has the tag-set 'train'; it has 'serve'" in err
+
+
 def test_text_format_and_no_variables(tmp_path: Path) -> None:
     d = tmp_path / "txt"
     d.mkdir()
@@ -294,10 +322,18 @@ def test_same_as_saved_model_cli_on_savedmodels_tf_writes(tmp_path: Path) -> Non
     pytest.importorskip("tensorflow")
     shown = _tf_show_all([], "--write", str(tmp_path), "--functions")
     assert len(shown) == 3
+    signatures = 0
     for d, result in shown.items():
         assert "out" in result, result
         assert "\nConcrete Functions:" in result["out"] or d.endswith("tf1")
-        _assert_same_as_tf(tfc.saved_model_info(d).lines(), result["out"])
+        info = tfc.saved_model_info(d)
+        _assert_same_as_tf(info.lines(), result["out"])
+        for name, text in result.items():
+            if "|" in name:  # show --tag_set T --signature_def K
+                tags, key = name.split("|")
+                assert info.meta_graph(tags).signatures[key].lines() == text.splitlines()
+                signatures += 1
+    assert signatures == 3 + 4 + 3  # keras3: serve, serving_default, init; module: 4; tf1: 3
 
     keras3 = tfc.saved_model_info(tmp_path / "keras3").meta_graph("serve")
     inp = keras3.signatures["serving_default"].inputs["features"]

@@ -161,7 +161,7 @@ def test_plain_objects_write_tf_module_bytes(tmp_path: Path) -> None:
 
 
 def test_keras_checkpoints_restore_into_numpy_trees(tmp_path: Path) -> None:
-    import keras  # type: ignore[import-untyped]
+    import keras
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     model.compile(optimizer="adam", loss="mse")
@@ -177,10 +177,34 @@ def test_keras_checkpoints_restore_into_numpy_trees(tmp_path: Path) -> None:
     keras.backend.clear_session()  # later tests count on fresh layer names
 
 
-def _zeros_like(tree: Any) -> Any:
+def test_tf_keras_checkpoint_with_slots_restores(tmp_path: Path) -> None:
+    tf_keras = pytest.importorskip("tf_keras")
+    model = tf_keras.Sequential([tf_keras.layers.Dense(3, input_shape=(4,))])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((8, 4)), np.ones((8, 3)), verbose=0, epochs=1)
+    path = tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(str(tmp_path / "k"))
+    zeros = _zeros_like(tfc.load_tree(path))
+    status = tfc.Checkpoint(**zeros).read(path)
+    status.assert_consumed()  # tf-keras also tracks the Adam slots as optimizer children
+    kernel = model.layers[0].kernel.numpy()
+    assert any(v.shape == kernel.shape and np.array_equal(v, kernel) for v in _leaves(zeros))
+    tf_keras.backend.clear_session()
+
+
+def _zeros_like(tree: Any, memo: dict[int, Any] | None = None) -> Any:
+    """The same tree with zeroed arrays; an object shared by two paths stays shared (as
+    load_tree gives it, and as TF tracks it: one object)."""
+    memo = {} if memo is None else memo
+    if id(tree) in memo:
+        return memo[id(tree)]
     if isinstance(tree, dict):
-        return {k: _zeros_like(v) for k, v in tree.items() if not k.startswith(".")}
-    return np.zeros_like(tree) if tree.dtype != object else tree.copy()
+        out: Any = {}
+        memo[id(tree)] = out
+        out.update({k: _zeros_like(v, memo) for k, v in tree.items() if not k.startswith(".")})
+    else:
+        out = np.zeros_like(tree) if tree.dtype != object else tree.copy()
+        memo[id(tree)] = out
+    return out
 
 
 def _leaves(tree: Any) -> list[Any]:

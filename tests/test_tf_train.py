@@ -233,3 +233,29 @@ def test_dtype_attributes_match_tf() -> None:
         if not theirs.is_quantized and theirs.name not in ("resource", "variant"):
             assert ours.as_numpy_dtype is theirs.as_numpy_dtype, theirs.name
     assert dtype_from_enum(101).base_dtype.name == "float32"
+
+
+def test_debug_string_and_reader_from_path(tmp_path: Path) -> None:
+    import tests._tfutil as tu
+    from tfckpt_lite._dtypes import dtype_from_enum
+
+    rng = np.random.default_rng(3)
+    tensors = {f"t/{n}": tu.random_array(n, (2, 1), rng) for n in tu.FIXED_DTYPES}
+    tensors["s"] = np.array(b"x", dtype=object)
+    p = tfc.save(tmp_path / "m", tensors)
+    theirs = tf.train.load_checkpoint(p).debug_string()
+    assert tfc.CheckpointReader(p).debug_string() == theirs
+    assert dtype_from_enum(1).name == "float32"
+
+
+def test_load_skips_iterator_state_with_a_warning(tmp_path: Path) -> None:
+    it = iter(tf.data.Dataset.range(5))
+    next(it)
+    p = tf.train.Checkpoint(it=it, w=tf.Variable(np.ones(2, np.float32))).write(
+        str(tmp_path / "ck")
+    )
+    with pytest.warns(UserWarning, match="skipped 1 entries .*it/"):
+        got = tfc.load(p)
+    assert got["w/.ATTRIBUTES/VARIABLE_VALUE"].tolist() == [1.0, 1.0]
+    with pytest.raises(tfc.UnsupportedCheckpointError):
+        tfc.load_checkpoint(p)[next(k for k in tfc.load_checkpoint(p) if k.startswith("it/"))]

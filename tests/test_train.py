@@ -58,3 +58,19 @@ def test_checkpoints_iterator_timeout_fn(tmp_path: Path) -> None:
 
     assert list(train.checkpoints_iterator(tmp_path, timeout=0.05, timeout_fn=stop)) == []
     assert len(calls) == 2
+
+
+def test_prefix_wins_over_a_savedmodel_folder_of_the_same_name(tmp_path: Path) -> None:
+    # dir/model.index + data beside a SavedModel folder dir/model/, state file -> "model"
+    ck = tfc.Checkpoint(w=np.full(2, 7.0, np.float32))
+    ck.save(tmp_path / "model")  # model-1; rename it to the bare prefix "model"
+    for f in tmp_path.glob("model-1.*"):
+        f.rename(tmp_path / f.name.replace("model-1", "model"))
+    tfc.update_checkpoint_state(tmp_path, "model")
+    sm = tmp_path / "model" / "variables"
+    sm.mkdir(parents=True)
+    tfc.Checkpoint(w=np.zeros(2, np.float32)).write(sm / "variables")
+    assert tfc.load_checkpoint(tmp_path).prefix == str(tmp_path / "model")
+    assert tfc.load_checkpoint(tmp_path / "model").prefix == str(tmp_path / "model")
+    assert tfc.load_checkpoint(f"{tmp_path / 'model'}/").prefix == str(sm / "variables")
+    assert tfc.load(tmp_path)["w/.ATTRIBUTES/VARIABLE_VALUE"][0] == 7.0

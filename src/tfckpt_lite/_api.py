@@ -67,6 +67,18 @@ def _open_backend(
     return V1Reader(where.prefix, fs, readonly=readonly)
 
 
+_ENUM_NAMES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "float16": "DT_HALF"}
+
+
+def _enum_name(dt: DType) -> str:
+    """TF's `DataType` enum name (`DT_FLOAT`), as `debug_string` prints it."""
+    if dt.name.endswith("_ref"):
+        return _enum_name(dt.base_dtype) + "_REF"
+    return _ENUM_NAMES.get(dt.name) or (
+        dt.name.upper() if dt.name.startswith("DT_") else f"DT_{dt.name.upper()}"
+    )
+
+
 class TensorSlicer:
     """`reader.get_slice(key)[...]`: index a tensor along its leading axis.
 
@@ -145,7 +157,11 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
             kernel = r["dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"]
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend | str | os.PathLike[str]) -> None:
+        """`CheckpointReader(path)` opens a checkpoint as TF's reader does (the same as
+        `load_checkpoint(path)`); the library itself passes an opened backend."""
+        if isinstance(backend, (str, os.PathLike)):
+            backend = _open_backend(backend, None)
         self._backend = backend
         self._keys = backend.keys()
         self._graph: ObjectGraph | bool | None = False  # False: not parsed yet
@@ -257,6 +273,15 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
     def dtype_info(self, key: str) -> DType:
         self._need(key)
         return self._backend.info(key)[0]
+
+    def debug_string(self) -> bytes:
+        """One line per tensor, sorted, as TF's ``debug_string()``:
+        ``b"dense/kernel (DT_FLOAT) [2,3]\n"``."""
+        lines = [
+            f"{k} ({_enum_name(dt)}) [{','.join(str(d) for d in shape)}]\n"
+            for k, dt, shape in sorted(self._infos(), key=lambda i: i[0])
+        ]
+        return "".join(lines).encode("utf-8", "surrogateescape")
 
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
         with gc_paused():
@@ -414,9 +439,25 @@ def load(
     ``readonly=True`` they are read-only views of the mapped data files. Remote checkpoints
     are fetched in a few large parallel range requests first. `filesystem`, `mmap` and
     `readonly` are as for `load_checkpoint`.
+
+    Entries that hold no array (DT_VARIANT, e.g. a tf.data iterator's state, and DT_RESOURCE)
+    are left out with a warning that lists them, so the weights beside them still load in
+    one call; `reader[key]` on one of them raises `UnsupportedCheckpointError`.
     """
     with load_checkpoint(path, filesystem=filesystem, mmap=mmap, readonly=readonly) as r:
-        keys = list(r)
+        opaque = [k for k, dt, _ in r._infos() if dt.numpy_dtype is None]
+        if opaque:
+            import warnings
+
+            warnings.warn(
+                f"load({os.fspath(path)!r}) skipped {len(opaque)} entries that hold no array "
+                f"(DT_VARIANT/DT_RESOURCE): {opaque[:10]}"
+                + (f" and {len(opaque) - 10} more" if len(opaque) > 10 else ""),
+                UserWarning,
+                stacklevel=2,
+            )
+        skip = set(opaque)
+        keys = [k for k in r if k not in skip]
         got = dict(r._values(keys, window=None))
         return {k: got[k] for k in keys}
 

@@ -212,13 +212,14 @@ class _Writable:
     ) -> str:
         """Write `file_prefix-N` (N = the incremented save counter) and point the directory's
         `checkpoint` state file at it, as `tf.train.Checkpoint.save` does."""
-        counter = (self.save_counter or 0) + 1
-        prefix = f"{file_prefix}-{counter}"
+        before = self.save_counter
+        counter = (before or 0) + 1
+        prefix = f"{os.fspath(file_prefix)}-{counter}"
         self.save_counter = counter
         try:
             self.write(prefix, options, fsync=fsync)
         except BaseException:
-            self.save_counter = counter - 1 if counter > 1 else None
+            self.save_counter = before  # a failed save does not count
             raise
         update_checkpoint_state(
             os.path.dirname(prefix) or ".", prefix, [prefix], save_relative_paths=True, fsync=fsync

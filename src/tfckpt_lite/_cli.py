@@ -18,6 +18,7 @@ inside ``_NAME``, not at the top of this file (`tfckpt --help` must stay fast).
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import time
@@ -779,6 +780,17 @@ def _port(args: argparse.Namespace) -> int:
 
 def _saved_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="DIR", help="a SavedModel directory (or its saved_model.pb)")
+    p.add_argument(
+        "--tag-set",
+        metavar="TAGS",
+        help="only the MetaGraph with these tags (comma-separated, e.g. serve or train,gpu)",
+    )
+    p.add_argument(
+        "--signature-def",
+        metavar="KEY",
+        help="only this signature's inputs and outputs, as saved_model_cli show --tag_set TAGS "
+        "--signature_def KEY prints them (TAGS: serve unless --tag-set)",
+    )
     _json_argument(p)
 
 
@@ -786,10 +798,29 @@ def _saved_model(args: argparse.Namespace) -> int:
     from ._saved_model import saved_model_info
 
     info = saved_model_info(args.path)
-    if args.json:
-        _json(info.to_json())
+    tags = args.tag_set if args.tag_set or not args.signature_def else "serve"
+    try:
+        mg = info.meta_graph(tags) if tags else None
+    except KeyError as e:
+        _note(f"tfckpt: not found: {e.args[0]}")
+        return EXIT_NOT_FOUND
+    if mg is not None and args.signature_def:
+        sig = mg.signatures.get(args.signature_def)
+        if sig is None:
+            close = difflib.get_close_matches(args.signature_def, list(mg.signatures), n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            have = ", ".join(mg.signatures)
+            _note(f"tfckpt: not found: no signature {args.signature_def!r} (it has {have}){hint}")
+            return EXIT_NOT_FOUND
+        if args.json:
+            _json(sig.to_json())
+        else:
+            _lines(sig.lines())
         return EXIT_OK
-    _lines(info.lines())
+    if args.json:
+        _json(info.to_json() if mg is None else mg.to_json())
+        return EXIT_OK
+    _lines(info.lines(tags))
     total = sum(v.size for v in info.variables)
     print(f"\nVariables: {len(info.variables)} tensors, {ins.human_size(total)}")
     _lines(["  " + line for line in ins.listing_lines(info.variables)])

@@ -159,7 +159,7 @@ def _output_names(
     names = {k: k for k in reader}
     if not model_paths:
         return names
-    from ._graph import model_path
+    from ._graph import model_name
 
     graph = reader.object_graph
     out: dict[str, str] = {}
@@ -168,8 +168,7 @@ def _output_names(
         if key == OBJECT_GRAPH_KEY:
             report.skipped[key] = "object graph left out: names are model paths"
             continue
-        name = (model_path(graph, key) if graph is not None else None) or key
-        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
+        name = model_name(graph, key)
         if name in taken:
             raise UnsupportedConversionError(
                 f"keys {taken[name]!r} and {key!r} have the same model path {name!r}",

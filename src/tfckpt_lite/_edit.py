@@ -52,7 +52,7 @@ import numpy as np
 from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, UnsupportedCheckpointError
-from ._graph import ObjectGraph, model_path
+from ._graph import ObjectGraph, model_name
 from ._naming import (
     OBJECT_GRAPH_KEY,
     OPTIMIZER_SLOT,
@@ -585,7 +585,7 @@ def _rename_graph(
 
 
 def _strip_vv(name: str) -> str:
-    return name[: -len(_VV)] if name.endswith(_VV) else name
+    return name.removesuffix(_VV)
 
 
 class _Names:
@@ -752,7 +752,7 @@ def plan_edit(
     if graph is not None and not cut and len(kept) == len(keys.sorted):
         proto = graph.proto  # nothing leaves: the graph stays as it is (a reshard, a cast)
         if name_based:
-            stored = {k: _strip_vv(model_path(graph, k) or k) for k in kept}
+            stored = {k: model_name(graph, k) for k in kept}
             proto = None
     elif graph is not None:
         pruned = _prune(graph, kept, keys, cut)
@@ -771,10 +771,7 @@ def plan_edit(
             kept.discard(k)
         if name_based:
             ng = ObjectGraph(proto) if proto is not None else None
-            stored = {
-                k: _strip_vv((model_path(ng, stored[k]) if ng is not None else None) or stored[k])
-                for k in kept
-            }
+            stored = {k: model_name(ng, stored[k]) for k in kept}
             proto = None
 
     # 3. renaming

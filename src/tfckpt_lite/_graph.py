@@ -37,6 +37,7 @@ from ._naming import (
     OBJECT_GRAPH_KEY,
     OPTIMIZER_SLOT,
     VARIABLE_VALUE,
+    VARIABLE_VALUE_SUFFIX,
     escape_local_name,
     split_path,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "RegisteredSaver",
     "SlotVariable",
     "WalkStep",
+    "model_name",
     "model_path",
 ]
 
@@ -519,3 +521,11 @@ def model_path(graph: ObjectGraph, key: str) -> str | None:
         if "optimizer" not in p.split("/"):
             return p
     return paths[0] if paths else None
+
+
+def model_name(graph: ObjectGraph | None, key: str) -> str:
+    """The name a tensor goes by when tensors are named by model path (conversions and edits
+    with ``model_paths``/name-based output): its `model_path` or, when the graph does not own
+    it, its key; either without ``/.ATTRIBUTES/VARIABLE_VALUE``."""
+    path = model_path(graph, key) if graph is not None else None
+    return (path or key).removesuffix(VARIABLE_VALUE_SUFFIX)

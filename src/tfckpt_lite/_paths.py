@@ -68,8 +68,10 @@ def advice(path: str, what: str) -> str:
         )
     if lower.endswith((".h5", ".hdf5", ".keras")) or "HDF5" in what:
         return (
-            ". Keras .h5/.keras files are loaded with keras (or h5py); only weights saved in "
-            "TensorFlow format (model.save_weights('w.ckpt') -> w.ckpt.index) are checkpoints"
+            ". Keras .h5/.keras files are loaded with keras (or h5py). To write a TensorFlow "
+            "checkpoint instead: with Keras 3, tf.train.Checkpoint(model=model).write('w') "
+            "(its save_weights only writes .weights.h5); with tf-keras / Keras 2, "
+            "model.save_weights('w') (TensorFlow format: w.index + w.data-*)"
         )
     if lower.endswith(".npz"):
         return ". To turn it into a checkpoint: tfckpt convert FILE.npz OUT_PREFIX"
@@ -79,12 +81,18 @@ def advice(path: str, what: str) -> str:
 
 
 def resolve(path: str, fs: FileSystem) -> Resolved:
+    # A prefix P with P.index wins over a directory P (a SavedModel folder `model/` beside
+    # the checkpoint `model.index`), as TF's NewCheckpointReader(P) opens P.index; a trailing
+    # `/` asks for the directory.
+    as_dir = path.endswith("/") and len(path) > 1
     path = path.rstrip("/") or "/"
     if TEMP_RE.search(path):
         raise NotACheckpointError(
             "this is a temporary file of an unfinished or interrupted save, not a checkpoint",
             path=path,
         )
+    if not as_dir and fs.isdir(path) and fs.exists(index_filename(path)):
+        return Resolved("v2", path)
     if fs.isdir(path):
         return _resolve_dir(path, fs)
     if path.endswith(INDEX_SUFFIX):

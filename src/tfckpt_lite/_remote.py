@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import mmap
 import posixpath
 import re
 import threading
@@ -104,6 +105,16 @@ def coalesce(
     return spans
 
 
+def _buffer(n: int) -> np.ndarray[Any, Any]:
+    """`n` writable bytes of our own for fetched data. Large ones are anonymous mappings:
+    NumPy asks for transparent huge pages on its big allocations, and on the VMs measured
+    the first touch of those (the kernel compacting memory to find huge pages) made the
+    first `load()` of 1 GiB in a process 3x slower (9.5 s against 2.9 s)."""
+    if n < 1 << 20:
+        return np.empty(n, np.uint8)
+    return np.frombuffer(mmap.mmap(-1, n), np.uint8)
+
+
 class _Span:
     """One coalesced [start, end) range of a data file, fetched ahead into a private, writable
     buffer, in parts of at most `limit` bytes on the pool (so one huge tensor is fetched in
@@ -113,7 +124,7 @@ class _Span:
         self, src: FsspecSource, start: int, end: int, pool: ThreadPoolExecutor, limit: int
     ) -> None:
         self.start = start
-        self.buf = np.empty(end - start, np.uint8)
+        self.buf = _buffer(end - start)
         cuts = [*range(start, end, limit), end]
         self._parts = [
             pool.submit(src._fetch_into, a, b, self.buf[a - start : b - start])
@@ -172,7 +183,7 @@ class FsspecSource:
             span = self._planned.pop((offset, length), None)
         if span is not None and span.ready():
             return span.buf[offset - span.start : offset - span.start + length].data
-        out = np.empty(length, np.uint8)
+        out = _buffer(length)
         self._fetch_into(offset, offset + length, out)
         return out.data
 

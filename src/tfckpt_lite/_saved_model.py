@@ -103,6 +103,10 @@ class Signature:
     inputs: Mapping[str, SignatureTensor]
     outputs: Mapping[str, SignatureTensor]
 
+    def lines(self) -> list[str]:
+        """What ``saved_model_cli show --tag_set T --signature_def K`` prints."""
+        return _signature_lines(self, indent=0)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "method_name": self.method_name,
@@ -164,11 +168,13 @@ class SavedModelInfo:
             "variables": [v.to_json() for v in self.variables],
         }
 
-    def lines(self) -> list[str]:
+    def lines(self, tags: str | tuple[str, ...] | None = None) -> list[str]:
         """`saved_model_cli show --all` output, line for line (the op set sorted), without
-        its Concrete Functions part (that needs TensorFlow), then the variables."""
+        its Concrete Functions part (that needs TensorFlow); only the MetaGraph with `tags`
+        when given (see `meta_graph`)."""
         out: list[str] = []
-        for mg in sorted(self.meta_graphs, key=lambda m: list(m.tags)):
+        graphs = self.meta_graphs if tags is None else (self.meta_graph(tags),)
+        for mg in sorted(graphs, key=lambda m: list(m.tags)):
             out += ["", f"MetaGraphDef with tag-set: '{', '.join(mg.tags)}' contains the "
                     "following SignatureDefs:"]  # fmt: skip
             for key, sig in mg.signatures.items():
@@ -181,21 +187,23 @@ class SavedModelInfo:
         return out
 
 
-def _signature_lines(sig: Signature) -> list[str]:
-    out = ["  The given SavedModel SignatureDef contains the following input(s):"]
+def _signature_lines(sig: Signature, indent: int = 1) -> list[str]:
+    pad = "  " * indent
+    out = [f"{pad}The given SavedModel SignatureDef contains the following input(s):"]
     for key, t in sig.inputs.items():
-        out += [f"    inputs['{key}'] tensor_info:", *_tensor_lines(t)]
-    out.append("  The given SavedModel SignatureDef contains the following output(s):")
+        out += [f"{pad}  inputs['{key}'] tensor_info:", *_tensor_lines(t, pad)]
+    out.append(f"{pad}The given SavedModel SignatureDef contains the following output(s):")
     for key, t in sig.outputs.items():
-        out += [f"    outputs['{key}'] tensor_info:", *_tensor_lines(t)]
-    out.append(f"  Method name is: {sig.method_name}")
+        out += [f"{pad}  outputs['{key}'] tensor_info:", *_tensor_lines(t, pad)]
+    out.append(f"{pad}Method name is: {sig.method_name}")
     return out
 
 
-def _tensor_lines(t: SignatureTensor) -> list[str]:
+def _tensor_lines(t: SignatureTensor, pad: str) -> list[str]:
     shape = "unknown_rank" if t.shape is None else "(" + ", ".join(map(str, t.shape)) + ")"
     dtype = _types.DataType.Name(t.dtype_enum)
-    return [f"        dtype: {dtype}", f"        shape: {shape}", f"        name: {t.name}"]
+    pad += "      "
+    return [f"{pad}dtype: {dtype}", f"{pad}shape: {shape}", f"{pad}name: {t.name}"]
 
 
 # -- parsing and validation -------------------------------------------------------------------

@@ -73,10 +73,21 @@ _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 def to_array(value: object) -> np.ndarray[Any, Any]:
     """Convert what users pass (arrays, scalars, bytes, lists) the way TF's SaveV2 would see it.
 
-    Python ints become int32 (int64 if they do not fit), floats float32, str/bytes strings.
+    Python ints become int32 (int64 if they do not fit), floats float32, str/bytes strings;
+    torch tensors of any dtype (bfloat16 and float8 included) are detached and copied.
     """
     if isinstance(value, np.ndarray):
         arr = value
+    elif value is None or isinstance(value, (Mapping, set, frozenset)):
+        hint = (
+            " (a nested mapping: join the names with '/' in one flat mapping, or write a tree "
+            "with Checkpoint(**tree))"
+            if isinstance(value, Mapping)
+            else ""
+        )
+        raise TypeError(f"{type(value).__name__} is not a tensor{hint}")
+    elif type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach"):
+        arr = _from_torch(value)
     elif isinstance(value, np.generic):  # before float: np.float64 subclasses float
         arr = np.asarray(value)
     elif isinstance(value, (bytes, str)):
@@ -93,7 +104,7 @@ def to_array(value: object) -> np.ndarray[Any, Any]:
     elif isinstance(value, (list, tuple)) and _has_strings(value):
         arr = np.array(value, dtype=object)
     else:
-        arr = np.asarray(value)
+        arr = _as_numeric_array(value)
         if (
             arr.dtype == np.float64
             and not isinstance(value, np.generic)
@@ -112,6 +123,51 @@ def to_array(value: object) -> np.ndarray[Any, Any]:
         out[:] = flat
         arr = out.reshape(arr.shape)
     return arr
+
+
+def _as_numeric_array(value: object) -> np.ndarray[Any, Any]:
+    """`np.asarray(value)`, refusing what would become an object array of non-strings
+    (ragged lists, Decimal, arbitrary objects) with a message that says what is wrong."""
+    try:
+        arr = np.asarray(value)
+    except ValueError as e:
+        if isinstance(value, (list, tuple)):
+            raise ValueError(
+                "a nested list whose rows differ in length (ragged) is not a tensor; pad it "
+                "or store each row under its own name"
+            ) from e
+        raise
+    if arr.dtype == object:
+        ok = (bytes, str, int, float, complex, np.generic)
+        bad = [v for v in arr.reshape(-1).tolist() if not isinstance(v, ok)][:1]
+        if isinstance(value, (list, tuple)) and any(isinstance(v, (list, tuple)) for v in value):
+            raise ValueError(
+                "a nested list whose rows differ in length (ragged) is not a tensor; pad it "
+                "or store each row under its own name"
+            )
+        what = type(bad[0]).__name__ if bad else type(value).__name__
+        raise TypeError(f"{what} is not a tensor value (use NumPy arrays, numbers, bytes or str)")
+    return arr
+
+
+def _from_torch(t: Any) -> np.ndarray[Any, Any]:
+    """A NumPy copy of a torch tensor: detached, on the CPU; bfloat16/float8 as ml_dtypes."""
+    t = t.detach().cpu()
+    name = str(t.dtype).removeprefix("torch.")
+    try:
+        out: np.ndarray[Any, Any] = t.numpy().copy()
+        return out
+    except TypeError:
+        import ml_dtypes
+        import torch
+
+        target = getattr(ml_dtypes, name, None)
+        if target is None:
+            raise TypeError(f"torch {name} tensors have no TensorFlow dtype") from None
+        width = np.dtype(target).itemsize
+        bits = t.contiguous().view(torch.int16 if width == 2 else torch.uint8).numpy()
+        converted: np.ndarray[Any, Any] = bits.view(target).copy()
+        return converted
 
 
 def _has_strings(value: Sequence[Any]) -> bool:
@@ -255,7 +311,10 @@ class BundleWriter:
         key = self._check_name(name)
         if key in self._entries or key in self._full:
             raise ValueError(f"adding duplicate key: {name!r}")
-        arr = to_array(value)
+        try:
+            arr = to_array(value)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{name!r}: {e}") from None
         self._entries[key] = self._write(arr, self._check_dtype(name, arr, dtype))
 
     @staticmethod
@@ -525,4 +584,14 @@ def save(
     Example:
         tfckpt_lite.save("out/model", {"w": np.ones((2, 3), np.float32), "step": 7})
     """
+    given: object = tensors  # callers without type checking pass anything
+    if not isinstance(given, Mapping):
+        hint = (
+            " (a list of (name, value) pairs: pass dict(pairs))"
+            if isinstance(given, (list, tuple))
+            else ""
+        )
+        raise TypeError(
+            f"save() takes a mapping of names to values, got {type(tensors).__name__}{hint}"
+        )
     return write_tensors(prefix, tensors.items(), options=options, fsync=fsync)

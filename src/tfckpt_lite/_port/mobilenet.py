@@ -30,7 +30,9 @@ _BN = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
 _V1_LAYER = re.compile(r"^MobilenetV1/Conv2d_(\d+)_(depthwise|pointwise)/(.+)$")
 
 
-def _v1_part(rest: str) -> str | None:
+def slim_leaf(rest: str) -> str | None:
+    """A TF-slim conv layer's variable (``weights``, ``BatchNorm/gamma``, ...) -> the
+    transformers ConvLayer attribute path, or None."""
     if rest in ("weights", "depthwise_weights"):
         return "convolution/weight"
     if rest.startswith("BatchNorm/") and rest[len("BatchNorm/") :] in _BN:
@@ -45,12 +47,12 @@ def mobilenet_v1_name(key: str) -> str | None:
     if key == "MobilenetV1/Logits/Conv2d_1c_1x1/biases":
         return "classifier/bias"
     if key.startswith("MobilenetV1/Conv2d_0/"):
-        part = _v1_part(key[len("MobilenetV1/Conv2d_0/") :])
+        part = slim_leaf(key[len("MobilenetV1/Conv2d_0/") :])
         return None if part is None else "mobilenet_v1/conv_stem/" + part
     m = _V1_LAYER.match(key)
     if m is None:
         return None
-    part = _v1_part(m[3])
+    part = slim_leaf(m[3])
     index = 2 * (int(m[1]) - 1) + (m[2] == "pointwise")
     return None if part is None else f"mobilenet_v1/layer/{index}/{part}"
 

@@ -21,12 +21,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._engine import Recipe
-from .mobilenet import logits_to_linear
+from .mobilenet import logits_to_linear, slim_leaf
 
 Shape = tuple[int, ...]
 
-_BN = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
-       "moving_variance": "running_var"}  # fmt: skip
 _BLOCK = re.compile(r"^MobilenetV2/expanded_conv_(\d+)/(expand|depthwise|project)/(.+)$")
 _PART = {"expand": "expand_1x1", "depthwise": "conv_3x3", "project": "reduce_1x1"}
 _HEAD = {
@@ -34,14 +32,6 @@ _HEAD = {
     "aspp0": "segmentation_head/conv_aspp",
     "concat_projection": "segmentation_head/conv_projection",
 }
-
-
-def _leaf(rest: str) -> str | None:
-    if rest in ("weights", "depthwise_weights"):
-        return "convolution/weight"
-    if rest.startswith("BatchNorm/") and rest[len("BatchNorm/") :] in _BN:
-        return "normalization/" + _BN[rest[len("BatchNorm/") :]]
-    return None
 
 
 def mobilenet_v2_name(key: str) -> str | None:
@@ -57,11 +47,11 @@ def mobilenet_v2_name(key: str) -> str | None:
         return fixed[key]
     scope, _, rest = key.partition("/")
     if scope in _HEAD:
-        leaf = _leaf(rest)
+        leaf = slim_leaf(rest)
         return None if leaf is None else f"{_HEAD[scope]}/{leaf}"
     m = _BLOCK.match(key)
     if m:
-        leaf = _leaf(m[3])
+        leaf = slim_leaf(m[3])
         index = int(m[1]) - 1
         return None if leaf is None else f"{base}layer/{index}/{_PART[m[2]]}/{leaf}"
     for prefix, part in (
@@ -71,7 +61,7 @@ def mobilenet_v2_name(key: str) -> str | None:
         ("MobilenetV2/Conv_1/", "conv_1x1"),
     ):
         if key.startswith(prefix):
-            leaf = _leaf(key[len(prefix) :])
+            leaf = slim_leaf(key[len(prefix) :])
             return None if leaf is None else f"{base}{part}/{leaf}"
     return None
 
