@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -239,8 +240,12 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         once, pairs then coming in data-file order; with a window in bytes, in `keys`' order
         with about two windows fetched ahead (streaming conversions)."""
         if not self._backend.remote:
-            for k in keys:
-                yield k, self[k]
+            try:
+                yield from self._backend.read_many(keys)
+            except TensorNotFoundError as e:
+                if e.key is not None:
+                    self._need(e.key)  # the same error, with its hints
+                raise
             return
         from ._remote import read_ahead
 
@@ -465,7 +470,8 @@ def load(
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
     """``[(name, shape), ...]`` sorted by name, as ``tf.train.list_variables`` returns."""
     with gc_paused(), load_checkpoint(path) as r:
-        return [(k, list(shape)) for k, _, shape in r._infos()]
+        infos = r._infos()
+        return list(zip(map(itemgetter(0), infos), map(list, map(itemgetter(2), infos))))
 
 
 def load_variable(path: str | os.PathLike[str], name: str) -> Any:
