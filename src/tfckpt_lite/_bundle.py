@@ -298,13 +298,29 @@ def decode_entry_columns(
     cols = [np.zeros(n, np.int64) for _ in range(4)]
     heads: dict[bytes, int] = {}
     arr = np.frombuffer(buf, np.uint8)
-    if len(arr) >= _WINDOW:
-        windows = sliding_window_view(arr, _WINDOW)
-        for lo in range(0, n, _CHUNK):
-            hi = min(n, lo + _CHUNK)
-            part = [c[lo:hi] for c in cols]
+    # Entries that start in the last _WINDOW bytes are read from a zero-padded copy of them.
+    main = int(np.searchsorted(start, len(arr) - _WINDOW, side="right"))
+    if main < n and start[main:].min() < len(arr) - _WINDOW:
+        main = 0  # (starts out of order: all from a padded copy; not from a table)
+    parts = [(0, main, 0, arr), (main, n, 0, None)]
+    for lo, hi, origin, source in parts:
+        if lo == hi:
+            continue
+        if source is None:
+            origin = int(start[lo:hi].min())
+            source = np.concatenate([arr[origin:], np.zeros(_WINDOW, np.uint8)])
+        windows = sliding_window_view(source, _WINDOW)
+        for c0 in range(lo, hi, _CHUNK):
+            c1 = min(hi, c0 + _CHUNK)
             _decode_chunk(
-                windows, start[lo:hi], end[lo:hi], heads, head[lo:hi], head_end[lo:hi], part
+                windows,
+                start[c0:c1] - origin,
+                end[c0:c1] - origin,
+                heads,
+                head[c0:c1],
+                head_end[c0:c1],
+                [c[c0:c1] for c in cols],
+                origin,
             )
     return EntryColumns(head, list(heads), head_end, *cols)
 
@@ -317,9 +333,11 @@ def _decode_chunk(
     head: np.ndarray[Any, Any],
     head_end: np.ndarray[Any, Any],
     out: list[np.ndarray[Any, Any]],
+    origin: int,
 ) -> None:
     """`decode_entry_columns` of up to `_CHUNK` entries, each read from a copy of its first
-    `_WINDOW` bytes (a row of `grid`); positions below are relative to the entry's start."""
+    `_WINDOW` bytes (a row of `grid`); positions below are relative to the entry's start, and
+    `start` to `origin` in the buffer."""
     start = start.astype(np.int64)
     size = end.astype(np.int64) - start
     n = len(start)
@@ -361,7 +379,7 @@ def _decode_chunk(
     bad = ~ok
     for c in out:
         c[bad] = 0
-    head_end[ok] = (start + hend)[ok]
+    head_end[ok] = (start + hend)[ok] + origin
     head[ok] = -2
     # Group equal heads exactly: zero-padded to 32 bytes, compared as four 64-bit words.
     rows = np.flatnonzero(ok & (hend <= _HEAD_MAX))
