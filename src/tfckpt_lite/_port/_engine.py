@@ -117,7 +117,11 @@ class Recipe:
     ) -> str | None:
         """The full-model name (``.``-separated, markers kept) of TF key `key`, or None."""
         name = rename_key(key, rules if rules is not None else self.rules_for(model_class))
-        return None if name is None else name.replace("/", ".")
+        if name is None:
+            return None
+        join = _JOIN.search(name)  # its "k/n" is not a path separator
+        cut = join.start() if join else len(name)
+        return name[:cut].replace("/", ".") + name[cut:]
 
 
 @dataclass
