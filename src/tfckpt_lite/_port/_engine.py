@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .._errors import CheckpointError
 from .._naming import VARIABLE_VALUE_SUFFIX
 from .._torch import DEFAULT_EXCLUDE, RenameRules, TransposeSpec, rename_key
@@ -72,12 +74,21 @@ class Recipe:
             `tfckpt port` without ``--config`` (sizes only; enough to name and shape).
         rename_by_class: ``(class-name regex, rules)`` used instead of `rename` for the
             classes they match, first match wins.
+        rename_by_release: ``(class-name regex, key regex, rules)``, checked before
+            `rename_by_class`: used for the classes they match when some checkpoint key
+            matches the key regex (a BertGeneration decoder takes the module's ``decoder``
+            stack when it has one, else the stack it shares with the encoder).
         trim_rows: regexes of parameters whose checkpoint tensor may have more rows than the
             model (a vocabulary padded for the TPU mesh): the extra rows are dropped.
         prefer_average: a regex of TF keys whose ``<key>/ExponentialMovingAverage`` is
             loaded instead when the checkpoint has one (TF-slim evaluation weights).
         bind: for numbering only the model knows (Funnel's blocks): a function of the
             model's state names returning the rename function, used instead of `rename`.
+        computed: ``(regex, function)``: parameters that are constants of the original
+            model, not variables of its checkpoint (RoFormer's sinusoidal table, biases the
+            release's layers do not have): the function of the parameter's shape returns
+            its value. Filled (and written by `tfckpt port`) like loaded ones, reported in
+            `PortReport.computed`; a checkpoint tensor for the same parameter wins.
     """
 
     model_types: tuple[str, ...]
@@ -89,13 +100,24 @@ class Recipe:
     skip: tuple[str, ...] = OPTIMIZER_SKIP
     infer_config: Callable[[Mapping[str, Shape]], dict[str, Any]] | None = None
     rename_by_class: tuple[tuple[str, RenameRules | Callable[[str], str | None]], ...] = ()
+    rename_by_release: tuple[tuple[str, str, RenameRules | Callable[[str], str | None]], ...] = ()
     trim_rows: tuple[str, ...] = ()
     prefer_average: str | None = None
     bind: Callable[[Sequence[str]], Callable[[str], str | None]] | None = None
+    computed: tuple[tuple[str, Callable[[Shape], np.ndarray[Any, Any]]], ...] = ()
 
-    def rules_for(self, model_class: str) -> RenameRules | Callable[[str], str | None]:
-        """`rename`, or the rules of the first `rename_by_class` entry whose regex matches
-        `model_class` (ELECTRA's generator and discriminator share one checkpoint)."""
+    def rules_for(
+        self, model_class: str, keys: Sequence[str] = ()
+    ) -> RenameRules | Callable[[str], str | None]:
+        """`rename`, or the rules of the first `rename_by_release` entry that fits
+        `model_class` and the checkpoint's `keys`, or of the first `rename_by_class` entry
+        whose regex matches `model_class` (ELECTRA's generator and discriminator share one
+        checkpoint)."""
+        for cls_pattern, key_pattern, rules in self.rename_by_release:
+            if re.search(cls_pattern, model_class):
+                rx = re.compile(key_pattern)
+                if any(rx.search(k) for k in keys):
+                    return rules
         for pattern, rules in self.rename_by_class:
             if re.search(pattern, model_class):
                 return rules
@@ -109,7 +131,11 @@ class Recipe:
     ) -> str | None:
         """The full-model name (``.``-separated, markers kept) of TF key `key`, or None."""
         name = rename_key(key, rules if rules is not None else self.rules_for(model_class))
-        return None if name is None else name.replace("/", ".")
+        if name is None:
+            return None
+        join = _JOIN.search(name)  # its "k/n" is not a path separator
+        cut = join.start() if join else len(name)
+        return name[:cut].replace("/", ".") + name[cut:]
 
 
 @dataclass
@@ -129,6 +155,8 @@ class PortReport:
             ``strict=False``.
         untied: parameters the model tied but the checkpoint holds separately (T5 v1.1's
             LM head): given their own storage, as transformers' ``from_pretrained`` does.
+        computed: parameters that no checkpoint of the release holds because the original
+            model has them as constants (see `Recipe.computed`): filled with that value.
     """
 
     path: str
@@ -140,15 +168,17 @@ class PortReport:
     unused: dict[str, str] = field(default_factory=dict)
     mismatched: list[tuple[str, str, Shape, Shape]] = field(default_factory=list)
     untied: list[str] = field(default_factory=list)
+    computed: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         n = sum(len(v) for v in self.loaded.values())
         lines = [
             f"{self.model_class} ({self.model_type}) from {self.path}: {n} parameters from "
             f"{len(self.loaded)} checkpoint tensors, {len(self.tied)} tied, "
-            f"{len(self.missing)} not in the checkpoint, {len(self.unused)} checkpoint "
-            f"tensors unused"
+            f"{len(self.computed)} computed, {len(self.missing)} not in the checkpoint, "
+            f"{len(self.unused)} checkpoint tensors unused"
         ]
+        lines += [f"  computed (a constant of the architecture): {p}" for p in self.computed]
         lines += [f"  not in checkpoint: {p}" for p in self.missing]
         lines += [f"  untied (separate in the checkpoint): {p}" for p in self.untied]
         why: dict[str, int] = {}
@@ -219,7 +249,7 @@ def plan_and_load(
     skip = [re.compile(x) for x in recipe.skip]
 
     averaged = _averaged(recipe, keys)
-    rules = recipe.bind(list(state)) if recipe.bind is not None else recipe.rules_for(cls)
+    rules = recipe.bind(list(state)) if recipe.bind is not None else recipe.rules_for(cls, keys)
     targets: dict[str, list[_Target]] = {}
     for key in keys:
         if not reader.dtype_info(key).is_fixed_size:
@@ -279,6 +309,20 @@ def plan_and_load(
             continue
         filled[name] = value
         source[name] = origin
+
+    # Constants of the architecture, for parameters no checkpoint tensor fills (directly or
+    # through a tie), computed before ties are resolved so that their aliases (a computed
+    # LM-head bias and its decoder.bias alias) are reported as tied to them.
+    constants = [(re.compile(x), fn) for x, fn in recipe.computed]
+    have = {tied.get(n, n) for n in filled}
+    for name in state if constants else ():
+        if name in filled or tied.get(name, name) in have:
+            continue
+        make = next((fn for rx, fn in constants if rx.search(name)), None)
+        if make is not None:
+            filled[name] = torch.from_numpy(make(tuple(state[name].shape)))
+            report.computed.append(name)
+            have.add(tied.get(name, name))
 
     # Tied parameters share one storage. When the checkpoint holds different tensors for
     # two members of a tie (T5 v1.1's separate LM head, while transformers 5 ties T5's
