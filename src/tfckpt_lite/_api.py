@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from operator import itemgetter
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -470,8 +469,7 @@ def load(
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
     """``[(name, shape), ...]`` sorted by name, as ``tf.train.list_variables`` returns."""
     with gc_paused(), load_checkpoint(path) as r:
-        infos = r._infos()
-        return list(zip(map(itemgetter(0), infos), map(list, map(itemgetter(2), infos))))
+        return list(zip(r._keys, map(list, r._backend.shapes())))
 
 
 def load_variable(path: str | os.PathLike[str], name: str) -> Any:

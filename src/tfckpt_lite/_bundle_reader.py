@@ -159,6 +159,11 @@ class BundleReader:
             infos, _ = self._columns()
             return list(zip(self._keys, map(_DTYPE, infos), map(_SHAPE, infos)))
 
+    def shapes(self) -> list[tuple[int, ...]]:
+        with gc_paused():
+            infos, _ = self._columns()
+            return list(map(_SHAPE, infos))
+
     def _columns(self) -> tuple[list[Info], EntryColumns]:
         """Every entry decoded at once (`decode_infos`), kept for `read_many`."""
         if self._decoded is None:
