@@ -26,7 +26,6 @@ from ._errors import (
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
 from ._paths import resolve
-from ._state import latest_checkpoint_in
 from ._storage import FileSystem, filesystem_for
 
 if TYPE_CHECKING:
@@ -485,5 +484,7 @@ def latest_checkpoint(
 ) -> str | None:
     """The prefix of the newest checkpoint named by ``checkpoint_dir/checkpoint`` (or the state
     file `latest_filename`), or None, as `tf.train.latest_checkpoint`."""
+    from ._state import latest_checkpoint_in  # the state file's module, off the read path
+
     directory = os.fspath(checkpoint_dir)
     return latest_checkpoint_in(directory, filesystem_for(directory)[0], latest_filename)

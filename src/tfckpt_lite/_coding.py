@@ -58,14 +58,14 @@ def _load_crc32c() -> Callable[[Any, int], int]:
     mod = sys.modules.get("crc32c._crc32c") or sys.modules.get("crc32c")
     if mod is None:
         try:
+            # importlib.machinery is part of the interpreter's startup; importlib.util is not.
             from importlib.machinery import ExtensionFileLoader, PathFinder
-            from importlib.util import find_spec, module_from_spec
 
-            pkg = find_spec("crc32c")
+            pkg = PathFinder.find_spec("crc32c")
             locations = pkg.submodule_search_locations if pkg is not None else None
             spec = PathFinder.find_spec("crc32c._crc32c", locations) if locations else None
             if spec is not None and isinstance(spec.loader, ExtensionFileLoader):
-                ext = module_from_spec(spec)
+                ext = spec.loader.create_module(spec)
                 spec.loader.exec_module(ext)
                 mod = ext
         except Exception:
