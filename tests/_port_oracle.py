@@ -6,9 +6,10 @@ transformers 4.57 (the last release with ``load_tf_weights_in_<model>``):
 For each case of tests/port_cases: TF writes a random checkpoint with the release's exact
 names, shapes and dtypes (``tf.compat.v1`` variables + ``Saver``, like the releases) at
 ``OUT_DIR/CASE/model.ckpt``; then transformers 4.57 builds the model, sets every
-floating-point entry to NaN, runs its own loader on the checkpoint, and saves to
-``OUT_DIR/CASE/oracle.safetensors`` every entry the loader filled (no NaN left), the forward
-inputs (``__in__/NAME``) and outputs (``__out__/NAME``). Does not import tfckpt_lite.
+floating-point entry to NaN (but the case's `kept` constants), runs its own loader on the
+checkpoint, and saves to ``OUT_DIR/CASE/oracle.safetensors`` every entry the loader filled
+(no NaN left) and the kept ones, the forward inputs (``__in__/NAME``) and outputs
+(``__out__/NAME``). Does not import tfckpt_lite.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -135,8 +137,8 @@ def run_oracle(case: Any, prefix: Path, out: Path, seed: int) -> None:
     config = transformers.AutoConfig.for_model(case.model_type, **case.config)
     model = getattr(transformers, case.oracle_class)(config).eval()
     with torch.no_grad():
-        for t in model.state_dict().values():
-            if t.is_floating_point():
+        for name, t in model.state_dict().items():
+            if t.is_floating_point() and not any(re.search(x, name) for x in case.kept):
                 t.fill_(float("nan"))
     module, fn = case.loader.split(":")
     loader = getattr(importlib.import_module(module), fn)

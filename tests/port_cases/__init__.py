@@ -38,6 +38,10 @@ class Case:
             point at (plus moving averages and RMSProp slots), instead of `variables`.
         v5_prefix: prepended to every 4.57 name (the oracle loads the bare base model, the
             transformers 5 class has it under its base-model prefix).
+        kept: regexes of 4.57 entries that are constants of the architecture, in no TF
+            checkpoint (RoFormer's sinusoidal table, biases the release lacks): the oracle
+            keeps its model's constructed values for them (so its forward pass runs) and
+            saves them, to be compared with what this library computes.
     """
 
     model_type: str
@@ -52,6 +56,7 @@ class Case:
     v5_prefix: str = ""
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
     variables_from: str = ""
+    kept: tuple[str, ...] = ()
 
     def v5_name(self, old: str) -> str:
         return self.renamed.get(old, self.v5_prefix + old)

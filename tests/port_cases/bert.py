@@ -16,6 +16,24 @@ BERT = {
 }
 
 
+def layer_variables(p: str, h: int, i: int) -> list[Var]:
+    """One TF1 BERT transformer layer under scope `p` (ending in ``/``): hidden `h`,
+    intermediate `i`."""
+    out: list[Var] = []
+    for d in ("attention/self/query", "attention/self/key", "attention/self/value",
+              "attention/output/dense"):  # fmt: skip
+        out += [(p + d + "/kernel", (h, h), "float32"), (p + d + "/bias", (h,), "float32")]
+    out += [
+        (p + "intermediate/dense/kernel", (h, i), "float32"),
+        (p + "intermediate/dense/bias", (i,), "float32"),
+        (p + "output/dense/kernel", (i, h), "float32"),
+        (p + "output/dense/bias", (h,), "float32"),
+    ]
+    for ln in ("attention/output/LayerNorm", "output/LayerNorm"):
+        out += [(p + ln + "/gamma", (h,), "float32"), (p + ln + "/beta", (h,), "float32")]
+    return out
+
+
 def bert_variables(
     cfg: dict[str, int], *, scope: str = "bert", heads: bool = True, adam: bool = False
 ) -> list[Var]:
@@ -31,18 +49,7 @@ def bert_variables(
         (f"{scope}/pooler/dense/bias", (h,), "float32"),
     ]
     for layer in range(n):
-        p = f"{scope}/encoder/layer_{layer}/"
-        for d in ("attention/self/query", "attention/self/key", "attention/self/value",
-                  "attention/output/dense"):  # fmt: skip
-            out += [(p + d + "/kernel", (h, h), "float32"), (p + d + "/bias", (h,), "float32")]
-        out += [
-            (p + "intermediate/dense/kernel", (h, i), "float32"),
-            (p + "intermediate/dense/bias", (i,), "float32"),
-            (p + "output/dense/kernel", (i, h), "float32"),
-            (p + "output/dense/bias", (h,), "float32"),
-        ]
-        for ln in ("attention/output/LayerNorm", "output/LayerNorm"):
-            out += [(p + ln + "/gamma", (h,), "float32"), (p + ln + "/beta", (h,), "float32")]
+        out += layer_variables(f"{scope}/encoder/layer_{layer}/", h, i)
     if heads:
         out += [
             ("cls/predictions/transform/dense/kernel", (h, h), "float32"),

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .._errors import CheckpointError
 from .._naming import VARIABLE_VALUE_SUFFIX
 from .._torch import DEFAULT_EXCLUDE, RenameRules, TransposeSpec, rename_key
@@ -78,6 +80,11 @@ class Recipe:
             loaded instead when the checkpoint has one (TF-slim evaluation weights).
         bind: for numbering only the model knows (Funnel's blocks): a function of the
             model's state names returning the rename function, used instead of `rename`.
+        computed: ``(regex, function)``: parameters that are constants of the original
+            model, not variables of its checkpoint (RoFormer's sinusoidal table, biases the
+            release's layers do not have): the function of the parameter's shape returns
+            its value. Filled (and written by `tfckpt port`) like loaded ones, reported in
+            `PortReport.computed`; a checkpoint tensor for the same parameter wins.
     """
 
     model_types: tuple[str, ...]
@@ -92,6 +99,7 @@ class Recipe:
     trim_rows: tuple[str, ...] = ()
     prefer_average: str | None = None
     bind: Callable[[Sequence[str]], Callable[[str], str | None]] | None = None
+    computed: tuple[tuple[str, Callable[[Shape], np.ndarray[Any, Any]]], ...] = ()
 
     def rules_for(self, model_class: str) -> RenameRules | Callable[[str], str | None]:
         """`rename`, or the rules of the first `rename_by_class` entry whose regex matches
@@ -129,6 +137,8 @@ class PortReport:
             ``strict=False``.
         untied: parameters the model tied but the checkpoint holds separately (T5 v1.1's
             LM head): given their own storage, as transformers' ``from_pretrained`` does.
+        computed: parameters that no checkpoint of the release holds because the original
+            model has them as constants (see `Recipe.computed`): filled with that value.
     """
 
     path: str
@@ -140,15 +150,17 @@ class PortReport:
     unused: dict[str, str] = field(default_factory=dict)
     mismatched: list[tuple[str, str, Shape, Shape]] = field(default_factory=list)
     untied: list[str] = field(default_factory=list)
+    computed: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         n = sum(len(v) for v in self.loaded.values())
         lines = [
             f"{self.model_class} ({self.model_type}) from {self.path}: {n} parameters from "
             f"{len(self.loaded)} checkpoint tensors, {len(self.tied)} tied, "
-            f"{len(self.missing)} not in the checkpoint, {len(self.unused)} checkpoint "
-            f"tensors unused"
+            f"{len(self.computed)} computed, {len(self.missing)} not in the checkpoint, "
+            f"{len(self.unused)} checkpoint tensors unused"
         ]
+        lines += [f"  computed (a constant of the architecture): {p}" for p in self.computed]
         lines += [f"  not in checkpoint: {p}" for p in self.missing]
         lines += [f"  untied (separate in the checkpoint): {p}" for p in self.untied]
         why: dict[str, int] = {}
@@ -294,9 +306,15 @@ def plan_and_load(
             report.tied.update({n: got[0] for n in members if n not in got})
     report.untied = untie
 
+    constants = [(re.compile(x), fn) for x, fn in recipe.computed]
     fresh = [re.compile(x) for x in recipe.fresh_heads]
     for name in state:
         if name in filled or name in report.tied:
+            continue
+        make = next((fn for rx, fn in constants if rx.search(name)), None)
+        if make is not None:
+            filled[name] = torch.from_numpy(make(tuple(state[name].shape)))
+            report.computed.append(name)
             continue
         if any(m[1] == name for m in report.mismatched):
             continue
