@@ -129,6 +129,55 @@ def write_checkpoint(tf: Any, case: Any, prefix: Path, seed: int) -> None:
             saver.save(sess, str(prefix), write_meta_graph=False, write_state=False)
 
 
+def import_hub() -> Any:
+    """tensorflow_hub 0.15, the last release with TF1 hub modules (``hub.Module``, which
+    4.57's BertGeneration loader calls). It imports ``tf.compat.v1.estimator`` for its
+    estimator exporter, and TF 2.16+ has no estimator; nothing here exports through an
+    estimator, so an empty stand-in for that one module lets the rest import unchanged."""
+    import types
+
+    name = "tensorflow.compat.v1.estimator"
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        stand_in = types.ModuleType(name)
+        stand_in.Exporter = type("Exporter", (), {})  # type: ignore[attr-defined]
+        stand_in.ModeKeys = types.SimpleNamespace(PREDICT="infer")  # type: ignore[attr-defined]
+        sys.modules[name] = stand_in
+    import tensorflow_hub as hub
+
+    return hub
+
+
+def write_hub_module(tf: Any, case: Any, path: Path, seed: int) -> None:
+    """A TF1 hub module (a SavedModel plus ``tfhub_module.pb``) whose variables have the
+    case's names and values, exported the way TF-Hub's TF1 modules were
+    (``hub.create_module_spec`` + ``Module.export``)."""
+    import shutil
+
+    hub = import_hub()
+    tf1 = tf.compat.v1
+    rng = np.random.default_rng(seed)
+    values = [(n, _value(rng, n, tuple(s), d), d) for n, s, d in case.variables]
+
+    def module_fn() -> None:
+        tokens = tf1.placeholder(tf.int32, [None, None])
+        made = [
+            tf1.get_variable(n, initializer=tf.constant(v), trainable=d.startswith("float"))
+            for n, v, d in values
+        ]
+        table = next(v for v in made if v.shape.rank == 2)
+        hub.add_signature(inputs=tokens, outputs=tf.gather(table, tokens))
+
+    spec = hub.create_module_spec(module_fn)
+    shutil.rmtree(path, ignore_errors=True)
+    with tf.Graph().as_default():
+        module = hub.Module(spec)
+        with tf1.Session() as sess:
+            sess.run(tf1.global_variables_initializer())
+            module.export(str(path), sess)
+
+
 def run_oracle(case: Any, prefix: Path, out: Path, seed: int) -> None:
     import torch
     import transformers
@@ -175,12 +224,18 @@ def main(argv: list[str]) -> int:
 
     out_dir, names = Path(argv[0]), argv[1:]
     cases = all_cases()
+    # 4.57's hub-module loader switches the whole process to graph mode
+    # (tf.disable_eager_execution); loaders that need eager tensors run before it.
+    names = sorted(names, key=lambda n: cases[n].hub_module)
     for name in names:
         case = cases[name]
         seed = zlib.crc32(name.encode())
         (out_dir / name).mkdir(parents=True, exist_ok=True)
-        prefix = out_dir / name / "model.ckpt"
-        write_checkpoint(tf, case, prefix, seed)
+        prefix = out_dir / name / case.fixture
+        if case.hub_module:
+            write_hub_module(tf, case, prefix, seed)
+        else:
+            write_checkpoint(tf, case, prefix, seed)
         run_oracle(case, prefix, out_dir / name / "oracle.safetensors", seed)
         print(f"oracle: {name} done", flush=True)
     return 0

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import tfckpt_lite as tfc
+from tests.port_cases.imagegpt import IMAGEGPT, imagegpt_variables
 from tests.port_cases.roformer import ROFORMER, roformer_variables
 from tfckpt_lite._cli import main
 
@@ -21,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 if int(transformers.__version__.split(".")[0]) < 5:
     pytest.skip("these tests target transformers 5", allow_module_level=True)
 
-from tfckpt_lite.transformers import load_tf_checkpoint, state_dict_for  # noqa: E402
+from tfckpt_lite.transformers import PortError, load_tf_checkpoint, state_dict_for  # noqa: E402
 
 
 def _save(path: Path, variables: list[tuple[str, tuple[int, ...], str]]) -> dict[str, Any]:
@@ -108,3 +109,76 @@ def test_roformer_cli_port_then_base_model_from_pretrained(tmp_path: Path) -> No
     assert torch.equal(_bits(table), _bits(fresh.encoder.embed_positions.weight))
     emb = values["bert/embeddings/word_embeddings"]
     assert np.array_equal(model.embeddings.word_embeddings.weight.detach().numpy(), emb)
+
+
+# -- ImageGPT: parts joined into one parameter (the engine's "#k/n@axis" marker) ----------
+
+
+def _igpt(cls: str, **overrides: Any) -> Any:
+    return getattr(transformers, cls)(transformers.ImageGPTConfig(**{**IMAGEGPT, **overrides}))
+
+
+def test_imagegpt_parts_join_into_c_attn_and_wte(tmp_path: Path) -> None:
+    values = _save(tmp_path / "igpt", imagegpt_variables(IMAGEGPT, clf=0)[:-1])
+    model = _igpt("ImageGPTForCausalImageModeling")
+    report = load_tf_checkpoint(model, tmp_path / "igpt")
+    e = IMAGEGPT["n_embd"]
+    c_attn = model.transformer.h[1].attn.c_attn.weight.detach().numpy()
+    for k, part in enumerate(("q_proj", "k_proj", "v_proj")):
+        w = values[f"model/h1/attn/{part}"]  # [heads, e/heads, in]: rows are outputs
+        assert np.array_equal(c_attn[:, k * e : (k + 1) * e], w.reshape(e, e).T), part
+    c_proj = values["model/h1/attn/c_proj"].reshape(e, e)  # rows are inputs
+    assert np.array_equal(model.transformer.h[1].attn.c_proj.weight.detach().numpy(), c_proj)
+    wte = model.transformer.wte.weight.detach().numpy()
+    assert np.array_equal(wte[:-1], values["model/wte"])
+    assert np.array_equal(wte[-1], values["model/sos"])
+    assert np.array_equal(model.lm_head.weight.detach().numpy(), values["model/wtet"])
+    assert report.loaded["model/h1/attn/k_proj"] == ["transformer.h.1.attn.c_attn.weight"]
+    # The release's layers have no biases: zeros, reported as computed.
+    assert len(report.computed) == 4 * IMAGEGPT["n_layer"]
+    assert all(not model.get_parameter(p).any() for p in report.computed)
+    assert report.missing == []
+
+
+def test_imagegpt_missing_part_fails_before_touching_the_model(tmp_path: Path) -> None:
+    variables = [v for v in imagegpt_variables(IMAGEGPT) if v[0] != "model/h1/attn/k_proj"]
+    _save(tmp_path / "igpt", variables[:-1])
+    model = _igpt("ImageGPTForCausalImageModeling")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(PortError, match=r"transformer\.h\.1\.attn\.c_attn\.weight needs 3 parts"):
+        load_tf_checkpoint(model, tmp_path / "igpt")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_imagegpt_bare_model_and_linear_probe(tmp_path: Path) -> None:
+    values = _save(tmp_path / "probe", imagegpt_variables(IMAGEGPT, clf=10)[:-1])
+    full = _igpt("ImageGPTForCausalImageModeling")
+    load_tf_checkpoint(full, tmp_path / "probe")
+
+    bare = _igpt("ImageGPTModel")
+    report = load_tf_checkpoint(bare, tmp_path / "probe")
+    assert report.unused["model/wtet"] == "a head or part ImageGPTModel lacks"
+    for key, value in bare.state_dict().items():
+        assert torch.equal(value, full.state_dict()["transformer." + key]), key
+
+    # The linear-probe fine-tunes hold model/clf/wclf: the class follows it, sizes come
+    # from the shapes (head count included: q_proj is [heads, E/heads, E]).
+    flat = state_dict_for(tmp_path / "probe", "imagegpt")
+    assert np.array_equal(flat["score.weight"].numpy(), values["model/clf/wclf"])
+    clf = _igpt("ImageGPTForImageClassification", num_labels=10)
+    assert load_tf_checkpoint(clf, tmp_path / "probe").missing == []
+    out = tmp_path / "hf" / "model.safetensors"
+    assert main(["port", str(tmp_path / "probe"), str(out), "--arch", "imagegpt", "-q"]) == 0
+    cfg = transformers.ImageGPTConfig(**{**IMAGEGPT, "num_labels": 10})
+    model, info = transformers.ImageGPTForImageClassification.from_pretrained(
+        tmp_path / "hf", config=cfg, output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    assert torch.equal(model.score.weight, clf.score.weight)
+
+
+def test_imagegpt_refuses_a_gpt2_checkpoint(tmp_path: Path) -> None:
+    gpt2 = {"model/wte": (16, 32), "model/h0/attn/c_attn/w": (1, 32, 96)}
+    tfc.save(str(tmp_path / "gpt2"), {k: np.zeros(s, np.float32) for k, s in gpt2.items()})
+    with pytest.raises(PortError, match="another architecture"):
+        load_tf_checkpoint(_igpt("ImageGPTModel"), tmp_path / "gpt2")

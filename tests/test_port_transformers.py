@@ -80,7 +80,7 @@ def _oracle(oracle_dir: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bit_identical_to_oracle(name: str, oracle_dir: Path) -> None:
     case = CASES[name]
-    prefix = oracle_dir / name / "model.ckpt"
+    prefix = oracle_dir / name / case.fixture
     expected, inputs, outputs = _oracle(oracle_dir, name)
     assert expected, "the oracle loaded nothing"
 
@@ -134,7 +134,7 @@ def test_cli_port_loads_in_from_pretrained(name: str, oracle_dir: Path, tmp_path
     cfg = tmp_path / "release_config.json"
     cfg.write_text(json.dumps({"model_type": case.model_type, **case.config}))
     out = tmp_path / "hf" / "model.safetensors"
-    argv = ["port", str(oracle_dir / name / "model.ckpt"), str(out), "--arch", case.model_type,
+    argv = ["port", str(oracle_dir / name / case.fixture), str(out), "--arch", case.model_type,
             "--config", str(cfg), "--class", case.target_class, "-q"]  # fmt: skip
     assert main(argv) == 0
     cls = getattr(transformers, case.target_class)

@@ -38,6 +38,9 @@ class Case:
             point at (plus moving averages and RMSProp slots), instead of `variables`.
         v5_prefix: prepended to every 4.57 name (the oracle loads the bare base model, the
             transformers 5 class has it under its base-model prefix).
+        hub_module: the release is a TF1 TF-Hub module, not a checkpoint: the oracle exports
+            one (``OUT_DIR/CASE/module``) and 4.57's loader reads it through
+            ``tensorflow_hub``; this library reads the module's ``variables/variables``.
         kept: regexes of 4.57 entries that are constants of the architecture, in no TF
             checkpoint (RoFormer's sinusoidal table, biases the release lacks): the oracle
             keeps its model's constructed values for them (so its forward pass runs) and
@@ -57,9 +60,16 @@ class Case:
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
     variables_from: str = ""
     kept: tuple[str, ...] = ()
+    hub_module: bool = False
 
     def v5_name(self, old: str) -> str:
         return self.renamed.get(old, self.v5_prefix + old)
+
+    @property
+    def fixture(self) -> str:
+        """What the oracle writes under the case's directory: a checkpoint prefix or a hub
+        module directory."""
+        return "module" if self.hub_module else "model.ckpt"
 
     @property
     def target_class(self) -> str:

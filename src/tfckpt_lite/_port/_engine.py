@@ -74,6 +74,10 @@ class Recipe:
             `tfckpt port` without ``--config`` (sizes only; enough to name and shape).
         rename_by_class: ``(class-name regex, rules)`` used instead of `rename` for the
             classes they match, first match wins.
+        rename_by_release: ``(class-name regex, key regex, rules)``, checked before
+            `rename_by_class`: used for the classes they match when some checkpoint key
+            matches the key regex (a BertGeneration decoder takes the module's ``decoder``
+            stack when it has one, else the stack it shares with the encoder).
         trim_rows: regexes of parameters whose checkpoint tensor may have more rows than the
             model (a vocabulary padded for the TPU mesh): the extra rows are dropped.
         prefer_average: a regex of TF keys whose ``<key>/ExponentialMovingAverage`` is
@@ -96,14 +100,24 @@ class Recipe:
     skip: tuple[str, ...] = OPTIMIZER_SKIP
     infer_config: Callable[[Mapping[str, Shape]], dict[str, Any]] | None = None
     rename_by_class: tuple[tuple[str, RenameRules | Callable[[str], str | None]], ...] = ()
+    rename_by_release: tuple[tuple[str, str, RenameRules | Callable[[str], str | None]], ...] = ()
     trim_rows: tuple[str, ...] = ()
     prefer_average: str | None = None
     bind: Callable[[Sequence[str]], Callable[[str], str | None]] | None = None
     computed: tuple[tuple[str, Callable[[Shape], np.ndarray[Any, Any]]], ...] = ()
 
-    def rules_for(self, model_class: str) -> RenameRules | Callable[[str], str | None]:
-        """`rename`, or the rules of the first `rename_by_class` entry whose regex matches
-        `model_class` (ELECTRA's generator and discriminator share one checkpoint)."""
+    def rules_for(
+        self, model_class: str, keys: Sequence[str] = ()
+    ) -> RenameRules | Callable[[str], str | None]:
+        """`rename`, or the rules of the first `rename_by_release` entry that fits
+        `model_class` and the checkpoint's `keys`, or of the first `rename_by_class` entry
+        whose regex matches `model_class` (ELECTRA's generator and discriminator share one
+        checkpoint)."""
+        for cls_pattern, key_pattern, rules in self.rename_by_release:
+            if re.search(cls_pattern, model_class):
+                rx = re.compile(key_pattern)
+                if any(rx.search(k) for k in keys):
+                    return rules
         for pattern, rules in self.rename_by_class:
             if re.search(pattern, model_class):
                 return rules
@@ -117,7 +131,11 @@ class Recipe:
     ) -> str | None:
         """The full-model name (``.``-separated, markers kept) of TF key `key`, or None."""
         name = rename_key(key, rules if rules is not None else self.rules_for(model_class))
-        return None if name is None else name.replace("/", ".")
+        if name is None:
+            return None
+        join = _JOIN.search(name)  # its "k/n" is not a path separator
+        cut = join.start() if join else len(name)
+        return name[:cut].replace("/", ".") + name[cut:]
 
 
 @dataclass
@@ -231,7 +249,7 @@ def plan_and_load(
     skip = [re.compile(x) for x in recipe.skip]
 
     averaged = _averaged(recipe, keys)
-    rules = recipe.bind(list(state)) if recipe.bind is not None else recipe.rules_for(cls)
+    rules = recipe.bind(list(state)) if recipe.bind is not None else recipe.rules_for(cls, keys)
     targets: dict[str, list[_Target]] = {}
     for key in keys:
         if not reader.dtype_info(key).is_fixed_size:
@@ -292,6 +310,20 @@ def plan_and_load(
         filled[name] = value
         source[name] = origin
 
+    # Constants of the architecture, for parameters no checkpoint tensor fills (directly or
+    # through a tie), computed before ties are resolved so that their aliases (a computed
+    # LM-head bias and its decoder.bias alias) are reported as tied to them.
+    constants = [(re.compile(x), fn) for x, fn in recipe.computed]
+    have = {tied.get(n, n) for n in filled}
+    for name in state if constants else ():
+        if name in filled or tied.get(name, name) in have:
+            continue
+        make = next((fn for rx, fn in constants if rx.search(name)), None)
+        if make is not None:
+            filled[name] = torch.from_numpy(make(tuple(state[name].shape)))
+            report.computed.append(name)
+            have.add(tied.get(name, name))
+
     # Tied parameters share one storage. When the checkpoint holds different tensors for
     # two members of a tie (T5 v1.1's separate LM head, while transformers 5 ties T5's
     # always), the model is untied there, as transformers' own from_pretrained does.
@@ -306,15 +338,9 @@ def plan_and_load(
             report.tied.update({n: got[0] for n in members if n not in got})
     report.untied = untie
 
-    constants = [(re.compile(x), fn) for x, fn in recipe.computed]
     fresh = [re.compile(x) for x in recipe.fresh_heads]
     for name in state:
         if name in filled or name in report.tied:
-            continue
-        make = next((fn for rx, fn in constants if rx.search(name)), None)
-        if make is not None:
-            filled[name] = torch.from_numpy(make(tuple(state[name].shape)))
-            report.computed.append(name)
             continue
         if any(m[1] == name for m in report.mismatched):
             continue
