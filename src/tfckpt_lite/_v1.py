@@ -49,7 +49,7 @@ bytes can mean nothing else.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -338,9 +338,8 @@ class V1Reader:
 
     # -- values ---------------------------------------------------------------------------
 
-    def read_many(self, keys: Sequence[str]) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
-        for key in keys:
-            yield key, self.read(key)
+    def read_many(self, keys: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        return {k: self.read(k) for k in keys}
 
     def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]:
         """The whole tensor. `verify` is accepted for the protocol: V1 stores no tensor CRC,
