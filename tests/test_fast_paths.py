@@ -86,25 +86,30 @@ def test_decode_info_matches_decode_entry(e: Entry) -> None:
     assert _fast(buf, cache) == _general(buf)  # now from the cache, if it was cacheable
 
 
+def _damaged(buf: bytes, data: st.DataObject) -> bytes:
+    out = bytearray(buf)
+    kind = data.draw(st.sampled_from(["none", "flip", "truncate", "append", "insert"]))
+    if kind == "flip" and out:
+        i = data.draw(st.integers(0, len(out) - 1))
+        out[i] = data.draw(st.integers(0, 255))
+    elif kind == "truncate":
+        del out[data.draw(st.integers(0, len(out))) :]
+    elif kind == "append":
+        out += data.draw(st.binary(max_size=12))
+    elif kind == "insert":
+        i = data.draw(st.integers(0, len(out)))
+        out[i:i] = data.draw(st.binary(min_size=1, max_size=6))
+    return bytes(out)
+
+
 @settings(max_examples=budget(300, 60))
 @given(entries, st.data())
 def test_decode_info_matches_on_damaged_entries(e: Entry, data: st.DataObject) -> None:
-    buf = bytearray(encode_entry(e))
-    kind = data.draw(st.sampled_from(["flip", "truncate", "append", "insert"]))
-    if kind == "flip" and buf:
-        i = data.draw(st.integers(0, len(buf) - 1))
-        buf[i] = data.draw(st.integers(0, 255))
-    elif kind == "truncate":
-        del buf[data.draw(st.integers(0, len(buf))) :]
-    elif kind == "append":
-        buf += data.draw(st.binary(max_size=12))
-    else:
-        i = data.draw(st.integers(0, len(buf)))
-        buf[i:i] = data.draw(st.binary(min_size=1, max_size=6))
+    buf = _damaged(encode_entry(e), data)
     # A warm cache must not change the answer either: prime it with the intact entry.
     cache: dict[bytes, Info] = {}
     _fast(encode_entry(e), cache)
-    assert _fast(bytes(buf), cache) == _general(bytes(buf))
+    assert _fast(buf, cache) == _general(buf)
 
 
 def test_decode_info_non_canonical_forms_take_the_general_path() -> None:
@@ -163,22 +168,6 @@ def test_decode_info_cache_is_shared_by_equal_heads_only() -> None:
 def test_decode_info_validates_shapes(entry: Entry, message: str) -> None:
     with pytest.raises(CorruptCheckpointError, match=message):
         decode_info(encode_entry(entry), {})
-
-
-def _damaged(buf: bytes, data: st.DataObject) -> bytes:
-    out = bytearray(buf)
-    kind = data.draw(st.sampled_from(["none", "flip", "truncate", "append", "insert"]))
-    if kind == "flip" and out:
-        i = data.draw(st.integers(0, len(out) - 1))
-        out[i] = data.draw(st.integers(0, 255))
-    elif kind == "truncate":
-        del out[data.draw(st.integers(0, len(out))) :]
-    elif kind == "append":
-        out += data.draw(st.binary(max_size=12))
-    elif kind == "insert":
-        i = data.draw(st.integers(0, len(out)))
-        out[i:i] = data.draw(st.binary(min_size=1, max_size=6))
-    return bytes(out)
 
 
 @settings(max_examples=budget(300, 60))

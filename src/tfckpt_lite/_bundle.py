@@ -278,6 +278,16 @@ _HEAD_MAX: Final = 32  # heads up to this long are grouped with NumPy
 _HEAD_MASKS: Final = np.where(
     np.arange(_HEAD_MAX) < np.arange(_HEAD_MAX + 1)[:, None], 255, 0
 ).astype(np.uint8)
+_HIGH_BITS: Final = np.uint64(0x8080808080808080)
+_LOW_BITS: Final = np.uint64(0x7F7F7F7F7F7F7F7F)
+_COMPACT: Final = tuple(
+    (np.uint64(keep), np.uint64(move), np.uint64(shift))
+    for keep, move, shift in (
+        (0x007F007F007F007F, 0x7F007F007F007F00, 1),
+        (0x00003FFF00003FFF, 0x3FFF00003FFF0000, 2),
+        (0x000000000FFFFFFF, 0x0FFFFFFF00000000, 4),
+    )
+)
 _CHUNK: Final = 4096  # rows per step: temporaries stay small and in cache
 _GROUP_ROUNDS: Final = 16  # distinct heads per chunk found by comparison before sorting
 
@@ -343,6 +353,7 @@ def _decode_chunk(
     n = len(start)
     grid = windows[np.minimum(start, len(windows) - 1)]
     flat = grid.ravel()
+    words = np.ndarray((len(flat) - 7,), "<u8", flat, 0, (1,))  # 8 bytes from any position
     row0 = np.arange(n, dtype=np.int64) * _WINDOW  # where each row starts in `flat`
     shape_len = grid[:, 3].astype(np.int64)
     hend = 4 + shape_len
@@ -354,18 +365,17 @@ def _decode_chunk(
         rows = rows[flat[row0[rows] + pos[rows]] == tag]
         if not len(rows):
             continue
-        at = row0[rows] + pos[rows] + 1  # the varint's first byte
-        value = np.zeros(len(rows), np.uint64)
-        length = np.ones(len(rows), np.int64)
-        live = np.arange(len(rows))
-        for i in range(9):  # at most 9 bytes: 63 bits, never negative
-            b = flat[at[live] + i]
-            value[live] |= (b & 0x7F).astype(np.uint64) << np.uint64(7 * i)
-            live = live[b >= 0x80]
-            if not len(live):
-                break
-            length[live] += 1
-        ok[rows[live]] = False  # longer than 9 bytes
+        # The varint's first 8 bytes as one little-endian word: its length is where the
+        # first byte without the continuation bit is; 9 bytes or more (values of 2**56 and
+        # up) are left to `decode_entry`.
+        word = words[row0[rows] + pos[rows] + 1]
+        stops = ~word & _HIGH_BITS
+        ok[rows[stops == 0]] = False
+        last = stops & (~stops + np.uint64(1))  # the lowest stop bit: bit 8 * length - 1
+        length = np.frexp(last.astype(np.float64))[1] // 8
+        value = word & (last | (last - np.uint64(1))) & _LOW_BITS
+        for keep, move, shift in _COMPACT:  # 7-bit groups moved together, as PEXT would
+            value = (value & keep) | ((value & move) >> shift)
         out[k][rows] = value.astype(np.int64)
         pos[rows] += 1 + length
     rows = np.flatnonzero(ok & (pos + 5 <= size))
@@ -382,30 +392,31 @@ def _decode_chunk(
     head_end[ok] = (start + hend)[ok] + origin
     head[ok] = -2
     # Group equal heads exactly: zero-padded to 32 bytes, compared as four 64-bit words.
-    rows = np.flatnonzero(ok & (hend <= _HEAD_MAX))
-    if not len(rows):
+    todo = ok & (hend <= _HEAD_MAX)
+    if not todo.any():
         return
     padded = grid[:, :_HEAD_MAX] & _HEAD_MASKS[np.minimum(hend, _HEAD_MAX)]
-    words = padded.view(np.uint64)
-    todo = rows
+    columns = [np.ascontiguousarray(c) for c in padded.view(np.uint64).T]
     for _ in range(_GROUP_ROUNDS):
-        if not len(todo):
+        first = int(todo.argmax())
+        if not todo[first]:
             return
-        first = todo[0]
-        same = (words[todo] == words[first]).all(axis=1)
-        key = bytes(padded[first, : hend[first]])
-        head[todo[same]] = heads.setdefault(key, len(heads))
-        todo = todo[~same]
-    if len(todo):
+        same = todo.copy()
+        for c in columns:
+            same &= c == c[first]
+        head[same] = heads.setdefault(bytes(padded[first, : hend[first]]), len(heads))
+        todo &= ~same
+    rows = np.flatnonzero(todo)
+    if len(rows):
         _, rep, inv = np.unique(
-            padded[todo].view(np.dtype((np.void, _HEAD_MAX))).ravel(),
+            padded[rows].view(np.dtype((np.void, _HEAD_MAX))).ravel(),
             return_index=True,
             return_inverse=True,
         )
         ids = [
-            heads.setdefault(bytes(padded[r, : hend[r]]), len(heads)) for r in todo[rep].tolist()
+            heads.setdefault(bytes(padded[r, : hend[r]]), len(heads)) for r in rows[rep].tolist()
         ]
-        head[todo] = np.array(ids, np.int64)[inv.ravel()]
+        head[rows] = np.array(ids, np.int64)[inv.ravel()]
 
 
 def decode_infos(
