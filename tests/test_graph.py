@@ -151,6 +151,49 @@ def test_path_explosion_is_capped() -> None:
     assert paths[0] == g[3 * n].path
 
 
+def _all_simple_paths(g: tfc.ObjectGraph, target: int) -> list[str]:
+    """Every simple path from the root to `target`, by brute force (depth first, forward)."""
+    out: list[str] = []
+    stack: list[tuple[int, list[str], frozenset[int]]] = [(0, [], frozenset({0}))]
+    while stack:
+        nid, names, seen = stack.pop()
+        if nid == target:
+            out.append("/".join(names))
+            continue
+        for name, cid in g[nid].child_ids:
+            if cid not in seen:
+                stack.append((cid, [*names, escape_local_name(name)], seen | {cid}))
+    return out
+
+
+def test_paths_on_a_diamond_graph_match_brute_force() -> None:
+    # A ladder of 6 diamonds (64 paths to the end), with a shortcut from the root into the
+    # middle, an edge back up (a cycle) and names that need escaping.
+    spec: list[dict[str, object]] = []
+    n = 6
+    for i in range(n):
+        base = 3 * i
+        top = [(base + 2, "r.b"), (base + 1, "l/a")] + ([(9, "short")] if i == 0 else [])
+        spec.append({"children": top})
+        spec.append({"children": [(base + 3, "x")]})
+        spec.append({"children": [(base + 3, "x"), *([(base - 3, "up")] if i == 2 else [])]})
+    spec.append({"attrs": ["k"]})
+    g = tfc.ObjectGraph(_graph(spec))
+    for target in range(len(g)):
+        expected = _all_simple_paths(g, target)
+        canonical = g[target].path
+
+        def rank(p: str, canonical: str | None = canonical) -> tuple[int, bool, str]:
+            return (p.count("/") + 1 if p else 0, p != canonical, p)
+
+        assert g.paths(target) == sorted(expected, key=rank), target
+        cut = g.paths(target, limit=5)
+        assert cut[0] == canonical and set(cut) <= set(expected)
+        assert len(cut) == min(5, len(expected))
+        assert [rank(p)[0] for p in cut] == sorted(rank(p)[0] for p in expected)[: len(cut)]
+    assert len(g.paths(3 * n)) == 2**n + 2**3  # through the middle: the shortcut, or not
+
+
 @pytest.mark.parametrize(
     ("spec", "match"),
     [

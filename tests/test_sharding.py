@@ -20,10 +20,9 @@ from tfckpt_lite._sharding import (
     MaxShardSizePolicy,
     ShardableTensor,
     ShardingCallback,
-    format_slice_spec,
-    parse_shape_and_slice,
     shard_tensors,
 )
+from tfckpt_lite._slices import format_slice_spec, parse_shape_and_slice
 from tfckpt_lite._writer import write_shards
 
 

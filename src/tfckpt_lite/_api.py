@@ -26,7 +26,6 @@ from ._errors import (
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
 from ._paths import resolve
-from ._state import latest_checkpoint_in
 from ._storage import FileSystem, filesystem_for
 
 if TYPE_CHECKING:
@@ -239,6 +238,9 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         once, pairs then coming in data-file order; with a window in bytes, in `keys`' order
         with about two windows fetched ahead (streaming conversions)."""
         if not self._backend.remote:
+            if window is None:  # all at once: one mapping per data file, checksums threaded
+                yield from self._backend.read_many(keys).items()
+                return
             for k in keys:
                 yield k, self[k]
             return
@@ -482,5 +484,7 @@ def latest_checkpoint(
 ) -> str | None:
     """The prefix of the newest checkpoint named by ``checkpoint_dir/checkpoint`` (or the state
     file `latest_filename`), or None, as `tf.train.latest_checkpoint`."""
+    from ._state import latest_checkpoint_in  # the state file's module, off the read path
+
     directory = os.fspath(checkpoint_dir)
     return latest_checkpoint_in(directory, filesystem_for(directory)[0], latest_filename)

@@ -10,7 +10,7 @@ caller needs is a method here, implemented by both formats.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -46,6 +46,11 @@ class Backend(Protocol):
         ...
 
     def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]: ...
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        """``{key: read(key)}`` for every key (`load()`), each array the caller's own; the
+        errors a loop over `read` raises. A format may read them together faster."""
+        ...
 
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         """Rows [start, stop) of the leading axis, touching only their bytes where possible

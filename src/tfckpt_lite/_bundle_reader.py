@@ -14,6 +14,7 @@ shard's one shared mapping (`Source.read`), the fastest way to scan a checkpoint
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from ._bundle import (
     decode_header,
     decode_info,
 )
-from ._coding import crc32c, unmask_crc
+from ._coding import crc32c, crc32c_many, unmask_crc
 from ._dtypes import DType
 from ._errors import (
     CheckpointError,
@@ -41,7 +42,7 @@ from ._gcpause import gc_paused
 from ._naming import data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
 from ._slices import Box, box_region, box_shape, check_coverage, check_no_overlap, slice_box
-from ._storage import FileSystem, Source, is_remote, read_private
+from ._storage import PRIVATE_MAP_MIN, FileSystem, Source, is_remote, read_private
 from ._table import read_table
 from ._tensor_codec import decode_strings, decode_variants
 
@@ -161,6 +162,90 @@ class BundleReader:
         if self._readonly:
             arr.flags.writeable = False
         return arr
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        """`read(key)` of every key (what `load()` returns), checksums verified.
+
+        Large plain tensors (at least `PRIVATE_MAP_MIN` bytes) are views of one private
+        copy-on-write mapping per data file made for this call alone (`map_private`), not
+        of one mapping each: each byte range goes to one array only (an entry overlapping
+        another's bytes takes `read`), so the arrays are writable and never alias each other,
+        another call or the file. Their checksums are computed together at the end, on two
+        threads where that pays (`crc32c_many`). Errors are those a loop over `read` raises:
+        the first bad key in `keys` order.
+        """
+        done: dict[str, np.ndarray[Any, Any]] = {}
+        bulk: list[tuple[str, Entry]] = []
+        key = ""
+        try:
+            for key in keys:
+                e = self.entry(key)
+                if self._bulk_readable(e):
+                    self._check_plain(e, e.shape)
+                    bulk.append((key, e))
+                else:
+                    done[key] = self.read(key)
+        except CheckpointError as err:
+            for k, _ in bulk:  # an earlier tensor's damage comes first, as in a loop
+                self.read(k)
+            raise _with_context(err, path=self.index_path, key=key) from None
+        views = self._bulk_views(bulk)
+        crcs = iter(crc32c_many([b for b in views.values() if b is not None]))
+        for key, e in bulk:
+            buf = views[key]
+            if buf is None:
+                done[key] = self.read(key)
+                continue
+            actual = next(crcs)
+            if actual != unmask_crc(e.crc32c):
+                bad = _crc_mismatch(e, actual, self._source(e.shard_id).path)
+                raise _with_context(bad, path=self.index_path, key=key) from None
+            np_dtype = e.dtype_info.numpy_dtype
+            assert np_dtype is not None
+            arr = np.frombuffer(buf, np_dtype).reshape(e.shape)
+            if self._readonly:
+                arr.flags.writeable = False
+            done[key] = arr
+        return {k: done[k] for k in keys}
+
+    def _bulk_readable(self, e: Entry) -> bool:
+        """Whether `read_many` may hand out `e` as a view of the file's bytes as they are."""
+        dt = e.dtype_info
+        np_dtype = dt.numpy_dtype
+        return (
+            not e.slices
+            and np_dtype is not None
+            and dt.is_fixed_size
+            and e.size >= PRIVATE_MAP_MIN
+            and not (self.header.big_endian and dt.swap_width > 1)
+            and e.offset % np_dtype.alignment == 0
+        )
+
+    def _bulk_views(self, bulk: list[tuple[str, Entry]]) -> dict[str, memoryview | None]:
+        """The bytes of each checked entry of `bulk`, in `bulk`'s order: read-only views of
+        the shared mapping with ``readonly``, else views of one private mapping per data file
+        made here. None for an entry whose bytes overlap another's: it is read on its own."""
+        views: dict[str, memoryview | None] = {}
+        mapped: dict[int, memoryview | None] = {}
+        end: dict[int, int] = {}  # shard -> end of the last range handed out
+        for key, e in sorted(bulk, key=lambda b: (b[1].shard_id, b[1].offset)):
+            src = self._source(e.shard_id)
+            if self._readonly:
+                views[key] = memoryview(src.read(e.offset, e.size))
+                continue
+            if e.offset < end.get(e.shard_id, 0):
+                views[key] = None
+                continue
+            end[e.shard_id] = e.offset + e.size
+            if e.shard_id not in mapped:
+                map_private = getattr(src, "map_private", None)
+                mapped[e.shard_id] = map_private() if map_private is not None else None
+            whole = mapped[e.shard_id]
+            if whole is not None:
+                views[key] = whole[e.offset : e.offset + e.size]
+            else:
+                views[key] = read_private(src, e.offset, e.size)
+        return {k: views[k] for k, _ in bulk}
 
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         """Rows [start, stop) of the leading axis, reading only their bytes where possible.
@@ -329,12 +414,7 @@ class BundleReader:
         if verify:
             actual = crc32c(buf)
             if actual != unmask_crc(e.crc32c):
-                raise ChecksumMismatchError(
-                    f"checksum does not match in shard {e.shard_id} ({e.size} bytes at offset "
-                    f"{e.offset}): stored {unmask_crc(e.crc32c):08d} vs. calculated on the "
-                    f"restored bytes {actual:08d}",
-                    path=src.path,
-                )
+                raise _crc_mismatch(e, actual, src.path)
         assert np_dtype is not None
         if n == 0:
             return np.zeros(shape, np_dtype)
@@ -380,6 +460,15 @@ class BundleReader:
         for region, se, shape in parts:
             out[region] = self._read_plain(se, shape, verify, private=False)
         return out
+
+
+def _crc_mismatch(e: Entry, actual: int, path: str) -> ChecksumMismatchError:
+    return ChecksumMismatchError(
+        f"checksum does not match in shard {e.shard_id} ({e.size} bytes at offset "
+        f"{e.offset}): stored {unmask_crc(e.crc32c):08d} vs. calculated on the "
+        f"restored bytes {actual:08d}",
+        path=path,
+    )
 
 
 def _check_numpy_shape(shape: tuple[int, ...], dt: DType) -> None:

@@ -929,7 +929,8 @@ def _write_sharded(
     for it. The writer then pulls each piece through `_Pieces`, which holds one tensor at a
     time (TF places a tensor's pieces consecutively, except pieces larger than a shard, which
     go last and cost one more read). Returns the number of data files."""
-    from ._sharding import ShardableTensor, parse_shape_and_slice, shard_tensors
+    from ._sharding import ShardableTensor, shard_tensors
+    from ._slices import parse_shape_and_slice
     from ._writer import write_shards
 
     by_name = {item.name: item for item in plan.items}

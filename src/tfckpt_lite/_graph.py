@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import collections
 import heapq
-import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 from google.protobuf.message import DecodeError
 
@@ -61,6 +60,13 @@ __all__ = [
 MAX_GRAPH_BYTES: Final = (2 << 30) - 1  # protobuf's own limit for one message
 MAX_PATHS: Final = 1000  # paths() returns at most this many
 _PATH_WORK: Final = 200_000  # steps paths() may spend enumerating before it stops
+
+
+# A path under construction: its names from the root end, as a linked list shared by the
+# paths that extend it (paths() appends a name in O(1) this way).
+_Names: TypeAlias = "tuple[str, _Names] | None"
+# paths()'s queue entries: node id, the names below it, their count, its cyclic nodes.
+_Partial: TypeAlias = "tuple[int, _Names, int, frozenset[int]]"
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,7 @@ class ObjectGraph(Sequence[GraphNode]):
                 self._by_key.setdefault(attr.checkpoint_key, node)
         self._canonical: dict[int, str] | None = None
         self._dist: dict[int, int] | None = None
+        self._cyclic: frozenset[int] | None = None
         self._reverse: (
             tuple[dict[int, list[tuple[int, str]]], dict[int, list[tuple[int, SlotVariable]]]]
             | None
@@ -331,6 +338,54 @@ class ObjectGraph(Sequence[GraphNode]):
                     slots[s.slot_variable].append((node.id, s))
             self._reverse = (dict(parents), dict(slots))
         return self._reverse
+
+    def _cyclic_nodes(self) -> frozenset[int]:
+        """The nodes that lie on a cycle of child edges (a strongly connected component of
+        two or more nodes, or a node that is its own child): the only nodes a path can
+        reach twice. Tarjan's algorithm with an explicit stack."""
+        if self._cyclic is None:
+            index: dict[int, int] = {}
+            low: dict[int, int] = {}
+            on_stack: set[int] = set()
+            stack: list[int] = []
+            cyclic: set[int] = set()
+            for root in range(len(self.nodes)):
+                if root in index:
+                    continue
+                index[root] = low[root] = len(index)
+                stack.append(root)
+                on_stack.add(root)
+                work = [(root, iter(self.nodes[root].child_ids))]
+                while work:
+                    nid, edges = work[-1]
+                    for _, cid in edges:
+                        if cid == nid:
+                            cyclic.add(nid)
+                        if cid not in index:
+                            index[cid] = low[cid] = len(index)
+                            stack.append(cid)
+                            on_stack.add(cid)
+                            work.append((cid, iter(self.nodes[cid].child_ids)))
+                            break
+                        if cid in on_stack:
+                            low[nid] = min(low[nid], index[cid])
+                    else:
+                        work.pop()
+                        if work:
+                            parent = work[-1][0]
+                            low[parent] = min(low[parent], low[nid])
+                        if low[nid] == index[nid]:
+                            component = []
+                            while True:
+                                member = stack.pop()
+                                on_stack.discard(member)
+                                component.append(member)
+                                if member == nid:
+                                    break
+                            if len(component) > 1:
+                                cyclic.update(component)
+            self._cyclic = frozenset(cyclic)
+        return self._cyclic
 
     def canonical_paths(self) -> dict[int, str]:
         """node id -> its first breadth-first path (TF's path for its keys); slots included."""
@@ -452,33 +507,54 @@ class ObjectGraph(Sequence[GraphNode]):
         if not 0 <= target < len(self.nodes):
             raise IndexError(f"node {target} is not in the graph")
         parents, slot_owners = self._reverse_edges()
-        budget = [_PATH_WORK]
-
         dist = self._distances()
+        cyclic = self._cyclic_nodes()
+        budget = [_PATH_WORK]
 
         def child_paths(tid: int, avoid: frozenset[int]) -> list[list[str]]:
             # Best-first walk of parent edges from `tid` back to the root. Priority is the
             # suffix length plus the node's distance from the root, a lower bound of the
             # full length, so complete paths come out shortest first even when cut short.
+            # An edge never lowers the priority (dist[parent] >= dist[child] - 1), so the
+            # queue is a FIFO per priority, taken in increasing order: O(1) a step. A
+            # partial path is a shared linked list of names (name, rest); the nodes it
+            # holds only need remembering where they lie on a cycle, since only those can
+            # be met again (a repeat closes a cycle), so an acyclic stretch copies nothing.
             found: list[list[str]] = []
             if tid not in dist:
                 return found
-            tie = itertools.count()
-            heap: list[tuple[int, int, int, tuple[str, ...], frozenset[int]]] = [
-                (dist[tid], next(tie), tid, (), avoid | {tid})
-            ]
-            while heap and budget[0] > 0 and len(found) < limit:
-                _, _, nid, suffix, seen = heapq.heappop(heap)
+            start = frozenset({tid}) if tid in cyclic else frozenset()
+            queues: dict[int, collections.deque[_Partial]] = {
+                dist[tid]: collections.deque([(tid, None, 0, start)])
+            }
+            levels = [dist[tid]]  # priorities with a queue, a heap
+            while levels and budget[0] > 0 and len(found) < limit:
+                queue = queues[levels[0]]
+                nid, names, n, on_path = queue.popleft()
+                if not queue:
+                    del queues[heapq.heappop(levels)]
                 budget[0] -= 1
                 if nid == 0:
-                    found.append(list(suffix))
+                    path: list[str] = []
+                    while names is not None:
+                        name, names = names
+                        path.append(name)
+                    found.append(path)
                     continue
                 for pid, esc in parents.get(nid, ()):
-                    if pid not in seen and pid in dist:
-                        item = (esc, *suffix)
-                        heapq.heappush(
-                            heap, (len(item) + dist[pid], next(tie), pid, item, seen | {pid})
-                        )
+                    if pid in avoid or pid not in dist:
+                        continue
+                    seen = on_path
+                    if pid in cyclic:
+                        if pid in on_path:
+                            continue
+                        seen = on_path | {pid}
+                    priority = n + 1 + dist[pid]
+                    waiting = queues.get(priority)
+                    if waiting is None:
+                        waiting = queues[priority] = collections.deque()
+                        heapq.heappush(levels, priority)
+                    waiting.append((pid, (esc, names), n + 1, seen))
             return found
 
         results = {"/".join(p) for p in child_paths(target, frozenset())}

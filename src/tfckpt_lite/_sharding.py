@@ -6,7 +6,8 @@ writer (`_writer.write_shards`) then writes shard i as TF's per-shard SaveV2 doe
 the indexes as MergeV2Checkpoints does, so the files are byte-identical to TF's.
 
 A slice spec is TF's `SaveSliceInfo.spec` string: the full shape, a space, then
-``start,length`` per dimension joined by ``:`` (``"4 6 0,2:0,6"``); ``""`` is the whole tensor.
+``start,length`` per dimension joined by ``:`` (``"4 6 0,2:0,6"``); ``""`` is the whole tensor
+(parsed and formatted by `_slices`).
 
 `MaxShardSizePolicy` replays TF 2.21's `MaxShardSizePartitioner` decision for decision (the
 same integer and float arithmetic), because the split it picks decides the bytes:
@@ -36,6 +37,7 @@ import numpy as np
 
 from ._dtypes import DType
 from ._naming import OBJECT_GRAPH_KEY
+from ._slices import format_slice_spec, parse_shape_and_slice
 
 __all__ = [
     "CheckpointOptions",
@@ -43,8 +45,6 @@ __all__ = [
     "Shard",
     "ShardableTensor",
     "ShardingCallback",
-    "format_slice_spec",
-    "parse_shape_and_slice",
     "shard_tensors",
 ]
 
@@ -168,42 +168,6 @@ class CheckpointOptions:
     def __repr__(self) -> str:
         cb = self.experimental_sharding_callback
         return f"CheckpointOptions(experimental_sharding_callback={cb!r})"
-
-
-# -- slice specs ----------------------------------------------------------------------------
-
-
-def format_slice_spec(
-    full_shape: Sequence[int], offset: Sequence[int], shape: Sequence[int]
-) -> str:
-    """TF's `SaveSliceInfo(...).spec.strip()`: ``"4 6 0,2:0,6"``."""
-    dims = " ".join(str(int(d)) for d in full_shape)
-    extents = ":".join(f"{int(o)},{int(s)}" for o, s in zip(offset, shape))
-    return f"{dims} {extents}".strip()
-
-
-def parse_shape_and_slice(spec: str) -> tuple[tuple[int, ...], list[tuple[int, int]]]:
-    """The full shape and the (start, length) per dimension of a slice spec (TF's
-    `ParseShapeAndSlice`); a ``-`` extent is the whole dimension."""
-    parts = spec.split()
-    if not parts:
-        raise ValueError("an empty slice spec names the whole tensor, not a slice")
-    *dims, extents = parts
-    try:
-        shape = tuple(int(d) for d in dims)
-        out: list[tuple[int, int]] = []
-        for part, dim in zip(extents.split(":"), shape, strict=True):
-            if part == "-":
-                out.append((0, dim))
-                continue
-            a, b = part.split(",")
-            out.append((int(a), int(b)))
-    except ValueError:
-        raise ValueError(f"malformed slice spec {spec!r} (want e.g. '4 6 0,2:0,6')") from None
-    for (start, length), dim in zip(out, shape):
-        if start < 0 or length < 0 or start + length > dim or dim < 0:
-            raise ValueError(f"slice spec {spec!r} does not fit its shape")
-    return shape, out
 
 
 # -- MaxShardSizePolicy ---------------------------------------------------------------------

@@ -17,6 +17,12 @@ along one axis as many as there are slices: checking k slices costs O(k log k + 
 comparing them pairwise cost minutes for 50,000 slices. A grid larger than `MAX_GRID_CELLS`
 (only hostile layouts produce one) is checked by comparing each slice with all earlier ones
 in NumPy instead.
+
+Slice specs are TF's text form of a slice (`TensorSlice::DebugString`, `SaveSliceInfo.spec`):
+one extent per dimension joined by ``:``, each ``start,length`` or ``-`` (the whole
+dimension), e.g. ``"0,2:-"``; a *shape and slice* spec puts the full shape in front,
+space-separated: ``"4 6 0,2:-"`` (``""`` names the whole tensor). This module is their one
+parser and formatter (sharding policies, the writer's `add_slice`, edits).
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ __all__ = [
     "check_coverage",
     "check_no_overlap",
     "find_overlap",
+    "format_slice_spec",
+    "parse_shape_and_slice",
+    "parse_slice_spec",
     "slice_box",
 ]
 
@@ -159,3 +168,74 @@ def check_no_overlap(boxes: Sequence[Box]) -> None:
         raise CorruptCheckpointError(
             f"overlapping slices: {box_extents(boxes[i])} overlaps another"
         )
+
+
+# -- slice specs ----------------------------------------------------------------------------
+
+
+def format_slice_spec(
+    full_shape: Sequence[int], offset: Sequence[int], shape: Sequence[int]
+) -> str:
+    """TF's `SaveSliceInfo(...).spec.strip()`: ``"4 6 0,2:0,6"``."""
+    dims = " ".join(str(int(d)) for d in full_shape)
+    extents = ":".join(f"{int(o)},{int(s)}" for o, s in zip(offset, shape))
+    return f"{dims} {extents}".strip()
+
+
+def _extent(token: str) -> Extent:
+    """One ``start,length`` extent of a spec; ValueError unless it is two integers."""
+    start, length = token.split(",")
+    return int(start), int(length)
+
+
+def parse_shape_and_slice(spec: str) -> tuple[tuple[int, ...], list[Extent]]:
+    """The full shape and the (start, length) per dimension of a shape-and-slice spec (TF's
+    `ParseShapeAndSlice`); a ``-`` extent is the whole dimension."""
+    parts = spec.split()
+    if not parts:
+        raise ValueError("an empty slice spec names the whole tensor, not a slice")
+    *dims, extents = parts
+    try:
+        shape = tuple(int(d) for d in dims)
+        out = [
+            (0, dim) if part == "-" else _extent(part)
+            for part, dim in zip(extents.split(":"), shape, strict=True)
+        ]
+    except ValueError:
+        raise ValueError(f"malformed slice spec {spec!r} (want e.g. '4 6 0,2:0,6')") from None
+    for (start, length), dim in zip(out, shape):
+        if start < 0 or length < 0 or start + length > dim or dim < 0:
+            raise ValueError(f"slice spec {spec!r} does not fit its shape")
+    return shape, out
+
+
+def parse_slice_spec(spec: object, full_shape: tuple[int, ...]) -> list[Extent]:
+    """Extents from a slice spec without the shape (``"0,2:-"``) or a sequence of
+    (start, length) / None / slice objects, one per dimension. A full dimension is (0, -1)."""
+    parts: list[object]
+    if isinstance(spec, str):
+        parts = [] if spec == "" else list(spec.split(":"))
+    elif isinstance(spec, Sequence):
+        parts = list(spec)
+    else:
+        raise TypeError(f"slice_spec must be a string or a sequence, got {type(spec).__name__}")
+    if len(parts) != len(full_shape):
+        raise ValueError(f"slice_spec {spec!r} has {len(parts)} dims, shape has {len(full_shape)}")
+    extents: list[Extent] = []
+    for p, dim in zip(parts, full_shape):
+        if p is None or p == "-":
+            extents.append((0, -1))
+            continue
+        if isinstance(p, str):
+            start, length = _extent(p)
+        elif isinstance(p, slice):
+            start, stop, step = p.indices(dim)
+            if step != 1:
+                raise ValueError("slices must have step 1")
+            length = max(0, stop - start)
+        else:
+            start, length = (int(x) for x in p)  # type: ignore[attr-defined]
+        if start < 0 or length < 0 or start + length > dim:
+            raise ValueError(f"slice ({start}, {length}) does not fit a dimension of {dim}")
+        extents.append((start, length))
+    return extents

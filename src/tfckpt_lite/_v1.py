@@ -49,6 +49,7 @@ bytes can mean nothing else.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -336,6 +337,9 @@ class V1Reader:
         return dtype_from_enum(t.dtype), t.shape
 
     # -- values ---------------------------------------------------------------------------
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        return {k: self.read(k) for k in keys}
 
     def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]:
         """The whole tensor. `verify` is accepted for the protocol: V1 stores no tensor CRC,

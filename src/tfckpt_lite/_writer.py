@@ -31,19 +31,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ._bundle import Entry, Extent, Header, check_shape, encode_entry, encode_header
+from ._bundle import Entry, Header, check_shape, encode_entry, encode_header
 from ._coding import crc32c, mask_crc
 from ._dtypes import DType, dtype_of_array
 from ._naming import INDEX_SUFFIX, data_file_prefix, data_filename, encode_key, index_filename
 from ._ordered_code import encode_slice_key
-from ._sharding import (
-    CheckpointOptions,
-    Shard,
-    ShardableTensor,
-    parse_shape_and_slice,
-    shard_tensors,
-)
-from ._slices import SliceSet, box_shape, slice_box
+from ._sharding import CheckpointOptions, Shard, ShardableTensor, shard_tensors
+from ._slices import SliceSet, box_shape, parse_shape_and_slice, parse_slice_spec, slice_box
 from ._storage import Sink, destination
 from ._table import build_table
 from ._tensor_codec import encode_fixed, encode_strings
@@ -189,39 +183,6 @@ def _as_bytes(v: object) -> bytes:
     if isinstance(v, (bytearray, memoryview, np.bytes_)):
         return bytes(v)
     raise TypeError(f"string tensors hold bytes or str, got {type(v).__name__}")
-
-
-def parse_slice_spec(spec: object, full_shape: tuple[int, ...]) -> list[Extent]:
-    """Extents from TF's slice string (``"0,2:-"``) or a sequence of (start, length) / None /
-    slice objects, one per dimension. A full dimension is (0, -1)."""
-    parts: list[object]
-    if isinstance(spec, str):
-        parts = [] if spec == "" else list(spec.split(":"))
-    elif isinstance(spec, Sequence):
-        parts = list(spec)
-    else:
-        raise TypeError(f"slice_spec must be a string or a sequence, got {type(spec).__name__}")
-    if len(parts) != len(full_shape):
-        raise ValueError(f"slice_spec {spec!r} has {len(parts)} dims, shape has {len(full_shape)}")
-    extents: list[Extent] = []
-    for p, dim in zip(parts, full_shape):
-        if p is None or p == "-":
-            extents.append((0, -1))
-            continue
-        if isinstance(p, str):
-            a, _, b = p.partition(",")
-            start, length = int(a), int(b)
-        elif isinstance(p, slice):
-            start, stop, step = p.indices(dim)
-            if step != 1:
-                raise ValueError("slices must have step 1")
-            length = max(0, stop - start)
-        else:
-            start, length = (int(x) for x in p)  # type: ignore[attr-defined]
-        if start < 0 or length < 0 or start + length > dim:
-            raise ValueError(f"slice ({start}, {length}) does not fit a dimension of {dim}")
-        extents.append((start, length))
-    return extents
 
 
 class BundleWriter:
