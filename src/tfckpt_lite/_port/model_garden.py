@@ -29,13 +29,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from .._naming import VARIABLE_VALUE_SUFFIX
 from ._engine import Recipe
+from ._layouts import flat, out_kernel, qkv_kernel
 
 Shape = tuple[int, ...]
-Arr = np.ndarray[Any, Any]
 
 _SUFFIX = re.escape(VARIABLE_VALUE_SUFFIX) + "$"
 _EMBEDDINGS = {
@@ -87,20 +85,6 @@ def model_garden_name(key: str) -> str | None:
     return None
 
 
-def heads_to_rows(a: Arr) -> Arr:
-    """q/k/v kernel ``[H, heads, head]`` -> ``nn.Linear`` weight ``[heads * head, H]``."""
-    return a.reshape(a.shape[0], -1).T
-
-
-def heads_to_cols(a: Arr) -> Arr:
-    """Attention output kernel ``[heads, head, H]`` -> ``nn.Linear`` ``[H, heads * head]``."""
-    return a.reshape(-1, a.shape[-1]).T
-
-
-def flatten(a: Arr) -> Arr:
-    return a.reshape(-1)
-
-
 def _config(shapes: Mapping[str, Shape]) -> dict[str, Any]:
     named = {model_garden_name(k): s for k, s in shapes.items()}
     vocab, hidden = named["bert/embeddings/word_embeddings/weight"]
@@ -122,11 +106,11 @@ MODEL_GARDEN_BERT = Recipe(
     model_types=("bert",),
     rename=model_garden_name,
     layouts=(
-        (r"/_(query|key|value)_dense/kernel" + _SUFFIX, heads_to_rows),
-        (r"/_(query|key|value)_dense/bias" + _SUFFIX, flatten),
+        (r"/_(query|key|value)_dense/kernel" + _SUFFIX, qkv_kernel),
+        (r"/_(query|key|value)_dense/bias" + _SUFFIX, flat),
         (
             r"/(_attention_layer/_output_dense|_attention_output_dense)/kernel" + _SUFFIX,
-            heads_to_cols,
+            out_kernel,
         ),
         (r"/kernel" + _SUFFIX, "dense"),
     ),
