@@ -65,6 +65,9 @@ class Recipe:
             a function doing the same, for numbering no regex can express).
         layouts: ``(regex, layout)`` rules on the TF name (see `_torch.to_torch`).
         signature: a regex that some key of every release of this family matches.
+        foreign: ``(regex, what)``: a key matching the regex is in no release of this family
+            but in `what`'s, whose other names fit (RoFormer's are BERT's less the position
+            table): such a checkpoint is refused, naming the key.
         classes: ``(class name, regex or None)``, most specific first: `state_dict_for`
             builds the first class whose regex some TF key matches (None: always).
         fresh_heads: regexes of parameter names that the release does not hold (task heads
@@ -105,6 +108,7 @@ class Recipe:
     prefer_average: str | None = None
     bind: Callable[[Sequence[str]], Callable[[str], str | None]] | None = None
     computed: tuple[tuple[str, Callable[[Shape], np.ndarray[Any, Any]]], ...] = ()
+    foreign: tuple[tuple[str, str], ...] = ()
 
     def rules_for(
         self, model_class: str, keys: Sequence[str] = ()
@@ -412,6 +416,15 @@ def check_release(recipe: Recipe, keys: Sequence[str], path: str) -> None:
             path=path,
             key=next(k for k in keys if k.endswith(VARIABLE_VALUE_SUFFIX)),
         )
+    for pattern, what in recipe.foreign:
+        hit = next((k for k in keys if re.search(pattern, k)), None)
+        if hit is not None:
+            raise PortError(
+                f"a checkpoint of another architecture ({what}): no "
+                f"{recipe.model_types[0]} release has this tensor",
+                path=path,
+                key=hit,
+            )
     rx = re.compile(recipe.signature)
     if not any(rx.search(k) for k in keys):
         sample = ", ".join(sorted(keys)[:4])
