@@ -65,6 +65,9 @@ class Recipe:
             a function doing the same, for numbering no regex can express).
         layouts: ``(regex, layout)`` rules on the TF name (see `_torch.to_torch`).
         signature: a regex that some key of every release of this family matches.
+        foreign: ``(regex, what)``: a key matching the regex is in no release of this family
+            but in `what`'s, whose other names fit (RoFormer's are BERT's less the position
+            table): such a checkpoint is refused, naming the key.
         classes: ``(class name, regex or None)``, most specific first: `state_dict_for`
             builds the first class whose regex some TF key matches (None: always).
         fresh_heads: regexes of parameter names that the release does not hold (task heads
@@ -111,6 +114,7 @@ class Recipe:
     computed: tuple[tuple[str, Callable[[Shape], np.ndarray[Any, Any]]], ...] = ()
     object_based: bool = False
     tf2: Recipe | None = None
+    foreign: tuple[tuple[str, str], ...] = ()
 
     def rules_for(
         self, model_class: str, keys: Sequence[str] = ()
@@ -429,6 +433,15 @@ def check_release(recipe: Recipe, keys: Sequence[str], path: str) -> None:
             path=path,
             key=object_based[0],
         )
+    for pattern, what in recipe.foreign:
+        hit = next((k for k in keys if re.search(pattern, k)), None)
+        if hit is not None:
+            raise PortError(
+                f"a checkpoint of another architecture ({what}): no "
+                f"{recipe.model_types[0]} release has this tensor",
+                path=path,
+                key=hit,
+            )
     if not any(rx.search(k) for k in keys):
         sample = ", ".join(sorted(keys)[:4])
         raise PortError(
