@@ -16,6 +16,7 @@ import pytest
 import tfckpt_lite as tfc
 from tests._port_oracle import variables_from_walker
 from tests.port_cases import all_cases
+from tests.port_cases.bert import bert_variables
 from tests.port_cases.imagegpt import IMAGEGPT, imagegpt_variables
 from tests.port_cases.lxmert import LXMERT
 from tests.port_cases.roformer import ROFORMER, roformer_variables
@@ -222,3 +223,16 @@ def test_lxmert_index_spellings_and_sizes_from_shapes(tmp_path: Path) -> None:
     report = load_tf_checkpoint(bare, tmp_path / "slash")
     assert report.unused["answer_head/logit_fc/3/kernel"] == "a head or part LxmertModel lacks"
     assert all(torch.equal(v, sb["lxmert." + k]) for k, v in bare.state_dict().items())
+
+
+def test_roformer_refuses_a_bert_checkpoint(tmp_path: Path) -> None:
+    """BERT's names fit RoFormer's but for the learned position table: refused, named."""
+    _save(tmp_path / "bert", bert_variables(ROFORMER)[:-1])
+    model = transformers.RoFormerForMaskedLM(transformers.RoFormerConfig(**ROFORMER))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(PortError, match=r"another architecture \(BERT") as e:
+        load_tf_checkpoint(model, tmp_path / "bert")
+    assert e.value.key == "bert/embeddings/position_embeddings"
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    out = tmp_path / "hf" / "model.safetensors"
+    assert main(["port", str(tmp_path / "bert"), str(out), "--arch", "roformer", "-q"]) == 1
