@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     import json
     import zipfile
 
-    from ._api import CheckpointReader
+    from ._api import CheckpointReader, ReaderOrPath
     from ._edit import CastSpec, Globs
     from ._torch import RenameRules
 else:  # ~10 ms of imports that only conversions need: see _lazy
@@ -124,7 +124,7 @@ class ConversionReport:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _open_reader(src: CheckpointReader | str | os.PathLike[str]) -> tuple[CheckpointReader, bool]:
+def _open_reader(src: ReaderOrPath) -> tuple[CheckpointReader, bool]:
     """A CheckpointReader for a path or an already open reader; second item: close it after."""
     from ._api import CheckpointReader, load_checkpoint
 
@@ -220,7 +220,7 @@ def _cast_value(
 
 
 def to_safetensors(
-    src: CheckpointReader | str | os.PathLike[str],
+    src: ReaderOrPath,
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
@@ -248,6 +248,8 @@ def to_safetensors(
     Returns:
         A `ConversionReport` listing the names written and the keys skipped.
     """
+    from ._api import read_values
+
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
@@ -288,7 +290,7 @@ def to_safetensors(
         with create(dst) as out:
             out.file.write(len(blob).to_bytes(8, "little"))
             out.file.write(blob)
-            values = reader._values([p[0] for p in plan], window=READ_AHEAD)
+            values = read_values(reader, [p[0] for p in plan], window=READ_AHEAD)
             for i, ((key, name, shape, nbytes), (_, value)) in enumerate(zip(plan, values)):
                 arr = _cast_value(value, casts.get(key), name, report)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
@@ -534,7 +536,7 @@ def from_safetensors(
 
 
 def to_npz(
-    src: CheckpointReader | str | os.PathLike[str],
+    src: ReaderOrPath,
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
@@ -555,6 +557,8 @@ def to_npz(
     `model_paths` and the filters (select, exclude, strip, keep, rename, cast): as for
     `to_safetensors`.
     """
+    from ._api import read_values
+
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
@@ -577,7 +581,7 @@ def to_npz(
             create(dst) as out,
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
-            values = reader._values(keys, window=READ_AHEAD)
+            values = read_values(reader, keys, window=READ_AHEAD)
             for i, (key, value) in enumerate(values):
                 dt = casts.get(key) or reader.dtype_info(key)
                 name = names[key]
