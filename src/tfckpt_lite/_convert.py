@@ -37,7 +37,7 @@ from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
-from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
+from ._naming import GROUP_VALUE, OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX, nest_names
 from ._storage import create, filesystem_for, is_remote
 from ._tensor_codec import encode_fixed
 from ._writer import BundleWriter
@@ -427,28 +427,36 @@ def read_safetensors_header(
 
 
 def _nest(items: Iterable[tuple[str, np.ndarray[Any, Any]]], path: str) -> dict[str, Any]:
-    """Names split at ``/`` into nested dicts (TF2 keys lose ``/.ATTRIBUTES/VARIABLE_VALUE``)."""
-    tree: dict[str, Any] = {}
-    for name, arr in items:
-        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
-        parts = name.split("/")
-        if not all(parts):
-            raise UnsupportedConversionError(
-                "name has an empty path component; cannot nest it", path=path, key=name
-            )
-        node = tree
-        for part in parts[:-1]:
-            nxt = node.setdefault(part, {})
-            if not isinstance(nxt, dict):
+    """Names (TF2 keys without ``/.ATTRIBUTES/VARIABLE_VALUE``) nested at ``/`` by
+    `nest_names`, for an object graph: every name must be an object path, so an empty
+    component, or a name that is also a group (`nest_names` keeps its value under ``""``,
+    a place an object graph does not have), is refused."""
+
+    def names() -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+        for name, arr in items:
+            name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
+            if GROUP_VALUE in name.split("/"):
                 raise UnsupportedConversionError(
-                    f"name nests under {part!r}, which is a tensor", path=path, key=name
+                    "name has an empty path component; cannot nest it", path=path, key=name
                 )
-            node = nxt
-        if parts[-1] in node:
+            yield name, arr
+
+    try:
+        tree = nest_names(names())
+    except UnsupportedConversionError:
+        raise
+    except ValueError as e:
+        raise UnsupportedConversionError(f"cannot nest the names: {e}", path=path) from None
+    stack: list[tuple[str, dict[str, Any]]] = [("", tree)]
+    while stack:
+        where, group = stack.pop()
+        if GROUP_VALUE in group:
             raise UnsupportedConversionError(
-                "name is both a tensor and a group of tensors", path=path, key=name
+                "name is a tensor and also a group of tensors", path=path, key=where
             )
-        node[parts[-1]] = arr
+        stack += [
+            (f"{where}/{k}" if where else k, v) for k, v in group.items() if isinstance(v, dict)
+        ]
     return tree
 
 
