@@ -8,11 +8,13 @@ Snappy, from hand-assembled streams plus a few produced once by the reference co
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import tfckpt_lite._coding as coding
 from tfckpt_lite._coding import (
     MASK_DELTA,
     crc32c,
@@ -151,6 +153,26 @@ def test_crc32c_vectors(data: bytes, crc: int) -> None:
     # Extend: the CRC of a concatenation continues from the CRC of the first part
     mid = len(data) // 2
     assert crc32c(data[mid:], crc32c(data[:mid])) == crc
+
+
+@pytest.mark.parametrize("threaded_min", [0, 1 << 40])
+def test_crc32c_many_matches_one_at_a_time(
+    threaded_min: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On two threads (any size, 0) or one (1 << 40): each buffer's own CRC, in order."""
+    monkeypatch.setattr(coding, "_THREADED_MIN", threaded_min)
+    bufs = [bytes(range(i % 256)) * (i + 1) for i in range(200)]
+    bufs[7] = b"123456789"
+    got = coding.crc32c_many([memoryview(b) for b in bufs])
+    assert got == [crc32c(b) for b in bufs] and got[7] == 0xE3069283
+    assert coding.crc32c_many([]) == []
+    # An error in either thread reaches the caller (a strided view is no contiguous buffer).
+    strided = memoryview(bytes(10))[::2]
+    for where in (0, 1, 99):
+        bad: list[Any] = [b"ab"] * 100
+        bad[where] = strided
+        with pytest.raises(BufferError):
+            coding.crc32c_many(bad)
 
 
 def test_mask_vectors() -> None:

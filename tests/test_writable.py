@@ -169,6 +169,94 @@ def test_load_and_load_tree(ckpt: tuple[Path, dict[str, Any]]) -> None:
     assert same(tfc.load_tree(prefix)["dense"]["kernel"], vals["dense/kernel"])
 
 
+def _many_large(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """Several large tensors back to back, with odd sizes so that neighbours share pages."""
+    rng = np.random.default_rng(11)
+    vals: dict[str, Any] = {
+        f"w{i}": rng.standard_normal(PRIVATE_MAP_MIN // 4 + 1000 * i + 3).astype(np.float32)
+        for i in range(5)
+    }
+    vals["x_small"] = np.arange(5, dtype=np.int32)
+    prefix = tmp_path / "many" / "c"
+    tfc.save(prefix, vals, fsync=False)
+    return prefix, vals
+
+
+def test_load_of_many_large_tensors_hands_out_disjoint_private_arrays(tmp_path: Path) -> None:
+    """`load()` hands out large tensors as views of one mapping per data file and call:
+    each array is writable, touches no other array of the call, no other call and not the
+    file, and stays valid after the reader is gone."""
+    prefix, vals = _many_large(tmp_path)
+    before = sha256_of(files_of(prefix))
+    a, b = tfc.load(prefix), tfc.load(prefix)
+    import gc
+
+    gc.collect()
+    for k in a:
+        bump(a[k])
+        assert all(same(a[j], vals[j]) for j in a if j > k), f"writing {k} changed a neighbour"
+        assert not same(a[k], vals[k]), k
+    assert all(same(b[k], vals[k]) for k in vals)
+    assert same(tfc.load(prefix)["w3"], vals["w3"])
+    assert sha256_of(files_of(prefix)) == before
+    del b
+    gc.collect()
+    np.testing.assert_array_equal(a["w4"], vals["w4"] + 1)
+
+
+def test_load_of_entries_sharing_bytes_gives_each_its_own_array(tmp_path: Path) -> None:
+    """A hostile index may point two keys at the same bytes (or overlapping ones): `load()`
+    then still gives each key memory of its own."""
+    prefix, vals = _many_large(tmp_path)
+    index_path = Path(str(prefix) + ".index")
+    items = dict(read_table(index_path.read_bytes()))
+    data = Path(str(prefix) + ".data-00000-of-00001").read_bytes()
+    w1 = decode_entry(items[b"w1"])
+    w2 = decode_entry(items[b"w2"])
+    items[b"w2"] = items[b"w1"]  # the same bytes
+    # w3 starts inside w2's (now w1's) bytes: a partial overlap, with a valid checksum.
+    n3 = vals["w3"].size
+    off3 = w1.offset + 4096
+    assert off3 + 4 * n3 <= len(data)
+    items[b"w3"] = encode_entry(
+        Entry(
+            dtype=w2.dtype,
+            shape=(n3,),
+            offset=off3,
+            size=4 * n3,
+            crc32c=mask_crc(crc32c(data[off3 : off3 + 4 * n3])),
+        )
+    )
+    index_path.write_bytes(build_table(sorted(items.items())))
+    got = tfc.load(prefix)
+    want = {
+        "w1": vals["w1"],
+        "w2": vals["w1"],
+        "w3": np.frombuffer(data[off3 : off3 + 4 * n3], np.float32),
+    }
+    for k, v in want.items():
+        assert same(got[k], v), k
+    for k in want:
+        bump(got[k])
+        assert all(same(got[j], want[j]) for j in want if j != k), f"{k} aliases another key"
+        got[k][...] = want[k]
+
+
+def test_load_reports_the_first_damaged_tensor_in_key_order(tmp_path: Path) -> None:
+    """Checksums of large tensors are checked together (on two threads): the error is still
+    the first damaged tensor's, as a loop over the keys would raise it."""
+    prefix, _ = _many_large(tmp_path)
+    items = dict(read_table(Path(str(prefix) + ".index").read_bytes()))
+    data_path = Path(str(prefix) + ".data-00000-of-00001")
+    data = bytearray(data_path.read_bytes())
+    for k in (b"w3", b"w1"):
+        data[decode_entry(items[k]).offset + 100] ^= 1
+    data_path.write_bytes(bytes(data))
+    with pytest.raises(tfc.ChecksumMismatchError) as err:
+        tfc.load(prefix)
+    assert err.value.key == "w1" and err.value.path is not None
+
+
 def test_get_slice_rows(ckpt: tuple[Path, dict[str, Any]]) -> None:
     prefix, vals = ckpt
     with tfc.load_checkpoint(prefix) as r:

@@ -26,7 +26,6 @@ from ._errors import (
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
 from ._paths import resolve
-from ._state import latest_checkpoint_in
 from ._storage import FileSystem, filesystem_for
 
 if TYPE_CHECKING:
@@ -385,6 +384,14 @@ def read_values(
     with about two windows fetched ahead (streaming conversions)."""
     backend = reader._backend
     if not backend.remote:
+        if window is None:  # all at once: one mapping per data file, checksums threaded
+            try:
+                yield from backend.read_many(keys).items()
+            except TensorNotFoundError as e:
+                if e.key is not None:
+                    reader._need(e.key)  # the same error, with its hints
+                raise
+            return
         for k in keys:
             yield k, reader[k]
         return
@@ -472,7 +479,7 @@ def load(
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
     """``[(name, shape), ...]`` sorted by name, as ``tf.train.list_variables`` returns."""
     with gc_paused(), load_checkpoint(path) as r:
-        return [(k, list(shape)) for k, _, shape in r._infos()]
+        return list(zip(r._keys, map(list, r._backend.shapes())))
 
 
 def load_variable(path: str | os.PathLike[str], name: str) -> Any:
@@ -489,5 +496,7 @@ def latest_checkpoint(
 ) -> str | None:
     """The prefix of the newest checkpoint named by ``checkpoint_dir/checkpoint`` (or the state
     file `latest_filename`), or None, as `tf.train.latest_checkpoint`."""
+    from ._state import latest_checkpoint_in  # the state file's module, off the read path
+
     directory = os.fspath(checkpoint_dir)
     return latest_checkpoint_in(directory, filesystem_for(directory)[0], latest_filename)

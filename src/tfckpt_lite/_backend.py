@@ -10,7 +10,7 @@ caller needs is a method here, implemented by both formats.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -41,11 +41,20 @@ class Backend(Protocol):
         """(key, dtype, shape) of every tensor in key order, faster than `info` per key."""
         ...
 
+    def shapes(self) -> list[tuple[int, ...]]:
+        """The shape of every tensor in key order (what a listing needs: the cheapest)."""
+        ...
+
     def stored_size(self, key: str) -> int:
         """Bytes the tensor's value occupies where it is stored (data files or table)."""
         ...
 
     def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]: ...
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        """``{key: read(key)}`` for every key (`load()`), each array the caller's own; the
+        errors a loop over `read` raises. A format may read them together faster."""
+        ...
 
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         """Rows [start, stop) of the leading axis, touching only their bytes where possible

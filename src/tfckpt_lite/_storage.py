@@ -128,6 +128,8 @@ class Source(Protocol):
     A source may also have ``read_private(offset, length) -> memoryview``: exactly `length`
     bytes at `offset` in writable memory owned by that call alone. Where it does not (a
     `FileSystem` written before it existed), `read_private` below copies `read`'s bytes.
+    A local one also has ``map_private() -> memoryview | None``: the whole file in writable
+    memory owned by that call alone (see `LocalSource.map_private`).
     """
 
     path: str
@@ -287,6 +289,17 @@ class LocalSource:
             if mm is not None:
                 return memoryview(mm)[skip : skip + length]
         return self._copy(offset, length)
+
+    def map_private(self) -> memoryview | None:
+        """The whole file as a new private copy-on-write mapping, writable, the caller's own
+        (None when the file is empty or the system refuses a mapping).
+
+        For a caller that hands out many non-overlapping ranges at once (`load()`): one
+        mapping instead of one per range. The mapping lives until the last view of it is
+        released, and pages written through any view stay copied until then.
+        """
+        mm = _map(self._f.fileno(), 0, self.size)
+        return memoryview(mm) if mm is not None else None
 
     def _copy(self, offset: int, length: int) -> memoryview:
         if self._mm is not None:

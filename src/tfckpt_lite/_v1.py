@@ -49,6 +49,7 @@ bytes can mean nothing else.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -337,6 +338,9 @@ class V1Reader:
 
     # -- values ---------------------------------------------------------------------------
 
+    def read_many(self, keys: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        return {k: self.read(k) for k in keys}
+
     def read(self, key: str, *, verify: bool = True) -> np.ndarray[Any, Any]:
         """The whole tensor. `verify` is accepted for the protocol: V1 stores no tensor CRC,
         and the table's block CRCs were all checked on open."""
@@ -360,6 +364,9 @@ class V1Reader:
         return [
             (k, dtype_from_enum(self._tensors[k].dtype), self._tensors[k].shape) for k in self._keys
         ]
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        return [self._tensors[k].shape for k in self._keys]
 
     def stored_size(self, key: str) -> int:
         """Bytes of the tensor's serialized slices in the tables (values are stored inside
