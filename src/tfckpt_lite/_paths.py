@@ -91,9 +91,10 @@ def resolve(path: str, fs: FileSystem) -> Resolved:
             "this is a temporary file of an unfinished or interrupted save, not a checkpoint",
             path=path,
         )
-    if not as_dir and fs.isdir(path) and fs.exists(index_filename(path)):
+    is_dir = fs.isdir(path)  # asked once: remotely, each question is a round trip or two
+    if not as_dir and is_dir and fs.exists(index_filename(path)):
         return Resolved("v2", path)
-    if fs.isdir(path):
+    if is_dir:
         return _resolve_dir(path, fs)
     if path.endswith(INDEX_SUFFIX):
         if not fs.exists(path):
