@@ -18,9 +18,9 @@ from ._naming import (
     INDEX_SUFFIX,
     SAVEDMODEL_VARIABLES,
     STATE_FILENAME,
-    TEMP_RE,
     data_file_prefix,
     index_filename,
+    is_temp_name,
     v1_shard_re,
 )
 from ._storage import FileSystem
@@ -86,7 +86,7 @@ def resolve(path: str, fs: FileSystem) -> Resolved:
     # `/` asks for the directory.
     as_dir = path.endswith("/") and len(path) > 1
     path = path.rstrip("/") or "/"
-    if TEMP_RE.search(path):
+    if is_temp_name(path):
         raise NotACheckpointError(
             "this is a temporary file of an unfinished or interrupted save, not a checkpoint",
             path=path,
