@@ -70,10 +70,11 @@ def variables_from_map(case: Any) -> list[tuple[str, tuple[int, ...], str]]:
 
 def variables_from_walker(case: Any) -> list[tuple[str, tuple[int, ...], str]]:
     """For families whose 4.57 loader is BERT's attribute walker (names are the PyTorch
-    module paths, ``layer_<i>`` for list items, Dense ``kernel`` ``[in, out]``, LayerNorm
-    ``gamma``/``beta``, embeddings without ``/weight``): the names that walker accepts for
-    every trainable parameter of the oracle class, with `case.variables_from` =
-    ``"walker:<tf prefix>"`` naming the scope that replaces the base-model attribute."""
+    module paths, ``layer_<i>`` or ``<list>/<i>`` for list items, Dense ``kernel``
+    ``[in, out]``, LayerNorm ``gamma``/``beta``, embeddings without ``/weight``): the names
+    that walker accepts for every trainable parameter of the oracle class, with
+    `case.variables_from` = ``"walker:<tf prefix>"`` naming the scope that replaces the
+    base-model attribute."""
     import re
 
     import torch
@@ -90,7 +91,9 @@ def variables_from_walker(case: Any) -> list[tuple[str, tuple[int, ...], str]]:
         module = model.get_submodule(".".join(path))
         if path and path[0] == model.base_model_prefix:
             path[0] = tf_prefix
-        scope = re.sub(r"/(\d+)(?=/|$)", r"_\1", "/".join(path))
+        # The walker splits ``layer_<i>`` (letters, then the index) and takes any other
+        # list item (``x_layers``, a Sequential's ``logit_fc``) as an attribute ``<i>``.
+        scope = re.sub(r"(^|/)([A-Za-z]+)/(\d+)(?=/|$)", r"\1\2_\3", "/".join(path))
         shape = tuple(param.shape)
         if isinstance(module, torch.nn.Embedding) and scope.endswith("_embeddings"):
             out.append((scope, shape, "float32"))

@@ -29,11 +29,14 @@ from tfckpt_lite._bundle import (
     Info,
     check_shape,
     decode_entry,
+    decode_entry_columns,
     decode_info,
+    decode_infos,
     encode_entry,
     encode_header,
 )
-from tfckpt_lite._errors import CheckpointError, CorruptCheckpointError
+from tfckpt_lite._coding import crc32c, mask_crc
+from tfckpt_lite._errors import CheckpointError, ChecksumMismatchError, CorruptCheckpointError
 from tfckpt_lite._gcpause import gc_paused
 from tfckpt_lite._table import build_table
 from tfckpt_lite._wire import field_bytes, field_varint
@@ -83,25 +86,30 @@ def test_decode_info_matches_decode_entry(e: Entry) -> None:
     assert _fast(buf, cache) == _general(buf)  # now from the cache, if it was cacheable
 
 
+def _damaged(buf: bytes, data: st.DataObject) -> bytes:
+    out = bytearray(buf)
+    kind = data.draw(st.sampled_from(["none", "flip", "truncate", "append", "insert"]))
+    if kind == "flip" and out:
+        i = data.draw(st.integers(0, len(out) - 1))
+        out[i] = data.draw(st.integers(0, 255))
+    elif kind == "truncate":
+        del out[data.draw(st.integers(0, len(out))) :]
+    elif kind == "append":
+        out += data.draw(st.binary(max_size=12))
+    elif kind == "insert":
+        i = data.draw(st.integers(0, len(out)))
+        out[i:i] = data.draw(st.binary(min_size=1, max_size=6))
+    return bytes(out)
+
+
 @settings(max_examples=budget(300, 60))
 @given(entries, st.data())
 def test_decode_info_matches_on_damaged_entries(e: Entry, data: st.DataObject) -> None:
-    buf = bytearray(encode_entry(e))
-    kind = data.draw(st.sampled_from(["flip", "truncate", "append", "insert"]))
-    if kind == "flip" and buf:
-        i = data.draw(st.integers(0, len(buf) - 1))
-        buf[i] = data.draw(st.integers(0, 255))
-    elif kind == "truncate":
-        del buf[data.draw(st.integers(0, len(buf))) :]
-    elif kind == "append":
-        buf += data.draw(st.binary(max_size=12))
-    else:
-        i = data.draw(st.integers(0, len(buf)))
-        buf[i:i] = data.draw(st.binary(min_size=1, max_size=6))
+    buf = _damaged(encode_entry(e), data)
     # A warm cache must not change the answer either: prime it with the intact entry.
     cache: dict[bytes, Info] = {}
     _fast(encode_entry(e), cache)
-    assert _fast(bytes(buf), cache) == _general(bytes(buf))
+    assert _fast(buf, cache) == _general(buf)
 
 
 def test_decode_info_non_canonical_forms_take_the_general_path() -> None:
@@ -160,6 +168,63 @@ def test_decode_info_cache_is_shared_by_equal_heads_only() -> None:
 def test_decode_info_validates_shapes(entry: Entry, message: str) -> None:
     with pytest.raises(CorruptCheckpointError, match=message):
         decode_info(encode_entry(entry), {})
+
+
+@settings(max_examples=budget(300, 60))
+@given(st.lists(entries, min_size=1, max_size=6), st.data())
+def test_entry_columns_match_decode_entry(es: list[Entry], data: st.DataObject) -> None:
+    """Every row the bulk decoder takes holds exactly what `decode_entry` finds; `decode_infos`
+    gives `decode_info`'s answer for every entry (or raises where one of them does)."""
+    bufs = [_damaged(encode_entry(e), data) for e in es]
+    joined = b"".join(bufs) + bytes(data.draw(st.integers(0, 100)))
+    ends = np.cumsum([len(b) for b in bufs])
+    starts = ends - [len(b) for b in bufs]
+    cols = decode_entry_columns(joined, starts, ends)
+    for i, buf in enumerate(bufs):
+        if cols.head[i] == -1:
+            continue
+        # The row's head (dtype and shape, the rest of its fields aside) says what the whole
+        # entry says, or fails as it does.
+        head = buf[: cols.head_end[i] - starts[i]]
+        assert _fast(head, {}) == _general(buf)
+        if cols.head[i] >= 0:
+            assert cols.heads[cols.head[i]] == head
+        e = decode_entry(buf) if not isinstance(_general(buf), type) else None
+        if e is not None:
+            got = (cols.shard_id[i], cols.offset[i], cols.size[i], cols.crc32c[i])
+            assert got == (e.shard_id, e.offset, e.size, e.crc32c) and not e.slices
+    expected = [_general(b) for b in bufs]
+    cache: dict[bytes, Info] = {}
+    if any(isinstance(x, type) for x in expected):
+        with pytest.raises(CheckpointError):
+            decode_infos(joined, starts, ends, cache)
+    else:
+        assert decode_infos(joined, starts, ends, cache)[0] == expected
+
+
+def test_entry_columns_group_equal_heads_only() -> None:
+    # (1,) * 8 has a head too long to group (taken one by one), (1,) * 20 an entry too long
+    # for the bulk decoder (left to `decode_entry`).
+    shapes = [(), (3,), (2, 3), (4, 1, 2), (1, 1, 1, 1), (300, 70000, 2, 9), (1,) * 8, (1,) * 20]
+    es = [
+        Entry(dtype=dt, shape=sh, offset=off, size=off % 7 + 1, crc32c=off * 977 % 2**32)
+        for off, (dt, sh) in enumerate((dt, sh) for sh in shapes for dt in (1, 9, 14))
+    ]
+    es += es[::-1]
+    bufs = [encode_entry(e) for e in es]
+    ends = np.cumsum([len(b) for b in bufs])
+    cols = decode_entry_columns(b"".join(bufs), ends - [len(b) for b in bufs], ends)
+    assert ((cols.head == -1) == [len(b) > 64 for b in bufs]).all()
+    assert ((cols.head == -2) == [e.shape == (1,) * 8 for e in es]).all()
+    grouped = [cols.heads[h] if h >= 0 else None for h in cols.head.tolist()]
+    for i, j in itertools.combinations(range(len(es)), 2):
+        if grouped[i] is not None and grouped[j] is not None:
+            same = (es[i].dtype, es[i].shape) == (es[j].dtype, es[j].shape)
+            assert (grouped[i] == grouped[j]) == same
+    taken = [len(b) <= 64 for b in bufs]
+    assert cols.offset[taken].tolist() == [e.offset for e, t in zip(es, taken) if t]
+    assert cols.size[taken].tolist() == [e.size for e, t in zip(es, taken) if t]
+    assert cols.crc32c[taken].tolist() == [e.crc32c for e, t in zip(es, taken) if t]
 
 
 def _write_index(prefix: Path, items: dict[bytes, bytes]) -> None:
@@ -385,3 +450,86 @@ def test_lazy_exports_are_the_names_type_checkers_see() -> None:
     assert seen == lazy
     assert {n for _, n in lazy} <= set(tfc.__all__)
     assert len(tfc.__all__) == len(set(tfc.__all__))
+
+
+# -- load(): small tensors read in bulk (`BundleReader.read_many`) ----------------------------
+
+
+def _mixed_values() -> dict[str, Any]:
+    rng = np.random.default_rng(5)
+    vals: dict[str, Any] = {
+        "a/str": np.array([b"ab", b""], object),  # odd length: what follows is misaligned
+        "a/f64": rng.standard_normal((3, 2)),
+        "b/big": rng.standard_normal(300_000).astype(np.float32),  # past the bulk limit
+        "b/bf16": rng.standard_normal((4, 4)).astype(ml_dtypes.bfloat16),
+        "b/bool": np.array([True, False, True]),
+        "b/c64": (rng.standard_normal(3) + 1j).astype(np.complex64),
+        "b/empty": np.zeros((0, 3), np.float32),
+        "c/scalar": np.array(2.5, np.float64),
+        "c/u8": np.array([7], np.uint8),
+    }
+    for i in range(200):
+        vals[f"many/{i:03d}"] = np.full((i % 4, 2), i, np.int64 if i % 3 else np.float16)
+    return vals
+
+
+def test_load_in_bulk_matches_key_by_key_reads(tmp_path: Path) -> None:
+    prefix = tmp_path / "ckpt"
+    vals = _mixed_values()
+    with tfc.BundleWriter(prefix, fsync=False) as w:
+        for k, v in vals.items():
+            w.add(k, v)
+        w.add_slice("d/part", (4, 2), "0,2:-", np.ones((2, 2), np.float32))
+        w.add_slice("d/part", (4, 2), "2,2:-", np.zeros((2, 2), np.float32))
+    got = tfc.load(prefix)
+    with tfc.load_checkpoint(prefix) as r:
+        assert list(got) == list(r)
+        for k in r:
+            one = r[k]
+            assert got[k].dtype == one.dtype and got[k].shape == one.shape, k
+            np.testing.assert_array_equal(got[k], one)
+    for k, v in vals.items():
+        np.testing.assert_array_equal(got[k], v)
+    # Each array is its own: writable, aligned, and writing it changes no other.
+    arrays = [a for a in got.values() if a.dtype != object and a.size]
+    for a in arrays:
+        assert a.flags.writeable and a.flags.aligned
+        a[...] = 0 if a.dtype != bool else False
+    fresh = tfc.load(prefix)
+    for a, b in itertools.combinations(arrays, 2):
+        assert not np.shares_memory(a, b)
+    for k, v in vals.items():
+        np.testing.assert_array_equal(fresh[k], v)
+
+
+def test_load_in_bulk_names_the_damaged_tensor(tmp_path: Path) -> None:
+    prefix = tmp_path / "ckpt"
+    with tfc.BundleWriter(prefix, fsync=False) as w:
+        for i in range(50):
+            w.add(f"t{i:02d}", np.full(3, i, np.float32))
+    data = tmp_path / "ckpt.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[17 * 12 + 5] ^= 0x40  # a byte of t17
+    data.write_bytes(raw)
+    with pytest.raises(ChecksumMismatchError) as info:
+        tfc.load(prefix)
+    assert info.value.key == "t17" and str(data) in str(info.value)
+
+
+def test_load_in_bulk_never_shares_bytes_between_entries(tmp_path: Path) -> None:
+    # Two keys whose entries point at the same bytes (a hand-made index: legal to read):
+    # each array still owns its memory.
+    prefix = tmp_path / "ckpt"
+    value = np.arange(6, dtype=np.float32)
+    crc = mask_crc(crc32c(value.tobytes()))
+    e = encode_entry(Entry(dtype=1, shape=(2, 3), offset=0, size=24, crc32c=crc))
+    half = encode_entry(
+        Entry(dtype=1, shape=(3,), offset=12, size=12, crc32c=mask_crc(crc32c(value[3:].tobytes())))
+    )
+    _write_index(prefix, {b"a": e, b"b": e, b"c": half})
+    (tmp_path / "ckpt.data-00000-of-00001").write_bytes(value.tobytes())
+    got = tfc.load(prefix)
+    np.testing.assert_array_equal(got["a"], value.reshape(2, 3))
+    np.testing.assert_array_equal(got["c"], value[3:])
+    assert not np.shares_memory(got["a"], got["b"])
+    assert not np.shares_memory(got["a"], got["c"]) and not np.shares_memory(got["b"], got["c"])

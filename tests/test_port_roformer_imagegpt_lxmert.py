@@ -6,6 +6,7 @@ transformers 5's own, release variants 4.57's loader could not read, and the CLI
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,11 @@ import numpy as np
 import pytest
 
 import tfckpt_lite as tfc
+from tests._port_oracle import variables_from_walker
+from tests.port_cases import all_cases
+from tests.port_cases.bert import bert_variables
 from tests.port_cases.imagegpt import IMAGEGPT, imagegpt_variables
+from tests.port_cases.lxmert import LXMERT
 from tests.port_cases.roformer import ROFORMER, roformer_variables
 from tfckpt_lite._cli import main
 
@@ -182,3 +187,52 @@ def test_imagegpt_refuses_a_gpt2_checkpoint(tmp_path: Path) -> None:
     tfc.save(str(tmp_path / "gpt2"), {k: np.zeros(s, np.float32) for k, s in gpt2.items()})
     with pytest.raises(PortError, match="another architecture"):
         load_tf_checkpoint(_igpt("ImageGPTModel"), tmp_path / "gpt2")
+
+
+# -- LXMERT: both spellings of a list index; sizes from the shapes -------------------------
+
+
+def test_lxmert_index_spellings_and_sizes_from_shapes(tmp_path: Path) -> None:
+    """4.57's walker read ``x_layers/<i>`` (it split indices only off ``<letters>_<i>``);
+    ``x_layers_<i>``, the TF1 habit, loads the same. Without a config, the sizes (layer
+    counts of all three stacks, visual and label sizes) come from the shapes."""
+    case = all_cases()["lxmert_pretraining"]
+    walker = [v for v in variables_from_walker(case) if v[2] == "float32"]
+    assert any("/x_layers/1/" in n for n, _, _ in walker)
+    values = _save(tmp_path / "slash", walker)
+    habit = {re.sub(r"/(x_layers|r_layers|logit_fc)/(\d+)/", r"/\1_\2/", k): v
+             for k, v in values.items()}  # fmt: skip
+    tfc.save(str(tmp_path / "underscore"), habit)
+
+    config = transformers.LxmertConfig(**LXMERT)
+    a = transformers.LxmertForPreTraining(config)
+    b = transformers.LxmertForPreTraining(config)
+    assert load_tf_checkpoint(a, tmp_path / "slash").missing == []
+    assert load_tf_checkpoint(b, tmp_path / "underscore").missing == []
+    sb = b.state_dict()
+    assert all(torch.equal(v, sb[k]) for k, v in a.state_dict().items())
+    w = values["lxmert/encoder/x_layers/1/visn_inter/dense/kernel"]
+    got = a.lxmert.encoder.x_layers[1].visn_inter.dense.weight.detach().numpy()
+    assert np.array_equal(got, w.T)
+
+    flat = state_dict_for(tmp_path / "underscore", "lxmert")  # no config
+    assert set(flat) | {"cls.predictions.decoder.weight"} == set(sb)
+    assert all(torch.equal(v, sb[k]) for k, v in flat.items())
+
+    bare = transformers.LxmertModel(config)
+    report = load_tf_checkpoint(bare, tmp_path / "slash")
+    assert report.unused["answer_head/logit_fc/3/kernel"] == "a head or part LxmertModel lacks"
+    assert all(torch.equal(v, sb["lxmert." + k]) for k, v in bare.state_dict().items())
+
+
+def test_roformer_refuses_a_bert_checkpoint(tmp_path: Path) -> None:
+    """BERT's names fit RoFormer's but for the learned position table: refused, named."""
+    _save(tmp_path / "bert", bert_variables(ROFORMER)[:-1])
+    model = transformers.RoFormerForMaskedLM(transformers.RoFormerConfig(**ROFORMER))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(PortError, match=r"another architecture \(BERT") as e:
+        load_tf_checkpoint(model, tmp_path / "bert")
+    assert e.value.key == "bert/embeddings/position_embeddings"
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    out = tmp_path / "hf" / "model.safetensors"
+    assert main(["port", str(tmp_path / "bert"), str(out), "--arch", "roformer", "-q"]) == 1

@@ -239,7 +239,12 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         with about two windows fetched ahead (streaming conversions)."""
         if not self._backend.remote:
             if window is None:  # all at once: one mapping per data file, checksums threaded
-                yield from self._backend.read_many(keys).items()
+                try:
+                    yield from self._backend.read_many(keys).items()
+                except TensorNotFoundError as e:
+                    if e.key is not None:
+                        self._need(e.key)  # the same error, with its hints
+                    raise
                 return
             for k in keys:
                 yield k, self[k]
@@ -467,7 +472,7 @@ def load(
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
     """``[(name, shape), ...]`` sorted by name, as ``tf.train.list_variables`` returns."""
     with gc_paused(), load_checkpoint(path) as r:
-        return [(k, list(shape)) for k, _, shape in r._infos()]
+        return list(zip(r._keys, map(list, r._backend.shapes())))
 
 
 def load_variable(path: str | os.PathLike[str], name: str) -> Any:

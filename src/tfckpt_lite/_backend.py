@@ -41,6 +41,10 @@ class Backend(Protocol):
         """(key, dtype, shape) of every tensor in key order, faster than `info` per key."""
         ...
 
+    def shapes(self) -> list[tuple[int, ...]]:
+        """The shape of every tensor in key order (what a listing needs: the cheapest)."""
+        ...
+
     def stored_size(self, key: str) -> int:
         """Bytes the tensor's value occupies where it is stored (data files or table)."""
         ...

@@ -21,12 +21,14 @@ it does not trust the restart offsets, which a full scan does not need.
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import Any, Final, NamedTuple
+
+import numpy as np
 
 from ._coding import decode_varint, encode_varint
 from ._errors import CorruptCheckpointError
 
-__all__ = ["BlockBuilder", "decode_block"]
+__all__ = ["BlockBuilder", "BlockScan", "decode_block", "scan_blocks"]
 
 _U32: Final = struct.Struct("<I")
 
@@ -127,3 +129,88 @@ def decode_block(data: bytes) -> list[tuple[bytes, bytes]]:
         append((key, data[end_key:end_value]))
         pos = end_value
     return out
+
+
+class BlockScan(NamedTuple):
+    """Where each entry of a run of blocks lies, in stored order (arrays of equal length):
+    `shared` bytes of the previous key, then the key's own bytes at [key_start, key_end) and
+    the value at [key_end, value_end) of the buffer the blocks were scanned in."""
+
+    shared: np.ndarray[Any, np.dtype[np.int64]]
+    key_start: np.ndarray[Any, np.dtype[np.int64]]
+    key_end: np.ndarray[Any, np.dtype[np.int64]]
+    value_end: np.ndarray[Any, np.dtype[np.int64]]
+    block_first: np.ndarray[Any, np.dtype[np.int64]]  # index of each block's first entry
+
+
+# A segment between restart points longer than this is left to `decode_block`: the scan
+# advances every segment by one entry per step, so its cost grows with the longest one.
+_MAX_SEGMENT: Final = 64
+
+
+def scan_blocks(buf: bytes, blocks: list[tuple[int, int]]) -> BlockScan | None:
+    """Locate every entry of the blocks buf[start:start+size] at once, with NumPy.
+
+    The restart array gives the start of every `restart_interval`-th entry, so all segments
+    between restart points are walked together, one entry per step. The result is trusted
+    only where it is provably what `decode_block` finds walking from the block's start: the
+    first restart is 0, restarts increase, every walk ends exactly on the next restart (the
+    last on the restart array) and every length fits in one byte. Anything else (multi-byte
+    lengths, odd restarts, an entry that overruns) returns None, and the caller decodes
+    those blocks entry by entry, which also reports what is wrong with them.
+    """
+    arr = np.frombuffer(buf, np.uint8)
+    seg_start: list[np.ndarray[Any, Any]] = []
+    seg_end: list[np.ndarray[Any, Any]] = []
+    for start, size in blocks:
+        if size < 4:
+            return None
+        num_restarts = int.from_bytes(buf[start + size - 4 : start + size], "little")
+        limit = size - 4 - 4 * num_restarts
+        if num_restarts == 0 or limit < 0:
+            return None
+        restarts = np.frombuffer(buf, "<u4", num_restarts, start + limit).astype(np.int64)
+        if restarts[0] != 0 or (num_restarts > 1 and bool((restarts[1:] <= restarts[:-1]).any())):
+            return None
+        if int(restarts[-1]) >= limit and (limit > 0 or num_restarts > 1):
+            return None
+        seg_start.append(restarts + start)
+        seg_end.append(np.append(restarts[1:], limit) + start)
+    if not seg_start:
+        empty = np.zeros(0, np.int64)
+        return BlockScan(empty, empty, empty, empty, empty)
+    pos = np.concatenate(seg_start)
+    ends = np.concatenate(seg_end)
+    live = np.flatnonzero(pos < ends)
+    found: list[tuple[np.ndarray[Any, Any], ...]] = []
+    for _ in range(_MAX_SEGMENT):
+        if not len(live):
+            break
+        p = pos[live]
+        e = ends[live]
+        if bool((p + 3 > e).any()):
+            return None
+        shared = arr[p].astype(np.int64)
+        non_shared = arr[p + 1].astype(np.int64)
+        value_len = arr[p + 2].astype(np.int64)
+        if bool(((shared | non_shared | value_len) & 0x80).any()):
+            return None
+        key_end = p + 3 + non_shared
+        nxt = key_end + value_len
+        if bool((nxt > e).any()):
+            return None
+        found.append((p, shared, key_end, nxt))
+        pos[live] = nxt
+        live = live[nxt < e]
+    else:
+        if len(live):
+            return None
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return BlockScan(empty, empty, empty, empty, np.zeros(len(blocks), np.int64))
+    p, shared, key_end, value_end = (np.concatenate(c) for c in zip(*found))
+    order = np.argsort(p, kind="stable")
+    p, shared, key_end, value_end = p[order], shared[order], key_end[order], value_end[order]
+    block_starts = np.array([s for s, _ in blocks], np.int64)
+    block_first = np.searchsorted(p, block_starts)
+    return BlockScan(shared, p + 3, key_end, value_end, block_first)

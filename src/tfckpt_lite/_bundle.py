@@ -18,9 +18,10 @@ slice means is `_slices`'.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ._coding import decode_varints
 from ._dtypes import DType, dtype_from_enum
@@ -39,14 +40,17 @@ from ._wire import (
 __all__ = [
     "MAX_RANK",
     "Entry",
+    "EntryColumns",
     "Extent",
     "Header",
     "Versions",
     "check_shape",
     "check_versions",
     "decode_entry",
+    "decode_entry_columns",
     "decode_header",
     "decode_info",
+    "decode_infos",
     "decode_shape",
     "decode_slice",
     "decode_versions",
@@ -290,15 +294,211 @@ def decode_info(buf: bytes, cache: dict[bytes, Info]) -> Info:
             head = buf[:end]
             info = cache.get(head)
             if info is None:
-                dims: list[int] = []
-                unknown_rank = decode_shape(buf, 4, end, dims)
-                shape = tuple(dims)
-                check_shape(shape, unknown_rank)
-                info = cache[head] = (dtype_from_enum(buf[1]), shape)
+                info = cache[head] = _decode_head(head)
             return info
     e = decode_entry(buf)
     check_shape(e.shape, e.unknown_rank)
     return e.dtype_info, e.shape
+
+
+def _decode_head(head: bytes) -> Info:
+    """(dtype, validated shape) of a canonical entry's first fields: `08 dt 12 len shape`."""
+    dims: list[int] = []
+    unknown_rank = decode_shape(head, 4, len(head), dims)
+    shape = tuple(dims)
+    check_shape(shape, unknown_rank)
+    return dtype_from_enum(head[1]), shape
+
+
+class EntryColumns(NamedTuple):
+    """Many BundleEntryProtos decoded at once (`decode_entry_columns`), one row per entry.
+
+    `head` indexes `heads`, the distinct first fields (dtype and shape) of the entries in
+    canonical form: rows with equal heads have equal dtype and shape (see `decode_info`).
+    `head` is -1 for an entry that is not in canonical form (its other columns hold zeros:
+    decode it with `decode_entry`) and -2 for one whose head was not grouped (a long shape:
+    its columns are valid, its head is buf[start:head_end])."""
+
+    head: np.ndarray[Any, np.dtype[np.int64]]
+    heads: list[bytes]
+    head_end: np.ndarray[Any, np.dtype[np.int64]]
+    shard_id: np.ndarray[Any, np.dtype[np.int64]]
+    offset: np.ndarray[Any, np.dtype[np.int64]]
+    size: np.ndarray[Any, np.dtype[np.int64]]
+    crc32c: np.ndarray[Any, np.dtype[np.int64]]
+
+
+_TAIL_TAGS: Final = (0x18, 0x20, 0x28)  # shard_id, offset, size: varints
+_CRC_TAG: Final = 0x35
+_ENTRY_MAX: Final = 64  # entries up to this long are decoded with NumPy
+_WINDOW: Final = _ENTRY_MAX + 16  # bytes read from each entry's start (a varint may overrun)
+_HEAD_MAX: Final = 32  # heads up to this long are grouped with NumPy
+# Row k keeps the first k bytes of a 32-byte window (0xFF) and clears the rest.
+_HEAD_MASKS: Final = np.where(
+    np.arange(_HEAD_MAX) < np.arange(_HEAD_MAX + 1)[:, None], 255, 0
+).astype(np.uint8)
+_HIGH_BITS: Final = np.uint64(0x8080808080808080)
+_LOW_BITS: Final = np.uint64(0x7F7F7F7F7F7F7F7F)
+_COMPACT: Final = tuple(
+    (np.uint64(keep), np.uint64(move), np.uint64(shift))
+    for keep, move, shift in (
+        (0x007F007F007F007F, 0x7F007F007F007F00, 1),
+        (0x00003FFF00003FFF, 0x3FFF00003FFF0000, 2),
+        (0x000000000FFFFFFF, 0x0FFFFFFF00000000, 4),
+    )
+)
+_CHUNK: Final = 4096  # rows per step: temporaries stay small and in cache
+_GROUP_ROUNDS: Final = 16  # distinct heads per chunk found by comparison before sorting
+
+
+def decode_entry_columns(
+    buf: bytes, start: np.ndarray[Any, Any], end: np.ndarray[Any, Any]
+) -> EntryColumns:
+    """The entries at buf[start[i]:end[i]], decoded with NumPy where they are canonical.
+
+    Canonical is what `decode_info`'s fast path accepts (`08 dt 12 len <shape>`, one byte
+    each, then only shard_id, offset and size as varints of at most 9 bytes and the crc32c,
+    in that order, each at most once), which is what every writer of bundles produces; other
+    entries are left to `decode_entry`, so the result never differs from it.
+    """
+    n = len(start)
+    head = np.full(n, -1, np.int64)
+    head_end = np.array(start, np.int64)
+    cols = [np.zeros(n, np.int64) for _ in range(4)]
+    heads: dict[bytes, int] = {}
+    arr = np.frombuffer(buf, np.uint8)
+    # Entries that start in the last _WINDOW bytes are read from a zero-padded copy of them.
+    main = int(np.searchsorted(start, len(arr) - _WINDOW, side="right"))
+    if main < n and start[main:].min() < len(arr) - _WINDOW:
+        main = 0  # (starts out of order: all from a padded copy; not from a table)
+    parts = [(0, main, 0, arr), (main, n, 0, None)]
+    for lo, hi, origin, source in parts:
+        if lo == hi:
+            continue
+        if source is None:
+            origin = int(start[lo:hi].min())
+            source = np.concatenate([arr[origin:], np.zeros(_WINDOW, np.uint8)])
+        windows = sliding_window_view(source, _WINDOW)
+        for c0 in range(lo, hi, _CHUNK):
+            c1 = min(hi, c0 + _CHUNK)
+            _decode_chunk(
+                windows,
+                start[c0:c1] - origin,
+                end[c0:c1] - origin,
+                heads,
+                head[c0:c1],
+                head_end[c0:c1],
+                [c[c0:c1] for c in cols],
+                origin,
+            )
+    return EntryColumns(head, list(heads), head_end, *cols)
+
+
+def _decode_chunk(
+    windows: np.ndarray[Any, Any],
+    start: np.ndarray[Any, Any],
+    end: np.ndarray[Any, Any],
+    heads: dict[bytes, int],
+    head: np.ndarray[Any, Any],
+    head_end: np.ndarray[Any, Any],
+    out: list[np.ndarray[Any, Any]],
+    origin: int,
+) -> None:
+    """`decode_entry_columns` of up to `_CHUNK` entries, each read from a copy of its first
+    `_WINDOW` bytes (a row of `grid`); positions below are relative to the entry's start, and
+    `start` to `origin` in the buffer."""
+    start = start.astype(np.int64)
+    size = end.astype(np.int64) - start
+    n = len(start)
+    grid = windows[np.minimum(start, len(windows) - 1)]
+    flat = grid.ravel()
+    words = np.ndarray((len(flat) - 7,), "<u8", flat, 0, (1,))  # 8 bytes from any position
+    row0 = np.arange(n, dtype=np.int64) * _WINDOW  # where each row starts in `flat`
+    shape_len = grid[:, 3].astype(np.int64)
+    hend = 4 + shape_len
+    ok = (start < len(windows)) & (size >= 4) & (size <= _ENTRY_MAX) & (hend <= size)
+    ok &= (grid[:, 0] == 0x08) & (grid[:, 2] == 0x12) & (grid[:, 1] < 0x80) & (shape_len < 0x80)
+    pos = hend.copy()
+    for k, tag in enumerate(_TAIL_TAGS):
+        rows = np.flatnonzero(ok & (pos < size))
+        rows = rows[flat[row0[rows] + pos[rows]] == tag]
+        if not len(rows):
+            continue
+        # The varint's first 8 bytes as one little-endian word: its length is where the
+        # first byte without the continuation bit is; 9 bytes or more (values of 2**56 and
+        # up) are left to `decode_entry`.
+        word = words[row0[rows] + pos[rows] + 1]
+        stops = ~word & _HIGH_BITS
+        ok[rows[stops == 0]] = False
+        last = stops & (~stops + np.uint64(1))  # the lowest stop bit: bit 8 * length - 1
+        length = np.frexp(last.astype(np.float64))[1] // 8
+        value = word & (last | (last - np.uint64(1))) & _LOW_BITS
+        for keep, move, shift in _COMPACT:  # 7-bit groups moved together, as PEXT would
+            value = (value & keep) | ((value & move) >> shift)
+        out[k][rows] = value.astype(np.int64)
+        pos[rows] += 1 + length
+    rows = np.flatnonzero(ok & (pos + 5 <= size))
+    rows = rows[flat[row0[rows] + pos[rows]] == _CRC_TAG]
+    if len(rows):
+        at = row0[rows] + pos[rows]
+        b = [flat[at + i].astype(np.int64) for i in range(1, 5)]
+        out[3][rows] = b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
+        pos[rows] += 5
+    ok &= pos == size
+    bad = ~ok
+    for c in out:
+        c[bad] = 0
+    head_end[ok] = (start + hend)[ok] + origin
+    head[ok] = -2
+    # Group equal heads exactly: zero-padded to 32 bytes, compared as four 64-bit words.
+    todo = ok & (hend <= _HEAD_MAX)
+    if not todo.any():
+        return
+    padded = grid[:, :_HEAD_MAX] & _HEAD_MASKS[np.minimum(hend, _HEAD_MAX)]
+    columns = [np.ascontiguousarray(c) for c in padded.view(np.uint64).T]
+    for _ in range(_GROUP_ROUNDS):
+        first = int(todo.argmax())
+        if not todo[first]:
+            return
+        same = todo.copy()
+        for c in columns:
+            same &= c == c[first]
+        head[same] = heads.setdefault(bytes(padded[first, : hend[first]]), len(heads))
+        todo &= ~same
+    rows = np.flatnonzero(todo)
+    if len(rows):
+        _, rep, inv = np.unique(
+            padded[rows].view(np.dtype((np.void, _HEAD_MAX))).ravel(),
+            return_index=True,
+            return_inverse=True,
+        )
+        ids = [
+            heads.setdefault(bytes(padded[r, : hend[r]]), len(heads)) for r in rows[rep].tolist()
+        ]
+        head[rows] = np.array(ids, np.int64)[inv.ravel()]
+
+
+def decode_infos(
+    buf: bytes, start: np.ndarray[Any, Any], end: np.ndarray[Any, Any], cache: dict[bytes, Info]
+) -> tuple[list[Info], EntryColumns]:
+    """`decode_info` of every entry at buf[start[i]:end[i]], in order, and the entries'
+    columns: each distinct (dtype, shape) is decoded once; only entries that are not in
+    canonical form are walked one by one. Raises the first error met (callers find which
+    entry it is by decoding them one by one: this one reports no key)."""
+    cols = decode_entry_columns(buf, start, end)
+    by_head: list[Info] = []
+    for h in cols.heads:
+        info = cache.get(h)
+        if info is None:
+            info = cache[h] = _decode_head(h)
+        by_head.append(info)
+    ids = cols.head.tolist()
+    by_head.append(by_head[0] if by_head else (dtype_from_enum(1), ()))  # -1, -2 fixed below
+    by_head.append(by_head[-1])
+    infos = list(map(by_head.__getitem__, ids))
+    for i in np.flatnonzero(cols.head < 0).tolist():
+        infos[i] = decode_info(buf[int(start[i]) : int(end[i])], cache)
+    return infos, cols
 
 
 def decode_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:

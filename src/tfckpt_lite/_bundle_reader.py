@@ -14,6 +14,7 @@ shard's one shared mapping (`Source.read`), the fastest way to scan a checkpoint
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,14 +22,16 @@ import numpy as np
 
 from ._bundle import (
     Entry,
+    EntryColumns,
     Info,
     check_header,
     check_shape,
     decode_entry,
     decode_header,
     decode_info,
+    decode_infos,
 )
-from ._coding import crc32c, crc32c_many, unmask_crc
+from ._coding import crc32c, crc32c_many, unmask_crc, unmask_crcs
 from ._dtypes import DType
 from ._errors import (
     CheckpointError,
@@ -39,14 +42,21 @@ from ._errors import (
     _with_context,
 )
 from ._gcpause import gc_paused
-from ._naming import data_filename, encode_key, index_filename
+from ._naming import data_filename, decode_key, encode_key, index_filename
 from ._ordered_code import encode_slice_key
 from ._slices import Box, box_region, box_shape, check_coverage, check_no_overlap, slice_box
 from ._storage import PRIVATE_MAP_MIN, FileSystem, Source, is_remote, read_private
-from ._table import read_table
+from ._table import read_table_columns
 from ._tensor_codec import decode_strings, decode_variants
 
 __all__ = ["BundleReader"]
+
+_DTYPE, _SHAPE = operator.itemgetter(0), operator.itemgetter(1)
+# `read_many` copies small tensors that lie close together in a data file in runs of about
+# this many bytes (a kept array keeps its run alive) ...
+_BULK_RUN = 1 << 18
+# ... bridging gaps of up to this many bytes between them.
+_BULK_GAP = 4096
 
 
 class BundleReader:
@@ -68,45 +78,66 @@ class BundleReader:
 
     def _open_index(self, raw: bytes) -> None:
         try:
-            items = read_table(raw)
-            if not items or items[0][0] != b"":
+            table = read_table_columns(raw)
+            keys = table.keys
+            if not keys or keys[0] != "":
                 raise CorruptCheckpointError(
                     "failed to seek to header entry: the index has no bundle header"
                 )
-            self.header = decode_header(items[0][1])
+            buf, starts, ends = table.buf, table.value_start, table.value_end
+            self.header = decode_header(buf[int(starts[0]) : int(ends[0])])
             check_header(self.header)
         except CheckpointError as e:
             raise _with_context(e, path=self.index_path) from None
         # Keys are sorted bytewise, so the slice keys (a NUL byte first) all come right after
-        # the header; the rest are tensor names, decoded in one comprehension (100,000-entry
-        # indexes are common, and this loop is most of opening one).
+        # the header; the rest are tensor names. The table gives keys one character per
+        # byte; names that are not ASCII are decoded as `_naming.decode_key` does.
         first = 1
-        while first < len(items) and items[first][0][:1] == b"\x00":
+        while first < len(keys) and keys[first][:1] == "\x00":
             first += 1
-        self._slice_raw: dict[bytes, bytes] = dict(items[1:first])
-        self._raw: dict[str, bytes] = {  # _naming.decode_key, inlined in this hot loop
-            k.decode("utf-8", "surrogateescape"): v for k, v in items[first:]
+        self._slice_raw: dict[bytes, bytes] = {
+            keys[i].encode("latin-1"): buf[int(starts[i]) : int(ends[i])] for i in range(1, first)
         }
+        names = keys[first:]
+        if not all(map(str.isascii, names)):
+            names = [k if k.isascii() else _utf8_key(k) for k in names]
+        self._keys = names
+        self._rows_: dict[str, int] | None = None  # key -> row: made on first lookup
+        self._buf = buf
+        self._starts = starts[first:]
+        self._ends = ends[first:]
         self._entries: dict[str, Entry] = {}
         self._infos: dict[bytes, Info] = {}
+        self._decoded: tuple[list[Info], EntryColumns] | None = None
+
+    @property
+    def _rows(self) -> dict[str, int]:
+        if self._rows_ is None:
+            with gc_paused():
+                self._rows_ = dict(zip(self._keys, range(len(self._keys))))
+        return self._rows_
+
+    def _raw(self, key: str) -> bytes:
+        row = self._rows.get(key)
+        if row is None:
+            raise TensorNotFoundError(
+                f"Key {key} not found in checkpoint", path=self.index_path, key=key
+            )
+        return self._buf[int(self._starts[row]) : int(self._ends[row])]
 
     # -- metadata -------------------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        return list(self._raw)
+        return list(self._keys)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._raw
+        return key in self._rows
 
     def entry(self, key: str) -> Entry:
         e = self._entries.get(key)
         if e is not None:
             return e
-        raw = self._raw.get(key)
-        if raw is None:
-            raise TensorNotFoundError(
-                f"Key {key} not found in checkpoint", path=self.index_path, key=key
-            )
+        raw = self._raw(key)
         try:
             e = decode_entry(raw)
             check_shape(e.shape, e.unknown_rank)
@@ -116,11 +147,7 @@ class BundleReader:
         return e
 
     def info(self, key: str) -> tuple[DType, tuple[int, ...]]:
-        raw = self._raw.get(key)
-        if raw is None:
-            raise TensorNotFoundError(
-                f"Key {key} not found in checkpoint", path=self.index_path, key=key
-            )
+        raw = self._raw(key)
         try:
             return decode_info(raw, self._infos)
         except CheckpointError as err:
@@ -128,18 +155,25 @@ class BundleReader:
 
     def infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
         """(key, dtype, shape) of every tensor in key order: `info` for all keys at once."""
-        cache = self._infos
-        out: list[tuple[str, DType, tuple[int, ...]]] = []
-        append = out.append
-        key = ""
-        try:
-            with gc_paused():
-                for key, raw in self._raw.items():
-                    dtype, shape = decode_info(raw, cache)
-                    append((key, dtype, shape))
-        except CheckpointError as err:
-            raise _with_context(err, path=self.index_path, key=key) from None
-        return out
+        with gc_paused():
+            infos, _ = self._columns()
+            return list(zip(self._keys, map(_DTYPE, infos), map(_SHAPE, infos)))
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        with gc_paused():
+            infos, _ = self._columns()
+            return list(map(_SHAPE, infos))
+
+    def _columns(self) -> tuple[list[Info], EntryColumns]:
+        """Every entry decoded at once (`decode_infos`), kept for `read_many`."""
+        if self._decoded is None:
+            try:
+                self._decoded = decode_infos(self._buf, self._starts, self._ends, self._infos)
+            except CheckpointError:
+                for key in self._keys:
+                    self.info(key)  # raises the first entry's error, naming its key
+                raise
+        return self._decoded
 
     def data_paths(self) -> list[str]:
         return [
@@ -171,14 +205,17 @@ class BundleReader:
         of one mapping each: each byte range goes to one array only (an entry overlapping
         another's bytes takes `read`), so the arrays are writable and never alias each other,
         another call or the file. Their checksums are computed together at the end, on two
-        threads where that pays (`crc32c_many`). Errors are those a loop over `read` raises:
-        the first bad key in `keys` order.
+        threads where that pays (`crc32c_many`). Small ones are read in bulk before, copied a
+        run of neighbours at a time (`_read_small`). Errors are those a loop over `read`
+        raises: the first bad key in `keys` order.
         """
-        done: dict[str, np.ndarray[Any, Any]] = {}
+        done = {} if self._readonly or self.header.big_endian else self._read_small(keys)
         bulk: list[tuple[str, Entry]] = []
         key = ""
         try:
             for key in keys:
+                if key in done:
+                    continue
                 e = self.entry(key)
                 if self._bulk_readable(e):
                     self._check_plain(e, e.shape)
@@ -246,6 +283,85 @@ class BundleReader:
             else:
                 views[key] = read_private(src, e.offset, e.size)
         return {k: views[k] for k, _ in bulk}
+
+    def _read_small(self, keys: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
+        """The arrays of the small, plain, well-formed tensors among `keys`.
+
+        Neighbours in a data file are copied in one piece (a run), each checked against its
+        own CRC32C and handed out as its own array over its own bytes of that copy: writable,
+        never overlapping another array, another call or the file. Everything `_check_plain`
+        checks is checked here for all rows at once; a row that fails any of it, or its
+        checksum, is simply not in the result (`read` then reports it)."""
+        with gc_paused():
+            try:
+                _, cols = self._columns()
+                rows = np.fromiter(map(self._rows.__getitem__, keys), np.int64, len(keys))
+            except (CheckpointError, KeyError):
+                return {}  # `read` reports it, for the key it concerns
+            # Per distinct (dtype, shape): its NumPy dtype, bytes and alignment, or nbytes 0
+            # for what the bulk path leaves to `read` (strings, opaque and empty tensors).
+            kinds = [self._infos[h] for h in cols.heads]
+            dts = [dt.numpy_dtype for dt, _ in kinds]
+            shapes = [shape for _, shape in kinds]
+            nbytes = np.zeros(len(kinds) + 1, np.int64)  # the last slot: rows without a head
+            align = np.ones(len(kinds) + 1, np.int64)
+            for i, (dt, shape) in enumerate(kinds):
+                npd = dts[i]
+                if npd is not None and dt.is_fixed_size:
+                    nbytes[i] = check_shape(shape) * dt.itemsize
+                    align[i] = npd.alignment
+            head = cols.head[rows]
+            head[head < 0] = len(kinds)
+            size, offset, shard = cols.size[rows], cols.offset[rows], cols.shard_id[rows]
+            crc = cols.crc32c[rows]
+            take = (nbytes[head] == size) & (size > 0) & (size < _BULK_RUN) & (offset >= 0)
+            take &= (shard >= 0) & (shard < self.header.num_shards)
+            out: dict[str, np.ndarray[Any, Any]] = {}
+            for s in np.unique(shard[take]).tolist():
+                src = self._source(s)
+                sel = np.flatnonzero(take & (shard == s) & (offset + size <= src.size))
+                sel = sel[np.argsort(offset[sel], kind="stable")]
+                start, end = offset[sel], offset[sel] + size[sel]
+                # Tensors whose bytes overlap another's are left to `read` (each array
+                # must own its bytes).
+                alone = np.ones(len(sel), bool)
+                if len(sel) > 1:
+                    alone[1:] = start[1:] >= np.maximum.accumulate(end)[:-1]
+                    alone[:-1] &= end[:-1] <= start[1:]
+                sel, start, end = sel[alone], start[alone], end[alone]
+                if not len(sel):
+                    continue
+                # Runs: neighbours at most _BULK_GAP apart, about _BULK_RUN bytes each; a
+                # run's copy starts 16-byte aligned, so arrays keep their file alignment.
+                cut = np.ones(len(sel), bool)
+                cut[1:] = (start[1:] - end[:-1] > _BULK_GAP) | (
+                    start[1:] // _BULK_RUN != start[:-1] // _BULK_RUN
+                )
+                run_start = start[cut] & ~15
+                run_end = np.append(end[np.flatnonzero(cut)[1:] - 1], end[-1])
+                base = run_start[np.cumsum(cut) - 1]
+                rel_start, rel_end = (start - base).tolist(), (end - base).tolist()
+                names = [keys[i] for i in sel.tolist()]
+                views = [(dts[k], shapes[k]) for k in head[sel].tolist()]
+                misaligned = (start % align[head[sel]] != 0).tolist()
+                want = unmask_crcs(crc[sel]).tolist()
+                bounds = [*np.flatnonzero(cut).tolist(), len(sel)]
+                for lo, hi, r0, r1 in zip(bounds, bounds[1:], run_start.tolist(), run_end.tolist()):
+                    run = np.empty(r1 - r0, np.uint8)
+                    run[:] = np.frombuffer(src.read(r0, r1 - r0), np.uint8)
+                    mv = run.data
+                    for name, a, b, (dt, shape), w, mis in zip(
+                        names[lo:hi],
+                        rel_start[lo:hi],
+                        rel_end[lo:hi],
+                        views[lo:hi],
+                        want[lo:hi],
+                        misaligned[lo:hi],
+                    ):
+                        if crc32c(mv[a:b]) == w:
+                            arr = np.ndarray(shape, dt, run, a)
+                            out[name] = arr.copy() if mis else arr
+            return out
 
     def read_rows(self, key: str, start: int, stop: int) -> np.ndarray[Any, Any]:
         """Rows [start, stop) of the leading axis, reading only their bytes where possible.
@@ -460,6 +576,11 @@ class BundleReader:
         for region, se, shape in parts:
             out[region] = self._read_plain(se, shape, verify, private=False)
         return out
+
+
+def _utf8_key(key: str) -> str:
+    """A key given one character per byte, as `_naming.decode_key` decodes its bytes."""
+    return decode_key(key.encode("latin-1"))
 
 
 def _crc_mismatch(e: Entry, actual: int, path: str) -> ChecksumMismatchError:

@@ -35,6 +35,7 @@ __all__ = [
     "encode_varint",
     "mask_crc",
     "unmask_crc",
+    "unmask_crcs",
 ]
 
 MASK_DELTA: Final = 0xA282EAD8
@@ -145,6 +146,12 @@ def mask_crc(crc: int) -> int:
 
 def unmask_crc(masked: int) -> int:
     rot = (masked - MASK_DELTA) & _U32
+    return ((rot >> 17) | (rot << 15)) & _U32
+
+
+def unmask_crcs(masked: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """`unmask_crc` of every element (integers below 2**32)."""
+    rot = (masked.astype(np.int64) - MASK_DELTA) & _U32
     return ((rot >> 17) | (rot << 15)) & _U32
 
 

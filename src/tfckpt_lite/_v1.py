@@ -365,6 +365,9 @@ class V1Reader:
             (k, dtype_from_enum(self._tensors[k].dtype), self._tensors[k].shape) for k in self._keys
         ]
 
+    def shapes(self) -> list[tuple[int, ...]]:
+        return [self._tensors[k].shape for k in self._keys]
+
     def stored_size(self, key: str) -> int:
         """Bytes of the tensor's serialized slices in the tables (values are stored inside
         TensorProtos there, not in data files of their own)."""

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._port import PortError, PortReport, Recipe, recipe_for, recipes
-from ._port._engine import check_release, plan_and_load
+from ._port._engine import check_release, plan_and_load, release_recipe
 
 if TYPE_CHECKING:
     import torch
@@ -113,6 +113,7 @@ def port_state(
     reader = _open(path)
     try:
         shapes = {k: tuple(reader.shape(k)) for k in reader}
+        recipe = release_recipe(recipe, list(shapes))
         check_release(recipe, list(shapes), str(reader.prefix))
         cfg = _config(transformers, str(reader.prefix), recipe, model_type, config, shapes)
         candidates = [model_class] if model_class else _candidate_classes(recipe, shapes)

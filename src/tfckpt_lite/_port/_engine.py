@@ -33,7 +33,7 @@ from .._errors import CheckpointError
 from .._naming import VARIABLE_VALUE_SUFFIX
 from .._torch import DEFAULT_EXCLUDE, RenameRules, TransposeSpec, rename_key
 
-__all__ = ["PortError", "PortReport", "Recipe", "check_release", "plan_and_load"]
+__all__ = ["PortError", "PortReport", "Recipe", "check_release", "plan_and_load", "release_recipe"]
 
 Shape = tuple[int, ...]
 
@@ -65,6 +65,9 @@ class Recipe:
             a function doing the same, for numbering no regex can express).
         layouts: ``(regex, layout)`` rules on the TF name (see `_torch.to_torch`).
         signature: a regex that some key of every release of this family matches.
+        foreign: ``(regex, what)``: a key matching the regex is in no release of this family
+            but in `what`'s, whose other names fit (RoFormer's are BERT's less the position
+            table): such a checkpoint is refused, naming the key.
         classes: ``(class name, regex or None)``, most specific first: `state_dict_for`
             builds the first class whose regex some TF key matches (None: always).
         fresh_heads: regexes of parameter names that the release does not hold (task heads
@@ -89,6 +92,10 @@ class Recipe:
             release's layers do not have): the function of the parameter's shape returns
             its value. Filled (and written by `tfckpt port`) like loaded ones, reported in
             `PortReport.computed`; a checkpoint tensor for the same parameter wins.
+        object_based: this recipe maps TF2 object-based checkpoints (keys ending in
+            ``/.ATTRIBUTES/VARIABLE_VALUE``), which the TF1 recipes refuse.
+        tf2: the recipe for TF2 object-based checkpoints of the same model (TF Model
+            Garden's BERT encoder), used instead of this one when the checkpoint is one.
     """
 
     model_types: tuple[str, ...]
@@ -105,6 +112,9 @@ class Recipe:
     prefer_average: str | None = None
     bind: Callable[[Sequence[str]], Callable[[str], str | None]] | None = None
     computed: tuple[tuple[str, Callable[[Shape], np.ndarray[Any, Any]]], ...] = ()
+    object_based: bool = False
+    tf2: Recipe | None = None
+    foreign: tuple[tuple[str, str], ...] = ()
 
     def rules_for(
         self, model_class: str, keys: Sequence[str] = ()
@@ -245,6 +255,7 @@ def plan_and_load(
     state, tied = _model_entries(model)
     prefix = getattr(model, "base_model_prefix", None)
     keys = list(reader)
+    recipe = release_recipe(recipe, keys)
     check_release(recipe, keys, path)
     skip = [re.compile(x) for x in recipe.skip]
 
@@ -402,17 +413,35 @@ def _untie(torch: Any, model: Any, names: list[str]) -> None:
             tied_keys.pop(name, None)
 
 
+def release_recipe(recipe: Recipe, keys: Sequence[str]) -> Recipe:
+    """`recipe`, or its `Recipe.tf2` when the checkpoint is TF2 object-based."""
+    if recipe.tf2 is not None and any(k.endswith(VARIABLE_VALUE_SUFFIX) for k in keys):
+        return recipe.tf2
+    return recipe
+
+
 def check_release(recipe: Recipe, keys: Sequence[str], path: str) -> None:
-    if any(k.endswith(VARIABLE_VALUE_SUFFIX) for k in keys):
+    object_based = [k for k in keys if k.endswith(VARIABLE_VALUE_SUFFIX)]
+    rx = re.compile(recipe.signature)
+    if object_based and not (recipe.object_based and any(rx.search(k) for k in keys)):
+        mapped = " (nor one of TF Model Garden's BERT encoders)" if recipe.object_based else ""
         raise PortError(
             f"this is a TF2 object-based checkpoint (keys end in {VARIABLE_VALUE_SUFFIX}, e.g. "
             f"a TF Model Garden or Keras model), not an original TF1 release of "
-            f"{recipe.model_types[0]}; port it with tfckpt_lite.to_torch(..., "
+            f"{recipe.model_types[0]}{mapped}; port it with tfckpt_lite.to_torch(..., "
             f"model_paths=True, rename=[...]) (docs/port_to_pytorch.md)",
             path=path,
-            key=next(k for k in keys if k.endswith(VARIABLE_VALUE_SUFFIX)),
+            key=object_based[0],
         )
-    rx = re.compile(recipe.signature)
+    for pattern, what in recipe.foreign:
+        hit = next((k for k in keys if re.search(pattern, k)), None)
+        if hit is not None:
+            raise PortError(
+                f"a checkpoint of another architecture ({what}): no "
+                f"{recipe.model_types[0]} release has this tensor",
+                path=path,
+                key=hit,
+            )
     if not any(rx.search(k) for k in keys):
         sample = ", ".join(sorted(keys)[:4])
         raise PortError(

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._engine import Recipe
+from .model_garden import MODEL_GARDEN_BERT
 
 Shape = tuple[int, ...]
 
@@ -94,5 +95,6 @@ RECIPES = (
         ),
         fresh_heads=(r"^(classifier|qa_outputs)\.",),
         infer_config=_bert_config,
+        tf2=MODEL_GARDEN_BERT,
     ),
 )

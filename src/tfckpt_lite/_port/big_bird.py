@@ -11,29 +11,10 @@ Not covered: the TriviaQA fine-tune, which was released as a SavedModel, not a c
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-import numpy as np
-
+from ._layouts import flat, out_kernel, qkv_kernel
 from .bert import BERT_RULES
 from .bert import RECIPES as BERT_RECIPES
-
-Arr = np.ndarray[Any, Any]
-
-
-def qkv_kernel(a: Arr) -> Arr:
-    """``[H, heads, head_size]`` (or ``[H, out]``) -> Linear ``[heads * head_size, H]``."""
-    return a.reshape(a.shape[0], -1).T
-
-
-def out_kernel(a: Arr) -> Arr:
-    """``[heads, head_size, H]`` (or ``[in, H]``) -> Linear ``[H, heads * head_size]``."""
-    return a.reshape(-1, a.shape[-1]).T
-
-
-def flat(a: Arr) -> Arr:
-    return a.reshape(-1)
-
 
 RECIPES = (
     dataclasses.replace(

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from ._engine import Recipe
-from .big_bird import flat, out_kernel, qkv_kernel
+from ._layouts import flat, out_kernel, qkv_kernel
 
 _LAYER = re.compile(r"^model/(encoder|decoder)/layer_(\d+)/(.+)$")
 _BLOCK = re.compile(r"(?:^|\.)encoder\.blocks\.(\d+)\.(\d+)\.")

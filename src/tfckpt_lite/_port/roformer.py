@@ -64,8 +64,10 @@ RECIPES = (
         model_types=("roformer",),
         rename=((r"^bert/", "roformer/"), *BERT_RULES),
         layouts=BERT_LAYOUTS,
-        # BERT's own names: a BERT checkpoint fits too, its position table reported unused.
         signature=r"^bert/(embeddings|encoder)/",
+        # BERT's names fit all but BERT's learned position table, which rotary attention
+        # replaces: a BERT checkpoint would load into a RoFormer that means something else.
+        foreign=((r"^bert/embeddings/position_embeddings$", "BERT, with learned positions"),),
         classes=(("RoFormerForMaskedLM", r"^cls/predictions/"), ("RoFormerModel", None)),
         fresh_heads=(r"^(classifier|qa_outputs)\.",),
         infer_config=_roformer_config,
