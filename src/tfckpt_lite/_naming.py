@@ -12,7 +12,7 @@ Files (P is the prefix the user passes):
     DIR/variables/variables     a SavedModel's checkpoint prefix
 Temporary files of an unfinished write are `<final name>.tempstate<u64 in decimal>` (TF's
 `TempFilename`; every atomic write here uses it), and a sharded save's per-shard bundles
-`P_temp[_<32 hex>]/part-NNNNN-of-MMMMM`. No name matching `TEMP_RE` is ever a checkpoint.
+`P_temp[_<32 hex>]/part-NNNNN-of-MMMMM`. No name `is_temp_name` accepts is ever a checkpoint.
 
 Keys. A key is `str` in the API and UTF-8 bytes on disk; surrogateescape keeps any non-UTF-8
 key round-trippable. The TF2 object graph is the tensor `_CHECKPOINTABLE_OBJECT_GRAPH`. An
@@ -47,7 +47,6 @@ __all__ = [
     "SAVEDMODEL_VARIABLES",
     "SAVE_COUNTER",
     "STATE_FILENAME",
-    "TEMP_RE",
     "VARIABLE_VALUE",
     "VARIABLE_VALUE_SUFFIX",
     "attribute_key",
@@ -59,6 +58,7 @@ __all__ = [
     "escape_local_name",
     "index_filename",
     "is_bundle_file",
+    "is_temp_name",
     "nest_names",
     "part_prefix",
     "shard_suffix",
@@ -78,10 +78,17 @@ SAVEDMODEL_VARIABLES: Final = ("variables", "variables")
 SAVEDMODEL_PB: Final = "saved_model.pb"
 SAVEDMODEL_PBTXT: Final = "saved_model.pbtxt"
 _SHARD: Final = r"(?P<shard>\d{5,})-of-(?P<num_shards>\d{5,})"
-_DATA_FILE_RE: Final = re.compile(rf"^(?P<prefix>.+)\.data-{_SHARD}$")
+# Patterns, not compiled ones: `re` compiles them on first use (and caches them), so opening a
+# checkpoint whose path has neither `.data-` nor `temp` in it never pays for compiling them.
+_DATA_FILE_PATTERN: Final = rf"^(?P<prefix>.+)\.data-{_SHARD}$"
 # TF's debris: `X.tempstate<u64>` files and the per-shard `P_temp[_<hex>]/part-NNNNN-of-NNNNN`
 # bundles of an unfinished sharded save. Anchored so user paths like `run_temp/parts` pass.
-TEMP_RE: Final = re.compile(r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part-\d{5,}-of-\d{5,}")
+_TEMP_PATTERN: Final = r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part-\d{5,}-of-\d{5,}"
+
+
+def is_temp_name(path: str) -> bool:
+    """Whether `path` is TF's debris (see `_TEMP_PATTERN`), never a checkpoint."""
+    return "temp" in path and re.search(_TEMP_PATTERN, path) is not None
 
 
 def shard_suffix(shard: int, num_shards: int) -> str:
@@ -99,7 +106,7 @@ def data_filename(prefix: str, shard: int, num_shards: int) -> str:
 
 def data_file_prefix(path: str) -> str | None:
     """The prefix P when `path` is named like a data shard `P.data-NNNNN-of-MMMMM`."""
-    m = _DATA_FILE_RE.match(path)
+    m = re.match(_DATA_FILE_PATTERN, path) if ".data-" in path else None
     return m.group("prefix") if m else None
 
 
