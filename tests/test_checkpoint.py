@@ -171,6 +171,36 @@ def test_load_tree_shared_and_cyclic_graph(tmp_path: Path) -> None:
     assert np.array_equal(tfc.load_tree(tmp_path / "d")["m"]["w"], [3, 3])
 
 
+def test_load_tree_slot_variable_with_children_never_contains_itself(tmp_path: Path) -> None:
+    """A slot variable (reached through its optimizer's slot record, on no child path) whose
+    own child edges lead back to itself or its optimizer: those edges would close cycles and
+    are left out, as every other such edge is."""
+    from tfckpt_lite._proto import trackable_object_graph_pb2 as pb
+
+    g = pb.TrackableObjectGraph()
+    root, var, opt, slot = (g.nodes.add() for _ in range(4))
+    root.children.add(node_id=1, local_name="v")
+    root.children.add(node_id=2, local_name="opt")
+    var.attributes.add(name="VARIABLE_VALUE", checkpoint_key="v" + VV)
+    opt.slot_variables.add(original_variable_node_id=1, slot_name="m", slot_variable_node_id=3)
+    slot.children.add(node_id=3, local_name="self")
+    slot.children.add(node_id=2, local_name="optimizer")
+    slot.children.add(node_id=1, local_name="variable")
+    slot.attributes.add(name="VARIABLE_VALUE", checkpoint_key="v/.OPTIMIZER_SLOT/opt/m" + VV)
+    tfc.save(
+        tmp_path / "s",
+        {
+            "v" + VV: np.ones(2, np.float32),
+            "v/.OPTIMIZER_SLOT/opt/m" + VV: np.zeros(2, np.float32),
+            OBJECT_GRAPH_KEY: g.SerializeToString(),
+        },
+    )
+    t = tfc.load_tree(tmp_path / "s")
+    m = t["opt"][".OPTIMIZER_SLOT"]["v"]["m"]
+    assert list(m) == ["variable", ".ATTRIBUTES"]  # "self" and "optimizer" close cycles
+    assert m["variable"] is t["v"] and np.array_equal(m[".ATTRIBUTES"]["VARIABLE_VALUE"], [0, 0])
+
+
 def _as_loaded(v: Any) -> Any:
     """What load_tree gives back for a tree we wrote: lists become dicts "0", "1", ..."""
     if isinstance(v, dict):

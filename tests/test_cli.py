@@ -206,7 +206,7 @@ def test_show_stats(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
 def test_tree_nests_names(capsys: pytest.CaptureFixture[str], ckpt: str) -> None:
     doc = run_json(capsys, "tree", ckpt)
     assert doc["by"] == "names"
-    assert doc["tree"]["dense/"] == {
+    assert doc["tree"]["dense"] == {  # the layout of load_tree (`nest_names`)
         "bias": {"key": "dense/bias", "dtype": "float32", "shape": [3], "size": 12},
         "kernel": {"key": "dense/kernel", "dtype": "float32", "shape": [2, 3], "size": 24},
     }

@@ -95,6 +95,36 @@ def test_stats_listing_and_tree(pair: tuple[str, str]) -> None:
             ins.resolve_name(r, "emd")
 
 
+def test_name_tree_is_load_trees_layout(tmp_path: Path) -> None:
+    """`tfckpt tree` of a name-based checkpoint nests keys as `load_tree` does (one rule,
+    `nest_names`): a key that is also a group (TF1 optimizer slots) is the group's "";
+    drawn, it is the leaf just before the group, as the keys read."""
+    keys = ["dense/kernel", "dense/kernel/Adam", "dense/kernel/Adam_1", "step"]
+    prefix = tfc.save(tmp_path / "n", {k: np.float32(i) for i, k in enumerate(keys)})
+    with tfc.load_checkpoint(prefix) as r:
+        tree = ins.checkpoint_tree(r)
+    loaded = tfc.load_tree(prefix)
+    assert list(tree.tree) == list(loaded) == ["dense", "step"]
+    assert list(tree.tree["dense"]["kernel"]) == list(loaded["dense"]["kernel"])
+    assert tree.tree["dense"]["kernel"][""].key == "dense/kernel"
+    assert ins.tree_lines(tree)[1:] == [
+        "├── dense/",
+        "│   ├── kernel  float32[]",
+        "│   └── kernel/",
+        "│       ├── Adam  float32[]",
+        "│       └── Adam_1  float32[]",
+        "└── step  float32[]",
+    ]
+    clash = tfc.save(tmp_path / "c", {"a": np.float32(0), "a//b": np.float32(1)})
+    with (
+        tfc.load_checkpoint(clash) as r,
+        pytest.raises(tfc.errors.InvalidArgumentError, match="'a'"),
+    ):
+        ins.checkpoint_tree(r)
+    with pytest.raises(tfc.errors.InvalidArgumentError, match="same place"):
+        tfc.load_tree(clash)
+
+
 def test_a_command_is_one_entry(capsys: pytest.CaptureFixture[str]) -> None:
     def hello_arguments(p: argparse.ArgumentParser) -> None:
         p.add_argument("who")

@@ -141,6 +141,9 @@ class _Server(http.server.ThreadingHTTPServer):
         self.sent = 0
         self.requests: list[tuple[str, str, str | None]] = []
         self.lock = threading.Lock()
+        # Misbehaviour on data-file GETs: "whole" ignores Range (200, the whole file),
+        # "short" answers a ranged request with 100 bytes less than asked.
+        self.misbehave: str | None = None
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -169,9 +172,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         size = p.stat().st_size
         start, end = 0, size
         m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng or "")
-        if m:
+        bad = self.server.misbehave if "data-" in self.path and not head_only else None
+        if m and bad != "whole":
             start = int(m.group(1))
             end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+            if bad == "short":
+                end -= 100
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
         else:
@@ -277,6 +283,24 @@ def test_http_missing_and_corrupt(http_ckpt: tuple[_Server, str, int], tmp_path:
         assert float(r["t04"][0]) == 4.0
         with pytest.raises(tfc.ChecksumMismatchError, match="t05"):
             r["t05"]
+
+
+@needs_fsspec
+@pytest.mark.parametrize("misbehave", ["whole", "short"])
+def test_http_answers_of_the_wrong_length_are_errors(
+    http_ckpt: tuple[_Server, str, int], misbehave: str
+) -> None:
+    """A server that ignores the range, or sends less than asked, is reported: by `load()`
+    (ranges read ahead, streamed into its buffers) and by a single read."""
+    server, url, _ = http_ckpt
+    with tfc.load_checkpoint(url) as r:
+        server.misbehave = misbehave
+        with pytest.raises(tfc.CorruptCheckpointError, match="asked the server for bytes"):
+            r["t03"]
+    with pytest.raises(tfc.CorruptCheckpointError, match="asked the server for bytes"):
+        tfc.load(url)
+    server.misbehave = None
+    assert float(tfc.load(url)["t09"][5]) == 9.0
 
 
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -230,30 +230,6 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
 
     # -- TF-compatible names --------------------------------------------------------------
 
-    def _values(
-        self, keys: Sequence[str], *, window: int | None = None
-    ) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
-        """``(key, self[key])`` for many keys. Remote checkpoints fetch the bytes ahead in
-        coalesced parallel range requests (`_remote.read_ahead`): with ``window=None`` all at
-        once, pairs then coming in data-file order; with a window in bytes, in `keys`' order
-        with about two windows fetched ahead (streaming conversions)."""
-        if not self._backend.remote:
-            if window is None:  # all at once: one mapping per data file, checksums threaded
-                try:
-                    yield from self._backend.read_many(keys).items()
-                except TensorNotFoundError as e:
-                    if e.key is not None:
-                        self._need(e.key)  # the same error, with its hints
-                    raise
-                return
-            for k in keys:
-                yield k, self[k]
-            return
-        from ._remote import read_ahead
-
-        for k in read_ahead(self._backend, keys, window):
-            yield k, self[k]
-
     def get_tensor(self, key: str, *, verify: bool = True) -> Any:
         """The value of `key`, checksum verified unless ``verify=False``, typed as TF's.
 
@@ -394,6 +370,37 @@ class CheckpointReader(Mapping[str, "np.ndarray[Any, Any]"]):
         self.close()
 
 
+#: A source of conversions, edits and ports: an open reader, or anything `load_checkpoint`
+#: opens.
+ReaderOrPath: TypeAlias = "CheckpointReader | str | os.PathLike[str]"
+
+
+def read_values(
+    reader: CheckpointReader, keys: Sequence[str], *, window: int | None = None
+) -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+    """``(key, reader[key])`` for many keys. Remote checkpoints fetch the bytes ahead in
+    coalesced parallel range requests (`_remote.read_ahead`): with ``window=None`` all at
+    once, pairs then coming in data-file order; with a window in bytes, in `keys`' order
+    with about two windows fetched ahead (streaming conversions)."""
+    backend = reader._backend
+    if not backend.remote:
+        if window is None:  # all at once: one mapping per data file, checksums threaded
+            try:
+                yield from backend.read_many(keys).items()
+            except TensorNotFoundError as e:
+                if e.key is not None:
+                    reader._need(e.key)  # the same error, with its hints
+                raise
+            return
+        for k in keys:
+            yield k, reader[k]
+        return
+    from ._remote import read_ahead
+
+    for k in read_ahead(backend, keys, window):
+        yield k, reader[k]
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -465,7 +472,7 @@ def load(
             )
         skip = set(opaque)
         keys = [k for k in r if k not in skip]
-        got = dict(r._values(keys, window=None))
+        got = dict(read_values(r, keys))
         return {k: got[k] for k in keys}
 
 

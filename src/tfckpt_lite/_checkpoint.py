@@ -36,7 +36,7 @@ import numpy as np
 
 from ._api import load_checkpoint
 from ._dtypes import DType
-from ._errors import CheckpointNotFoundError
+from ._errors import CheckpointNotFoundError, InvalidArgumentError
 from ._graph import GraphNode, ObjectGraph
 from ._lazy import lazy_module
 from ._naming import (
@@ -47,6 +47,7 @@ from ._naming import (
     VARIABLE_VALUE,
     attribute_key,
     escape_local_name,
+    nest_names,
     split_path,
 )
 from ._restore import (
@@ -535,39 +536,19 @@ def load_tree(path: str | os.PathLike[str]) -> dict[str, Any]:
         saveables, e.g. a tf.data iterator's ITERATOR -> ITERATOR_STATE) gets the one tensor
         stored under it, or ``{suffix: array}`` for several; one with nothing stored (TF
         writes nothing for a variable that was never initialized) is left out.
-    Name-based (TF1) checkpoints nest by ``/`` in the names; a name that is also the prefix of
-    other names (``dense/kernel`` beside ``dense/kernel/Adam``) keeps its value under ``""``.
+    Name-based (TF1) checkpoints nest by ``/`` in the names (`_naming.nest_names`); a name
+    that is also the prefix of other names (``dense/kernel`` beside ``dense/kernel/Adam``)
+    keeps its value under ``""``. Two names that cannot both be placed so (``a`` beside
+    ``a/`` or ``a//b``) raise `InvalidArgumentError`.
     """
     with load_checkpoint(path) as r:
         graph = r.object_graph
         if graph is None:
-            return _nest_names({k: r[k] for k in r})
+            try:
+                return nest_names((k, r[k]) for k in sorted(r))
+            except ValueError as e:
+                raise InvalidArgumentError(f"cannot nest the keys: {e}", path=r.prefix) from None
         return _graph_tree(graph, r)
-
-
-def _nest_names(flat: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in sorted(flat):
-        parts = name.split("/")
-        d = out
-        for p in parts[:-1]:
-            nxt = d.get(p)
-            if nxt is None:
-                nxt = d[p] = {}
-            elif not isinstance(nxt, dict):
-                nxt = d[p] = {"": nxt}  # a tensor that is also a name prefix moves to ""
-            d = nxt
-        last = parts[-1]
-        existing = d.get(last)
-        if isinstance(existing, dict):
-            if "" in existing:
-                raise ValueError(f"cannot nest {name!r}: its place is taken")
-            existing[""] = flat[name]
-        elif last in d:
-            raise ValueError(f"cannot nest {name!r}: its place is taken")
-        else:
-            d[last] = flat[name]
-    return out
 
 
 _TREE_WORK: Final = 5_000_000  # reachability steps load_tree may spend on shared containers
@@ -612,16 +593,15 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
             containers.add(nid)
 
     # Which container edges to keep: first every edge of the breadth-first spanning tree (the
-    # canonical paths), then each other edge unless it closes a cycle among kept edges.
-    tree_edge: dict[int, tuple[int, str]] = {}  # child -> (parent, local name)
-    for nid in order:
-        for name, cid in graph[nid].child_ids:
-            if cid != 0 and cid not in tree_edge:
-                tree_edge[cid] = (nid, name)
+    # canonical paths: the edges the breadth-first walk enters a node by), then each other
+    # edge unless it closes a cycle among kept edges.
+    edges: dict[int, list[tuple[str, int, bool]]] = collections.defaultdict(list)
     kept: dict[int, list[int]] = collections.defaultdict(list)
-    for cid, (pid, _) in tree_edge.items():
-        if cid in containers:
-            kept[pid].append(cid)
+    for step in graph.walk(breadth_first=True):
+        entered = step.first_seen is None
+        edges[step.parent.id].append((step.name, step.node.id, entered))
+        if entered and step.node.id in containers:
+            kept[step.parent.id].append(step.node.id)
     budget = [_TREE_WORK]
 
     def reaches(src: int, dst: int) -> bool:
@@ -646,11 +626,13 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
             continue
         obj = built[nid]
         node = graph[nid]
-        for name, cid in node.child_ids:
+        # A slot variable off every child path has edges no walk from the root meets.
+        out = edges[nid] if nid in edges else [(n, c, False) for n, c in node.child_ids]
+        for name, cid, entered in out:
             child = built.get(cid)
             if child is None:
                 continue
-            if cid not in containers or tree_edge.get(cid) == (nid, name):
+            if cid not in containers or entered:
                 obj[name] = child
             elif not reaches(cid, nid):
                 kept[nid].append(cid)
@@ -665,8 +647,10 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
                 if var_path is None or s.slot_variable not in built:
                     continue
                 slot = built[s.slot_variable]
-                if s.slot_variable in containers and reaches(s.slot_variable, nid):
-                    continue
+                if s.slot_variable in containers:
+                    if reaches(s.slot_variable, nid):
+                        continue
+                    kept[nid].append(s.slot_variable)  # a way down that edges back must not close
                 slots.setdefault(var_path, {})[s.slot_name] = slot
             obj[OPTIMIZER_SLOT] = slots
     root = built[0]

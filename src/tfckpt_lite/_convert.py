@@ -37,7 +37,7 @@ from ._backend import Progress
 from ._dtypes import DType, dtype_from_name
 from ._errors import CheckpointError, CorruptCheckpointError, NotACheckpointError
 from ._lazy import lazy_module
-from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
+from ._naming import GROUP_VALUE, OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX, nest_names
 from ._storage import create, filesystem_for, is_remote
 from ._tensor_codec import encode_fixed
 from ._writer import BundleWriter
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     import json
     import zipfile
 
-    from ._api import CheckpointReader
+    from ._api import CheckpointReader, ReaderOrPath
     from ._edit import CastSpec, Globs
     from ._torch import RenameRules
 else:  # ~10 ms of imports that only conversions need: see _lazy
@@ -124,7 +124,7 @@ class ConversionReport:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _open_reader(src: CheckpointReader | str | os.PathLike[str]) -> tuple[CheckpointReader, bool]:
+def _open_reader(src: ReaderOrPath) -> tuple[CheckpointReader, bool]:
     """A CheckpointReader for a path or an already open reader; second item: close it after."""
     from ._api import CheckpointReader, load_checkpoint
 
@@ -220,7 +220,7 @@ def _cast_value(
 
 
 def to_safetensors(
-    src: CheckpointReader | str | os.PathLike[str],
+    src: ReaderOrPath,
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
@@ -248,6 +248,8 @@ def to_safetensors(
     Returns:
         A `ConversionReport` listing the names written and the keys skipped.
     """
+    from ._api import read_values
+
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
@@ -288,7 +290,7 @@ def to_safetensors(
         with create(dst) as out:
             out.file.write(len(blob).to_bytes(8, "little"))
             out.file.write(blob)
-            values = reader._values([p[0] for p in plan], window=READ_AHEAD)
+            values = read_values(reader, [p[0] for p in plan], window=READ_AHEAD)
             for i, ((key, name, shape, nbytes), (_, value)) in enumerate(zip(plan, values)):
                 arr = _cast_value(value, casts.get(key), name, report)
                 if arr.shape != shape:  # pragma: no cover - the reader guarantees this
@@ -425,28 +427,36 @@ def read_safetensors_header(
 
 
 def _nest(items: Iterable[tuple[str, np.ndarray[Any, Any]]], path: str) -> dict[str, Any]:
-    """Names split at ``/`` into nested dicts (TF2 keys lose ``/.ATTRIBUTES/VARIABLE_VALUE``)."""
-    tree: dict[str, Any] = {}
-    for name, arr in items:
-        name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
-        parts = name.split("/")
-        if not all(parts):
-            raise UnsupportedConversionError(
-                "name has an empty path component; cannot nest it", path=path, key=name
-            )
-        node = tree
-        for part in parts[:-1]:
-            nxt = node.setdefault(part, {})
-            if not isinstance(nxt, dict):
+    """Names (TF2 keys without ``/.ATTRIBUTES/VARIABLE_VALUE``) nested at ``/`` by
+    `nest_names`, for an object graph: every name must be an object path, so an empty
+    component, or a name that is also a group (`nest_names` keeps its value under ``""``,
+    a place an object graph does not have), is refused."""
+
+    def names() -> Iterator[tuple[str, np.ndarray[Any, Any]]]:
+        for name, arr in items:
+            name = name.removesuffix(VARIABLE_VALUE_SUFFIX)
+            if GROUP_VALUE in name.split("/"):
                 raise UnsupportedConversionError(
-                    f"name nests under {part!r}, which is a tensor", path=path, key=name
+                    "name has an empty path component; cannot nest it", path=path, key=name
                 )
-            node = nxt
-        if parts[-1] in node:
+            yield name, arr
+
+    try:
+        tree = nest_names(names())
+    except UnsupportedConversionError:
+        raise
+    except ValueError as e:
+        raise UnsupportedConversionError(f"cannot nest the names: {e}", path=path) from None
+    stack: list[tuple[str, dict[str, Any]]] = [("", tree)]
+    while stack:
+        where, group = stack.pop()
+        if GROUP_VALUE in group:
             raise UnsupportedConversionError(
-                "name is both a tensor and a group of tensors", path=path, key=name
+                "name is a tensor and also a group of tensors", path=path, key=where
             )
-        node[parts[-1]] = arr
+        stack += [
+            (f"{where}/{k}" if where else k, v) for k, v in group.items() if isinstance(v, dict)
+        ]
     return tree
 
 
@@ -534,7 +544,7 @@ def from_safetensors(
 
 
 def to_npz(
-    src: CheckpointReader | str | os.PathLike[str],
+    src: ReaderOrPath,
     dst: str | os.PathLike[str],
     *,
     strict: bool = False,
@@ -555,6 +565,8 @@ def to_npz(
     `model_paths` and the filters (select, exclude, strip, keep, rename, cast): as for
     `to_safetensors`.
     """
+    from ._api import read_values
+
     dst = os.fspath(dst)
     reader, owned = _open_reader(src)
     try:
@@ -577,7 +589,7 @@ def to_npz(
             create(dst) as out,
             zipfile.ZipFile(out.file, "w", zipfile.ZIP_STORED, allowZip64=True) as z,
         ):
-            values = reader._values(keys, window=READ_AHEAD)
+            values = read_values(reader, keys, window=READ_AHEAD)
             for i, (key, value) in enumerate(values):
                 dt = casts.get(key) or reader.dtype_info(key)
                 name = names[key]

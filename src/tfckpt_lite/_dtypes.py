@@ -9,7 +9,6 @@ Quantized types (qint8, ...) are returned as their plain integer counterparts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -17,9 +16,10 @@ import numpy as np
 __all__ = ["DType", "dtype_from_enum", "dtype_from_name", "dtype_of_array"]
 
 
-@dataclass(frozen=True)
 class DType:
-    """A TensorFlow dtype as stored in a checkpoint.
+    """A TensorFlow dtype as stored in a checkpoint: immutable, compared and hashed by its
+    three fields (a frozen record, written out: ``@dataclass`` would cost every import of
+    the package about a millisecond).
 
     Attributes:
         name: TensorFlow's name (``"float32"``, ``"bfloat16"``, ``"string"``, ...), the same as
@@ -29,9 +29,48 @@ class DType:
             ``None`` for types with no array form (variant, resource, unknown).
     """
 
-    name: str
-    enum: int
-    numpy_dtype: np.dtype[Any] | None
+    __slots__ = ("_enum", "_name", "_numpy_dtype")
+    _name: str
+    _enum: int
+    _numpy_dtype: np.dtype[Any] | None
+
+    def __init__(self, name: str, enum: int, numpy_dtype: np.dtype[Any] | None) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_enum", enum)
+        object.__setattr__(self, "_numpy_dtype", numpy_dtype)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def enum(self) -> int:
+        return self._enum
+
+    @property
+    def numpy_dtype(self) -> np.dtype[Any] | None:
+        return self._numpy_dtype
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"DType is immutable: cannot assign to {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"DType is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DType) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self._name, self._enum, self._numpy_dtype) == (
+            other._name,
+            other._enum,
+            other._numpy_dtype,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._name, self._enum, self._numpy_dtype))
+
+    def __reduce__(self) -> tuple[type[DType], tuple[str, int, np.dtype[Any] | None]]:
+        return (DType, (self._name, self._enum, self._numpy_dtype))
 
     @property
     def itemsize(self) -> int:

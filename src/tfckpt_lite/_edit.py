@@ -64,8 +64,9 @@ from ._torch import DEFAULT_EXCLUDE, RenameRules, rename_key
 from ._writer import BundleWriter
 
 if TYPE_CHECKING:
-    from ._api import CheckpointReader
+    from ._api import CheckpointReader, ReaderOrPath
     from ._proto import trackable_object_graph_pb2 as _pb
+    from ._sharding import ShardingCallback
 
 __all__ = [
     "COMPILE_EDGES",
@@ -105,6 +106,8 @@ _NAME_RULES: Final = tuple(
 
 Globs = str | Sequence[str] | None
 CastSpec = str | Mapping[str, str] | Sequence[tuple[str, str]] | None
+# `rename`: ordered (regex, replacement) rules, or a function of the name.
+Rules = RenameRules | Callable[[str], str | None] | None
 
 
 @dataclass
@@ -216,13 +219,13 @@ class _Globs:
                 raise ValueError(f"{self.arg}: pattern {p!r} matches no {self.what}{hint}")
 
 
-def _compile_rules(rename: RenameRules | Callable[[str], str | None] | None) -> Any:
+def _compile_rules(rename: Rules) -> Rules:
     """Check regexes up front (a bad one is the caller's mistake, named); callables pass."""
     if rename is None or callable(rename):
         return rename
     if isinstance(rename, (str, bytes)):  # type: ignore[unreachable]
         raise TypeError("rename: a sequence of (regex, replacement) pairs, not a string")
-    rules = []
+    rules: list[tuple[str, str | None]] = []
     for i, rule in enumerate(rename):
         if not isinstance(rule, (tuple, list)) or len(rule) != 2:
             raise TypeError(f"rename[{i}]: a (regex, replacement) pair, got {rule!r}")
@@ -237,7 +240,7 @@ def _compile_rules(rename: RenameRules | Callable[[str], str | None] | None) -> 
     return rules
 
 
-def _rename(name: str, rules: Any) -> str | None:
+def _rename(name: str, rules: Rules) -> str | None:
     """`rename_key`, with a bad replacement template (``\\3`` of a 2-group pattern) reported
     as the caller's mistake, before anything is written."""
     try:
@@ -661,7 +664,7 @@ def _renamed(
     proto: _pb.TrackableObjectGraph | None,
     stored: dict[str, str],
     kept: set[str],
-    rules: Any,
+    rules: Rules,
     report: EditReport,
 ) -> tuple[dict[str, str], _pb.TrackableObjectGraph | None]:
     """Source key -> output name after `rules` (and the graph they rename, never the
@@ -706,7 +709,7 @@ def plan_edit(
     exclude: Globs = None,
     strip: bool = False,
     keep: Globs = None,
-    rename: RenameRules | Callable[[str], str | None] | None = None,
+    rename: Rules = None,
     cast: CastSpec = None,
     name_based: bool = False,
     dst: str = "",
@@ -919,7 +922,7 @@ def _write_sharded(
     dst: str,
     plan: _Plan,
     value_of: Value,
-    policy: Any,
+    policy: ShardingCallback,
     progress: Progress | None,
     fsync: bool,
     report: EditReport,
@@ -1011,7 +1014,7 @@ def _reader_values(readers: Sequence[CheckpointReader], report: EditReport) -> V
 class _Open:
     """Open every source (paths or open readers); close the ones opened here."""
 
-    def __init__(self, sources: Sequence[Any], arg: str) -> None:
+    def __init__(self, sources: Sequence[ReaderOrPath], arg: str) -> None:
         from ._api import CheckpointReader, load_checkpoint
 
         if isinstance(sources, (str, os.PathLike, CheckpointReader)):
@@ -1048,14 +1051,14 @@ class _Open:
 
 
 def edit(
-    src: Any,
+    src: ReaderOrPath,
     dst: str | os.PathLike[str],
     *,
     select: Globs = None,
     exclude: Globs = None,
     strip: bool = False,
     keep: Globs = None,
-    rename: RenameRules | Callable[[str], str | None] | None = None,
+    rename: Rules = None,
     cast: CastSpec = None,
     name_based: bool = False,
     max_shard_size: int | None = None,
@@ -1118,7 +1121,7 @@ def edit(
 
 
 def reshard(
-    src: Any,
+    src: ReaderOrPath,
     dst: str | os.PathLike[str],
     max_shard_size: int | None = None,
     *,
@@ -1136,7 +1139,7 @@ _CONFLICT_RULES: Final = ("error", "first", "last")
 
 
 def merge(
-    sources: Sequence[Any],
+    sources: Sequence[ReaderOrPath],
     dst: str | os.PathLike[str],
     *,
     on_conflict: str = "error",
@@ -1242,7 +1245,7 @@ def _accumulator(dt: DType) -> np.dtype[Any] | None:
 
 
 def average(
-    sources: Sequence[Any],
+    sources: Sequence[ReaderOrPath],
     dst: str | os.PathLike[str],
     *,
     weights: Sequence[float] | None = None,

@@ -62,8 +62,9 @@ MAX_PATHS: Final = 1000  # paths() returns at most this many
 _PATH_WORK: Final = 200_000  # steps paths() may spend enumerating before it stops
 
 
-# A path under construction: its names from the root end, as a linked list shared by the
-# paths that extend it (paths() appends a name in O(1) this way).
+# A path under construction as a linked list (name, rest), shared by every path that extends
+# it, so a step adds a name in O(1): walk() links from the node back to the root, paths()
+# (which searches from a node towards the root) from the root end.
 _Names: TypeAlias = "tuple[str, _Names] | None"
 # paths()'s queue entries: node id, the names below it, their count, its cyclic nodes.
 _Partial: TypeAlias = "tuple[int, _Names, int, frozenset[int]]"
@@ -97,14 +98,54 @@ class RegisteredSaver:
     object_name: str
 
 
-@dataclass(frozen=True)
 class WalkStep:
-    """A child edge met by `ObjectGraph.walk`: the raw local names from the root to `node`,
-    and, when the walk met `node` before, where (`()` for the root); it is not entered again."""
+    """A child edge met by `ObjectGraph.walk`: `parent` --`name`--> `node`.
 
-    path: tuple[str, ...]
-    node: GraphNode
-    first_seen: tuple[str, ...] | None = None
+    `path` is the raw local names from the root to `node` along the walk; `first_seen`, when
+    the walk met `node` before, is where (``()`` for the root), and `node` is not entered
+    again. Both are built when read, so a walk that does not read them stays linear in the
+    graph's size however deep it is.
+    """
+
+    __slots__ = ("_first", "_names", "_seen", "name", "node", "parent")
+
+    def __init__(
+        self,
+        parent: GraphNode,
+        name: str,
+        node: GraphNode,
+        names: _Names,
+        first: _Names = None,
+        seen: bool = False,
+    ) -> None:
+        self.parent = parent
+        self.name = name
+        self.node = node
+        self._names = names
+        self._first = first
+        self._seen = seen
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return _unroll(self._names)
+
+    @property
+    def first_seen(self) -> tuple[str, ...] | None:
+        return _unroll(self._first) if self._seen else None
+
+    def __repr__(self) -> str:
+        seen = f", first seen at {self.first_seen!r}" if self._seen else ""
+        return f"<WalkStep {self.path!r} -> node {self.node.id}{seen}>"
+
+
+def _unroll(names: _Names) -> tuple[str, ...]:
+    """The names of a linked list built leaf end first, root end first."""
+    out: list[str] = []
+    while names is not None:
+        name, names = names
+        out.append(name)
+    out.reverse()
+    return tuple(out)
 
 
 class GraphNode:
@@ -466,30 +507,45 @@ class ObjectGraph(Sequence[GraphNode]):
             i += 1
         return node
 
-    def walk(self) -> Iterator[WalkStep]:
-        """Every child edge from the root, depth first, children in the graph's order: each
-        node is entered once, at its first path; later edges to it (shared nodes, cycles) are
-        reported with `first_seen` and not followed. An explicit stack: graphs may be deeper
-        than Python's recursion limit."""
-        seen: dict[int, tuple[str, ...]] = {0: ()}
-        stack: list[tuple[tuple[str, ...], Iterator[tuple[str, GraphNode]]]] = [
-            ((), iter(self.root.children.items()))
+    def walk(self, *, breadth_first: bool = False) -> Iterator[WalkStep]:
+        """Every child edge from the root, children in the graph's order, depth first or
+        breadth first: each node is entered once, at its first path; later edges to it
+        (shared nodes, cycles) are reported with `first_seen` and not followed. Breadth first,
+        the first path of a node is its canonical path (the one its keys are named by).
+        Explicit stacks and queues: graphs may be deeper than Python's recursion limit."""
+        seen: dict[int, _Names] = {0: None}
+        if breadth_first:
+            queue: collections.deque[tuple[GraphNode, _Names]] = collections.deque(
+                [(self.root, None)]
+            )
+            while queue:
+                parent, base = queue.popleft()
+                for name, child in parent.children.items():
+                    names = (name, base)
+                    if child.id in seen:
+                        yield WalkStep(parent, name, child, names, seen[child.id], True)
+                        continue
+                    seen[child.id] = names
+                    yield WalkStep(parent, name, child, names)
+                    queue.append((child, names))
+            return
+        stack: list[tuple[GraphNode, _Names, Iterator[tuple[str, GraphNode]]]] = [
+            (self.root, None, iter(self.root.children.items()))
         ]
         while stack:
-            path, children = stack[-1]
+            parent, base, children = stack[-1]
             step = next(children, None)
             if step is None:
                 stack.pop()
                 continue
             name, child = step
-            where = (*path, name)
-            first = seen.get(child.id)
-            if first is not None:
-                yield WalkStep(where, child, first)
+            names = (name, base)
+            if child.id in seen:
+                yield WalkStep(parent, name, child, names, seen[child.id], True)
                 continue
-            seen[child.id] = where
-            yield WalkStep(where, child)
-            stack.append((where, iter(child.children.items())))
+            seen[child.id] = names
+            yield WalkStep(parent, name, child, names)
+            stack.append((child, names, iter(child.children.items())))
 
     def paths(self, key_or_node: str | GraphNode | int, limit: int = MAX_PATHS) -> list[str]:
         """Every simple object path from the root to the node owning a key, shortest first.

@@ -28,9 +28,16 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 import numpy as np
 
 from ._backend import Progress
-from ._errors import CheckpointError, TensorNotFoundError
+from ._errors import CheckpointError, InvalidArgumentError, TensorNotFoundError
 from ._graph import model_path
-from ._naming import OBJECT_ATTRIBUTES, OBJECT_GRAPH_KEY, VARIABLE_VALUE, VARIABLE_VALUE_SUFFIX
+from ._naming import (
+    GROUP_VALUE,
+    OBJECT_ATTRIBUTES,
+    OBJECT_GRAPH_KEY,
+    VARIABLE_VALUE,
+    VARIABLE_VALUE_SUFFIX,
+    nest_names,
+)
 
 if TYPE_CHECKING:
     from ._api import CheckpointReader
@@ -549,7 +556,7 @@ Tree = dict[str, Any]
 @dataclass(frozen=True)
 class CheckpointTree:
     """`tree` nested by the object graph (``by == "object graph"``) or, for name-based
-    checkpoints, by the ``/`` in keys (``by == "names"``)."""
+    checkpoints, by the ``/`` in keys (``by == "names"``, `nest_names`' layout)."""
 
     path: str
     by: str
@@ -620,17 +627,17 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
     # placed at its edge so entries keep the graph's child order. Then, children before
     # parents, an object without children becomes its leaves, in place.
     top: Tree = {}
-    subtrees: dict[tuple[str, ...], Tree] = {(): top}
+    subtrees: dict[int, Tree] = {0: top}  # node id -> its subtree (each is entered once)
     entered: list[tuple[Tree, GraphNode]] = [(top, graph.root)]
     for step in graph.walk():
-        parent = subtrees[step.path[:-1]]
-        name = step.path[-1]
-        if step.first_seen is not None:
-            parent[name] = f"(same object as {'/'.join(step.first_seen) or 'the root'})"
+        parent = subtrees[step.parent.id]
+        first = step.first_seen
+        if first is not None:
+            parent[step.name] = f"(same object as {'/'.join(first) or 'the root'})"
             continue
         sub: Tree = {}
-        parent[name] = sub
-        subtrees[step.path] = sub
+        parent[step.name] = sub
+        subtrees[step.node.id] = sub
         entered.append((sub, step.node))
     nodes = {id(sub): node for sub, node in entered}
     for sub, _ in reversed(entered):
@@ -650,26 +657,20 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
     return top
 
 
-def _name_tree(keys: Iterable[str]) -> Tree:
-    tree: Tree = {}
-    for key in keys:
-        node = tree
-        parts = key.split("/")
-        for part in parts[:-1]:
-            node = node.setdefault(part + "/", {})  # "a/" (a subtree) never equals "a" (a leaf)
-        node[parts[-1]] = key
-    return tree
-
-
 def checkpoint_tree(reader: CheckpointReader, *, show_empty: bool = False) -> CheckpointTree:
     """The checkpoint's structure: its object graph when it has one (objects holding no
-    tensor only with `show_empty`), else its keys nested at ``/``."""
+    tensor only with `show_empty`), else its keys nested at ``/`` by `nest_names` (as
+    `load_tree` nests them: a key that is also a group of keys is the group's ``""``)."""
     graph = reader.object_graph
     if graph is not None:
         tree = _with_tensors(_object_tree(graph, show_empty), reader)
         return CheckpointTree(reader.prefix, "object graph", tree)
-    keys = (k for k in reader if k != OBJECT_GRAPH_KEY)
-    return CheckpointTree(reader.prefix, "names", _with_tensors(_name_tree(keys), reader))
+    keys = ((k, k) for k in reader if k != OBJECT_GRAPH_KEY)
+    try:
+        tree = nest_names(keys)
+    except ValueError as e:
+        raise InvalidArgumentError(f"cannot nest the keys: {e}", path=reader.prefix) from None
+    return CheckpointTree(reader.prefix, "names", _with_tensors(tree, reader))
 
 
 def tree_lines(tree: CheckpointTree) -> list[str]:
@@ -677,8 +678,25 @@ def tree_lines(tree: CheckpointTree) -> list[str]:
     graph, the storage key they live under)."""
     lines = [f"{tree.path} (by {tree.by})"]
     by_graph = tree.by == "object graph"
+
+    def entries(node: Tree) -> list[tuple[int, tuple[str, Any]]]:
+        # By names, a group is drawn as "name/", its own value (under "") as the leaf
+        # "name" just before it: the lines read as the keys do.
+        if by_graph:
+            return list(enumerate(node.items()))
+        out: list[tuple[str, Any]] = []
+        for name, sub in node.items():
+            if isinstance(sub, dict):
+                if GROUP_VALUE in sub and len(sub) > 1:  # alone, it is the key "name/"
+                    out.append((name, sub[GROUP_VALUE]))
+                    sub = {k: v for k, v in sub.items() if k != GROUP_VALUE}
+                out.append((name + "/", sub))
+            else:
+                out.append((name, sub))
+        return list(enumerate(out))
+
     # An explicit stack: object graphs may be deep, and recursion would be bounded by Python's.
-    top = list(enumerate(tree.tree.items()))
+    top = entries(tree.tree)
     stack: list[tuple[Iterator[tuple[int, tuple[str, Any]]], int, str]] = [
         (iter(top), len(top), "")
     ]
@@ -693,7 +711,7 @@ def tree_lines(tree: CheckpointTree) -> list[str]:
         branch = "└── " if last else "├── "
         if isinstance(sub, dict):
             lines.append(f"{indent}{branch}{name}")
-            children = list(enumerate(sub.items()))
+            children = entries(sub)
             child_indent = indent + ("    " if last else "│   ")
             stack.append((iter(children), len(children), child_indent))
         elif isinstance(sub, TensorInfo):

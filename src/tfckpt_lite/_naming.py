@@ -12,7 +12,7 @@ Files (P is the prefix the user passes):
     DIR/variables/variables     a SavedModel's checkpoint prefix
 Temporary files of an unfinished write are `<final name>.tempstate<u64 in decimal>` (TF's
 `TempFilename`; every atomic write here uses it), and a sharded save's per-shard bundles
-`P_temp[_<32 hex>]/part-NNNNN-of-MMMMM`. No name matching `TEMP_RE` is ever a checkpoint.
+`P_temp[_<32 hex>]/part-NNNNN-of-MMMMM`. No name `is_temp_name` accepts is ever a checkpoint.
 
 Keys. A key is `str` in the API and UTF-8 bytes on disk; surrogateescape keeps any non-UTF-8
 key round-trippable. The TF2 object graph is the tensor `_CHECKPOINTABLE_OBJECT_GRAPH`. An
@@ -22,16 +22,22 @@ and turns `/` into `.S`, so `"a.b/c"` is `a..b.Sc`. The variable at path `p` has
 `<variable path>/.OPTIMIZER_SLOT/<optimizer path>/<slot>`. An escaped component never equals
 `.OPTIMIZER_SLOT` or `.ATTRIBUTES` (a leading `.` is always doubled), so the markers are
 unambiguous.
+
+Names as a tree (`nest_names`: `load_tree` of a name-based checkpoint, conversions to an
+object graph, `tfckpt tree`): names split at every `/`; a name that is also a group of
+other names (`dense/kernel` beside `dense/kernel/Adam`) keeps its value under the key `""`
+of its group.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, TypeVar
 
 __all__ = [
+    "GROUP_VALUE",
     "INDEX_SUFFIX",
     "OBJECT_ATTRIBUTES",
     "OBJECT_GRAPH_KEY",
@@ -41,7 +47,6 @@ __all__ = [
     "SAVEDMODEL_VARIABLES",
     "SAVE_COUNTER",
     "STATE_FILENAME",
-    "TEMP_RE",
     "VARIABLE_VALUE",
     "VARIABLE_VALUE_SUFFIX",
     "attribute_key",
@@ -53,6 +58,8 @@ __all__ = [
     "escape_local_name",
     "index_filename",
     "is_bundle_file",
+    "is_temp_name",
+    "nest_names",
     "part_prefix",
     "shard_suffix",
     "split_path",
@@ -71,10 +78,17 @@ SAVEDMODEL_VARIABLES: Final = ("variables", "variables")
 SAVEDMODEL_PB: Final = "saved_model.pb"
 SAVEDMODEL_PBTXT: Final = "saved_model.pbtxt"
 _SHARD: Final = r"(?P<shard>\d{5,})-of-(?P<num_shards>\d{5,})"
-_DATA_FILE_RE: Final = re.compile(rf"^(?P<prefix>.+)\.data-{_SHARD}$")
+# Patterns, not compiled ones: `re` compiles them on first use (and caches them), so opening a
+# checkpoint whose path has neither `.data-` nor `temp` in it never pays for compiling them.
+_DATA_FILE_PATTERN: Final = rf"^(?P<prefix>.+)\.data-{_SHARD}$"
 # TF's debris: `X.tempstate<u64>` files and the per-shard `P_temp[_<hex>]/part-NNNNN-of-NNNNN`
 # bundles of an unfinished sharded save. Anchored so user paths like `run_temp/parts` pass.
-TEMP_RE: Final = re.compile(r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part-\d{5,}-of-\d{5,}")
+_TEMP_PATTERN: Final = r"\.tempstate\d+$|_temp(_[0-9a-f]{32})?/part-\d{5,}-of-\d{5,}"
+
+
+def is_temp_name(path: str) -> bool:
+    """Whether `path` is TF's debris (see `_TEMP_PATTERN`), never a checkpoint."""
+    return "temp" in path and re.search(_TEMP_PATTERN, path) is not None
 
 
 def shard_suffix(shard: int, num_shards: int) -> str:
@@ -92,7 +106,7 @@ def data_filename(prefix: str, shard: int, num_shards: int) -> str:
 
 def data_file_prefix(path: str) -> str | None:
     """The prefix P when `path` is named like a data shard `P.data-NNNNN-of-MMMMM`."""
-    m = _DATA_FILE_RE.match(path)
+    m = re.match(_DATA_FILE_PATTERN, path) if ".data-" in path else None
     return m.group("prefix") if m else None
 
 
@@ -185,3 +199,62 @@ def split_path(path: str | Sequence[str]) -> list[str]:
         parts = path.strip("/").split("/")
         return [p if p == OPTIMIZER_SLOT else unescape_local_name(p) for p in parts]
     return list(path)
+
+
+# -- names as a tree ------------------------------------------------------------------------------
+
+#: In `nest_names`' tree, the key under which a name that is also a group keeps its value.
+GROUP_VALUE: Final = ""
+
+_V = TypeVar("_V")
+
+
+def nest_names(items: Iterable[tuple[str, _V]]) -> dict[str, Any]:
+    """Names split at ``/`` into nested dicts, in the order given: ``[("a/b", v)]`` is
+    ``{"a": {"b": v}}``. Values must not be dicts (a dict is a group).
+
+    The one collision rule: a name that is also a group of others (``a`` beside ``a/b``),
+    in either order, keeps its value under `GROUP_VALUE` (``""``) in its group:
+    ``{"a": {"": v, "b": w}}``. An empty component (``a//b``, ``a/``) is a name ``""``
+    like any other; where it would take the place of a group's own value, the two names
+    (``a`` and ``a//b`` or ``a/``) collide, as does a name given twice.
+
+    Raises:
+        ValueError: two names collide (the message names both).
+    """
+    tree: dict[str, Any] = {}
+    # Groups whose GROUP_VALUE entry holds their own name's value (rather than a name "").
+    valued: set[int] = set()
+    owner: dict[int, str] = {}  # id(group) -> the name whose value it holds, for messages
+
+    def clash(name: str, other: str) -> ValueError:
+        return ValueError(f"names {other!r} and {name!r} take the same place when nested at '/'")
+
+    for name, value in items:
+        *groups, last = name.split("/")
+        node = tree
+        for i, part in enumerate(groups):
+            held = node.get(part, tree)  # `tree`: nothing there yet
+            if held is tree:
+                held = node[part] = {}
+            elif not isinstance(held, dict):
+                if part == GROUP_VALUE and id(node) in valued:
+                    raise clash(name, owner[id(node)])
+                held = node[part] = {GROUP_VALUE: held}  # a value that is also a group
+                valued.add(id(held))
+                owner[id(held)] = "/".join(groups[: i + 1])
+            node = held
+        held = node.get(last, tree)
+        if held is tree:
+            node[last] = value
+        elif isinstance(held, dict) and GROUP_VALUE not in held:
+            held[GROUP_VALUE] = value
+            valued.add(id(held))
+            owner[id(held)] = name
+        elif isinstance(held, dict):  # its "" is taken: by `name` itself, or by `name/...`
+            raise clash(name, owner.get(id(held), f"{name}/..."))
+        elif last == GROUP_VALUE and id(node) in valued:  # `name` is `group/`
+            raise clash(name, owner[id(node)])
+        else:
+            raise clash(name, name)
+    return tree

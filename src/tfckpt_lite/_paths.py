@@ -18,9 +18,9 @@ from ._naming import (
     INDEX_SUFFIX,
     SAVEDMODEL_VARIABLES,
     STATE_FILENAME,
-    TEMP_RE,
     data_file_prefix,
     index_filename,
+    is_temp_name,
     v1_shard_re,
 )
 from ._storage import FileSystem
@@ -86,14 +86,15 @@ def resolve(path: str, fs: FileSystem) -> Resolved:
     # `/` asks for the directory.
     as_dir = path.endswith("/") and len(path) > 1
     path = path.rstrip("/") or "/"
-    if TEMP_RE.search(path):
+    if is_temp_name(path):
         raise NotACheckpointError(
             "this is a temporary file of an unfinished or interrupted save, not a checkpoint",
             path=path,
         )
-    if not as_dir and fs.isdir(path) and fs.exists(index_filename(path)):
+    is_dir = fs.isdir(path)  # asked once: remotely, each question is a round trip or two
+    if not as_dir and is_dir and fs.exists(index_filename(path)):
         return Resolved("v2", path)
-    if fs.isdir(path):
+    if is_dir:
         return _resolve_dir(path, fs)
     if path.endswith(INDEX_SUFFIX):
         if not fs.exists(path):

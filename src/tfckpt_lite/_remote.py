@@ -26,6 +26,7 @@ import itertools
 import mmap
 import posixpath
 import re
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -140,6 +141,42 @@ class _Span:
             f.cancel()
 
 
+def _is_http(fs: object) -> bool:
+    """Whether `fs` is fsspec's HTTPFileSystem (whose module is loaded if it is one)."""
+    module = sys.modules.get("fsspec.implementations.http")
+    cls = getattr(module, "HTTPFileSystem", None)
+    return cls is not None and isinstance(fs, cls)
+
+
+async def _http_head_status(fs: Any, url: str) -> int:
+    """The status of a HEAD request for `url` (redirects followed), with fsspec's session."""
+    session = await fs.set_session()
+    async with session.head(fs.encode_url(url), allow_redirects=True, **fs.kwargs) as r:
+        status: int = r.status
+        return status
+
+
+async def _http_range_into(fs: Any, url: str, start: int, out: memoryview) -> int:
+    """GET ``len(out)`` bytes of `url` from `start` into `out` with fsspec's aiohttp session
+    (its request options and error mapping, as its `cat_file`), chunk by chunk as they
+    arrive; return how many bytes came. A longer answer (a server ignoring the range) stops
+    at the first chunk past the end, and its count says so."""
+    kw = dict(fs.kwargs)
+    headers = dict(kw.pop("headers", None) or {})
+    headers["Range"] = f"bytes={start}-{start + len(out) - 1}"
+    session = await fs.set_session()
+    pos = 0
+    async with session.get(fs.encode_url(url), headers=headers, **kw) as r:
+        fs._raise_not_found_for_status(r, url)
+        async for chunk in r.content.iter_any():
+            n = len(chunk)
+            if pos + n > len(out):
+                return pos + n
+            out[pos : pos + n] = chunk
+            pos += n
+    return pos
+
+
 class FsspecSource:
     """One remote file: byte ranges on demand, or read ahead by `plan` in coalesced spans.
 
@@ -161,17 +198,34 @@ class FsspecSource:
             data = self._fs.cat_file(self.path, start=start, end=end)
         except FileNotFoundError:
             raise CheckpointNotFoundError("data file does not exist", path=self.path) from None
-        with self._lock:
-            self.bytes_fetched += len(data)
-            self.requests += 1
-        if len(data) != end - start:
-            raise CorruptCheckpointError(
-                f"asked the server for bytes [{start}, {end}) and got {len(data)} bytes",
-                path=self.path,
-            )
+        self._received(start, end, len(data))
         return bytes(data)
 
+    def _received(self, start: int, end: int, got: int) -> None:
+        with self._lock:
+            self.bytes_fetched += got
+            self.requests += 1
+        if got != end - start:
+            raise CorruptCheckpointError(
+                f"asked the server for bytes [{start}, {end}) and got {got} bytes",
+                path=self.path,
+            )
+
     def _fetch_into(self, start: int, end: int, out: np.ndarray[Any, Any]) -> None:
+        fs = self._fs
+        if _is_http(fs):
+            # The body goes straight into `out` as it arrives: no copy of the whole answer.
+            from fsspec.asyn import sync
+
+            # Fault the fresh pages in here, off the GIL, not in fsspec's event-loop thread
+            # (which receives for every request in flight) as it copies the body in.
+            out[...] = 0
+            try:
+                got = sync(fs.loop, _http_range_into, fs, self.path, start, out.data)
+            except FileNotFoundError:
+                raise CheckpointNotFoundError("data file does not exist", path=self.path) from None
+            self._received(start, end, got)
+            return
         # NumPy copies without holding the GIL; the received bytes are freed right after.
         out[:] = np.frombuffer(self._get(start, end), np.uint8)
 
@@ -310,8 +364,16 @@ class FsspecFileSystem:
         try:
             if self._http:
                 # fsspec's HTTP exists() is a GET, which starts sending the whole file;
-                # info() asks with HEAD.
-                self.fs.info(path)
+                # info() asks with HEAD, and after any failure (404 too) asks again with
+                # GET: a round trip more for every path probed while resolving. A 404 or
+                # 410 answer to HEAD is final; anything else but success asks info().
+                from fsspec.asyn import sync
+
+                status = sync(self.fs.loop, _http_head_status, self.fs, path)
+                if status in (404, 410):
+                    return False
+                if not 200 <= status < 300:
+                    self.fs.info(path)
                 return True
             return bool(self.fs.exists(path))
         except (FileNotFoundError, PermissionError):

@@ -26,6 +26,8 @@ from ._port._engine import check_release, plan_and_load, release_recipe
 if TYPE_CHECKING:
     import torch
 
+    from ._api import CheckpointReader
+
 __all__ = [
     "PortError",
     "PortReport",
@@ -40,7 +42,9 @@ def supported_model_types() -> list[str]:
     return sorted(recipes())
 
 
-def load_tf_checkpoint(model: Any, path: Any, *, strict: bool = True) -> PortReport:
+def load_tf_checkpoint(
+    model: Any, path: str | os.PathLike[str], *, strict: bool = True
+) -> PortReport:
     """Fill transformers model `model` in place from an original TF checkpoint at `path`.
 
     Args:
@@ -69,7 +73,7 @@ def load_tf_checkpoint(model: Any, path: Any, *, strict: bool = True) -> PortRep
 
 
 def state_dict_for(
-    path: Any,
+    path: str | os.PathLike[str],
     model_type: str,
     config: Any = None,
     *,
@@ -99,7 +103,7 @@ def state_dict_for(
 
 
 def port_state(
-    path: Any,
+    path: str | os.PathLike[str],
     model_type: str,
     config: Any,
     model_class: str | None,
@@ -151,7 +155,7 @@ def _model_type(model: Any) -> str:
     return model_type
 
 
-def _open(path: Any) -> Any:
+def _open(path: str | os.PathLike[str]) -> CheckpointReader:
     from ._api import load_checkpoint  # its arrays are writable and private: torch may own them
 
     return load_checkpoint(os.fspath(path))

@@ -25,13 +25,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._errors import CheckpointError
 from .._naming import VARIABLE_VALUE_SUFFIX
 from .._torch import DEFAULT_EXCLUDE, RenameRules, TransposeSpec, rename_key
+
+if TYPE_CHECKING:
+    from .._api import CheckpointReader
 
 __all__ = ["PortError", "PortReport", "Recipe", "check_release", "plan_and_load", "release_recipe"]
 
@@ -233,7 +236,7 @@ def _resolve(name: str, state: Mapping[str, Any], prefix: str | None) -> str | N
 
 def plan_and_load(
     recipe: Recipe,
-    reader: Any,
+    reader: CheckpointReader,
     model: Any,
     *,
     strict: bool,
