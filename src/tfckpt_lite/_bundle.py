@@ -18,7 +18,7 @@ slice means is `_slices`'.
 from __future__ import annotations
 
 import re
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -310,7 +310,7 @@ def _decode_head(head: bytes) -> Info:
     return dtype_from_enum(head[1]), shape
 
 
-class EntryColumns(NamedTuple):
+class EntryColumns:
     """Many BundleEntryProtos decoded at once (`decode_entry_columns`), one row per entry.
 
     `head` indexes `heads`, the distinct first fields (dtype and shape) of the entries in
@@ -319,13 +319,33 @@ class EntryColumns(NamedTuple):
     decode it with `decode_entry`) and -2 for one whose head was not grouped (a long shape:
     its columns are valid, its head is buf[start:head_end])."""
 
-    head: np.ndarray[Any, np.dtype[np.int64]]
-    heads: list[bytes]
-    head_end: np.ndarray[Any, np.dtype[np.int64]]
-    shard_id: np.ndarray[Any, np.dtype[np.int64]]
-    offset: np.ndarray[Any, np.dtype[np.int64]]
-    size: np.ndarray[Any, np.dtype[np.int64]]
-    crc32c: np.ndarray[Any, np.dtype[np.int64]]
+    __slots__ = (
+        "crc32c",
+        "head",
+        "head_end",
+        "heads",
+        "offset",
+        "shard_id",
+        "size",
+    )
+
+    def __init__(
+        self,
+        head: np.ndarray[Any, np.dtype[np.int64]],
+        heads: list[bytes],
+        head_end: np.ndarray[Any, np.dtype[np.int64]],
+        shard_id: np.ndarray[Any, np.dtype[np.int64]],
+        offset: np.ndarray[Any, np.dtype[np.int64]],
+        size: np.ndarray[Any, np.dtype[np.int64]],
+        crc32c: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> None:
+        self.head = head
+        self.heads = heads
+        self.head_end = head_end
+        self.shard_id = shard_id
+        self.offset = offset
+        self.size = size
+        self.crc32c = crc32c
 
 
 _TAIL_TAGS: Final = (0x18, 0x20, 0x28)  # shard_id, offset, size: varints

@@ -25,7 +25,7 @@ import itertools
 import operator
 import struct
 from collections.abc import Iterable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import numpy as np
 
@@ -202,15 +202,29 @@ def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
-class TableColumns(NamedTuple):
+class TableColumns:
     """A whole table as columns: keys decoded as Latin-1 (one character per byte, so they
     sort as the bytes do and `key.encode("latin-1")` gives the stored bytes back), and the
     value of key i at buf[value_start[i]:value_end[i]]."""
 
-    keys: list[str]
-    buf: bytes
-    value_start: np.ndarray[Any, np.dtype[np.int64]]
-    value_end: np.ndarray[Any, np.dtype[np.int64]]
+    __slots__ = (
+        "buf",
+        "keys",
+        "value_end",
+        "value_start",
+    )
+
+    def __init__(
+        self,
+        keys: list[str],
+        buf: bytes,
+        value_start: np.ndarray[Any, np.dtype[np.int64]],
+        value_end: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> None:
+        self.keys = keys
+        self.buf = buf
+        self.value_start = value_start
+        self.value_end = value_end
 
 
 def read_table_columns(data: bytes) -> TableColumns:
@@ -252,7 +266,7 @@ def read_table_columns(data: bytes) -> TableColumns:
         scan = scan_blocks(data, [(offset, size)])
         if scan is None:
             return _columns_of(data, read_table(data))
-        shared, key_start, key_end, ends, _ = scan
+        shared, key_start, key_end, ends = scan.shared, scan.key_start, scan.key_end, scan.value_end
         # Every key shares at most the previous key's length, and a block's first key nothing.
         lengths = shared + (key_end - key_start)
         if len(shared) and (shared[0] or bool((shared[1:] > lengths[:-1]).any())):
