@@ -164,7 +164,7 @@ def test_breadth_first_walk_enters_objects_at_their_canonical_paths() -> None:
     g = tfc.ObjectGraph(_graph(spec))
     steps = list(g.walk(breadth_first=True))
     entered = {
-        s.node.id: "/".join(map(escape_local_name, s.path)) for s in steps if not s.first_seen
+        s.node.id: "/".join(map(escape_local_name, s.path)) for s in steps if s.first_seen is None
     }
     assert entered == {i: p for i, p in g.canonical_paths().items() if i}
     assert [(s.parent.id, s.name, s.node.id, s.first_seen) for s in steps] == [
