@@ -39,7 +39,6 @@ from typing import Final, TypeAlias, TypeVar
 __all__ = [
     "GROUP_VALUE",
     "INDEX_SUFFIX",
-    "NameTree",
     "OBJECT_ATTRIBUTES",
     "OBJECT_GRAPH_KEY",
     "OPTIMIZER_SLOT",
@@ -50,6 +49,7 @@ __all__ = [
     "STATE_FILENAME",
     "VARIABLE_VALUE",
     "VARIABLE_VALUE_SUFFIX",
+    "NameTree",
     "attribute_key",
     "data_file_prefix",
     "data_filename",
