@@ -201,6 +201,23 @@ def test_load_tree_slot_variable_with_children_never_contains_itself(tmp_path: P
     assert m["variable"] is t["v"] and np.array_equal(m[".ATTRIBUTES"]["VARIABLE_VALUE"], [0, 0])
 
 
+def test_load_tree_root_that_is_a_variable(tmp_path: Path) -> None:
+    """A graph whose root node is itself a variable (no TF writer makes one; a hostile file
+    can) loads as a dict holding it under ".ATTRIBUTES", never an AssertionError."""
+    from tfckpt_lite._proto import trackable_object_graph_pb2 as pb
+
+    for stored in (True, False):
+        g = pb.TrackableObjectGraph()
+        g.nodes.add().attributes.add(name="VARIABLE_VALUE", checkpoint_key="r" + VV)
+        tensors: dict[str, Any] = {OBJECT_GRAPH_KEY: g.SerializeToString(), "other": 1}
+        if stored:
+            tensors["r" + VV] = np.ones(2, np.float32)
+        tfc.save(tmp_path / "r", tensors)
+        t = tfc.load_tree(tmp_path / "r")
+        assert list(t) == [".ATTRIBUTES"]
+        assert list(t[".ATTRIBUTES"]) == (["VARIABLE_VALUE"] if stored else [])
+
+
 def _as_loaded(v: Any) -> Any:
     """What load_tree gives back for a tree we wrote: lists become dicts "0", "1", ..."""
     if isinstance(v, dict):

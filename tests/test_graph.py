@@ -151,6 +151,34 @@ def test_path_explosion_is_capped() -> None:
     assert paths[0] == g[3 * n].path
 
 
+def test_breadth_first_walk_enters_objects_at_their_canonical_paths() -> None:
+    # Keras 3's shape (a kernel reached at depth 3 and depth 2), plus a cycle back to the root.
+    spec: list[dict[str, object]] = [
+        {"children": [(1, "model"), (2, "optimizer")]},
+        {"children": [(3, "dense"), (2, "optimizer"), (0, "root")]},
+        {"children": [(4, "_trainable_variables")]},
+        {"children": [(5, "kernel")]},
+        {"children": [(5, "0/x")]},
+        {"attrs": ["k"]},
+    ]
+    g = tfc.ObjectGraph(_graph(spec))
+    steps = list(g.walk(breadth_first=True))
+    entered = {
+        s.node.id: "/".join(map(escape_local_name, s.path)) for s in steps if s.first_seen is None
+    }
+    assert entered == {i: p for i, p in g.canonical_paths().items() if i}
+    assert [(s.parent.id, s.name, s.node.id, s.first_seen) for s in steps] == [
+        (0, "model", 1, None),
+        (0, "optimizer", 2, None),
+        (1, "dense", 3, None),
+        (1, "optimizer", 2, ("optimizer",)),
+        (1, "root", 0, ()),
+        (2, "_trainable_variables", 4, None),
+        (3, "kernel", 5, None),
+        (4, "0/x", 5, ("model", "dense", "kernel")),
+    ]
+
+
 def _all_simple_paths(g: tfc.ObjectGraph, target: int) -> list[str]:
     """Every simple path from the root to `target`, by brute force (depth first, forward)."""
     out: list[str] = []

@@ -584,7 +584,7 @@ def _graph_tree(graph: ObjectGraph, reader: Mapping[str, Any]) -> dict[str, Any]
     containers: set[int] = set()  # nodes built as dicts of children (not leaf values)
     for nid in order:
         node = graph[nid]
-        if is_leaf(node):
+        if nid and is_leaf(node):  # the root is always a dict, even one variable alone
             value = attribute_value(next(iter(node.attributes.values())).checkpoint_key)
             if value is not None:
                 built[nid] = value

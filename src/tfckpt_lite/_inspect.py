@@ -627,17 +627,17 @@ def _object_tree(graph: ObjectGraph, show_empty: bool = False) -> Tree:
     # placed at its edge so entries keep the graph's child order. Then, children before
     # parents, an object without children becomes its leaves, in place.
     top: Tree = {}
-    subtrees: dict[tuple[str, ...], Tree] = {(): top}
+    subtrees: dict[int, Tree] = {0: top}  # node id -> its subtree (each is entered once)
     entered: list[tuple[Tree, GraphNode]] = [(top, graph.root)]
     for step in graph.walk():
-        parent = subtrees[step.path[:-1]]
-        name = step.path[-1]
-        if step.first_seen is not None:
-            parent[name] = f"(same object as {'/'.join(step.first_seen) or 'the root'})"
+        parent = subtrees[step.parent.id]
+        first = step.first_seen
+        if first is not None:
+            parent[step.name] = f"(same object as {'/'.join(first) or 'the root'})"
             continue
         sub: Tree = {}
-        parent[name] = sub
-        subtrees[step.path] = sub
+        parent[step.name] = sub
+        subtrees[step.node.id] = sub
         entered.append((sub, step.node))
     nodes = {id(sub): node for sub, node in entered}
     for sub, _ in reversed(entered):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, TypeVar
+from typing import Final, TypeAlias, TypeVar
 
 __all__ = [
     "GROUP_VALUE",
@@ -49,6 +49,7 @@ __all__ = [
     "STATE_FILENAME",
     "VARIABLE_VALUE",
     "VARIABLE_VALUE_SUFFIX",
+    "NameTree",
     "attribute_key",
     "data_file_prefix",
     "data_filename",
@@ -207,9 +208,11 @@ def split_path(path: str | Sequence[str]) -> list[str]:
 GROUP_VALUE: Final = ""
 
 _V = TypeVar("_V")
+#: `nest_names`' result: name -> a value, or the group of names below it.
+NameTree: TypeAlias = "dict[str, NameTree[_V] | _V]"
 
 
-def nest_names(items: Iterable[tuple[str, _V]]) -> dict[str, Any]:
+def nest_names(items: Iterable[tuple[str, _V]]) -> NameTree[_V]:
     """Names split at ``/`` into nested dicts, in the order given: ``[("a/b", v)]`` is
     ``{"a": {"b": v}}``. Values must not be dicts (a dict is a group).
 
@@ -222,7 +225,7 @@ def nest_names(items: Iterable[tuple[str, _V]]) -> dict[str, Any]:
     Raises:
         ValueError: two names collide (the message names both).
     """
-    tree: dict[str, Any] = {}
+    tree: NameTree[_V] = {}
     # Groups whose GROUP_VALUE entry holds their own name's value (rather than a name "").
     valued: set[int] = set()
     owner: dict[int, str] = {}  # id(group) -> the name whose value it holds, for messages
