@@ -21,7 +21,7 @@ it does not trust the restart offsets, which a full scan does not need.
 from __future__ import annotations
 
 import struct
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import numpy as np
 
@@ -131,16 +131,32 @@ def decode_block(data: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
-class BlockScan(NamedTuple):
+class BlockScan:
     """Where each entry of a run of blocks lies, in stored order (arrays of equal length):
     `shared` bytes of the previous key, then the key's own bytes at [key_start, key_end) and
     the value at [key_end, value_end) of the buffer the blocks were scanned in."""
 
-    shared: np.ndarray[Any, np.dtype[np.int64]]
-    key_start: np.ndarray[Any, np.dtype[np.int64]]
-    key_end: np.ndarray[Any, np.dtype[np.int64]]
-    value_end: np.ndarray[Any, np.dtype[np.int64]]
-    block_first: np.ndarray[Any, np.dtype[np.int64]]  # index of each block's first entry
+    __slots__ = (
+        "block_first",
+        "key_end",
+        "key_start",
+        "shared",
+        "value_end",
+    )
+
+    def __init__(
+        self,
+        shared: np.ndarray[Any, np.dtype[np.int64]],
+        key_start: np.ndarray[Any, np.dtype[np.int64]],
+        key_end: np.ndarray[Any, np.dtype[np.int64]],
+        value_end: np.ndarray[Any, np.dtype[np.int64]],
+        block_first: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> None:
+        self.shared = shared
+        self.key_start = key_start
+        self.key_end = key_end
+        self.value_end = value_end
+        self.block_first = block_first  # index of each block's first entry
 
 
 # A segment between restart points longer than this is left to `decode_block`: the scan

@@ -18,7 +18,7 @@ slice means is `_slices`'.
 from __future__ import annotations
 
 import re
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -310,7 +310,7 @@ def _decode_head(head: bytes) -> Info:
     return dtype_from_enum(head[1]), shape
 
 
-class EntryColumns(NamedTuple):
+class EntryColumns:
     """Many BundleEntryProtos decoded at once (`decode_entry_columns`), one row per entry.
 
     `head` indexes `heads`, the distinct first fields (dtype and shape) of the entries in
@@ -319,13 +319,33 @@ class EntryColumns(NamedTuple):
     decode it with `decode_entry`) and -2 for one whose head was not grouped (a long shape:
     its columns are valid, its head is buf[start:head_end])."""
 
-    head: np.ndarray[Any, np.dtype[np.int64]]
-    heads: list[bytes]
-    head_end: np.ndarray[Any, np.dtype[np.int64]]
-    shard_id: np.ndarray[Any, np.dtype[np.int64]]
-    offset: np.ndarray[Any, np.dtype[np.int64]]
-    size: np.ndarray[Any, np.dtype[np.int64]]
-    crc32c: np.ndarray[Any, np.dtype[np.int64]]
+    __slots__ = (
+        "crc32c",
+        "head",
+        "head_end",
+        "heads",
+        "offset",
+        "shard_id",
+        "size",
+    )
+
+    def __init__(
+        self,
+        head: np.ndarray[Any, np.dtype[np.int64]],
+        heads: list[bytes],
+        head_end: np.ndarray[Any, np.dtype[np.int64]],
+        shard_id: np.ndarray[Any, np.dtype[np.int64]],
+        offset: np.ndarray[Any, np.dtype[np.int64]],
+        size: np.ndarray[Any, np.dtype[np.int64]],
+        crc32c: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> None:
+        self.head = head
+        self.heads = heads
+        self.head_end = head_end
+        self.shard_id = shard_id
+        self.offset = offset
+        self.size = size
+        self.crc32c = crc32c
 
 
 _TAIL_TAGS: Final = (0x18, 0x20, 0x28)  # shard_id, offset, size: varints
@@ -352,19 +372,20 @@ _GROUP_ROUNDS: Final = 16  # distinct heads per chunk found by comparison before
 
 
 def decode_entry_columns(
-    buf: bytes, start: np.ndarray[Any, Any], end: np.ndarray[Any, Any]
+    buf: bytes, start: np.ndarray[Any, Any], end: np.ndarray[Any, Any], *, values: bool = True
 ) -> EntryColumns:
     """The entries at buf[start[i]:end[i]], decoded with NumPy where they are canonical.
 
     Canonical is what `decode_info`'s fast path accepts (`08 dt 12 len <shape>`, one byte
     each, then only shard_id, offset and size as varints of at most 9 bytes and the crc32c,
     in that order, each at most once), which is what every writer of bundles produces; other
-    entries are left to `decode_entry`, so the result never differs from it.
+    entries are left to `decode_entry`, so the result never differs from it. With
+    ``values=False`` only the heads are kept (the other columns are empty): a listing's need.
     """
     n = len(start)
     head = np.full(n, -1, np.int64)
     head_end = np.array(start, np.int64)
-    cols = [np.zeros(n, np.int64) for _ in range(4)]
+    cols = [np.zeros(n if values else 0, np.int64) for _ in range(4)]
     heads: dict[bytes, int] = {}
     arr = np.frombuffer(buf, np.uint8)
     # Entries that start in the last _WINDOW bytes are read from a zero-padded copy of them.
@@ -388,7 +409,7 @@ def decode_entry_columns(
                 heads,
                 head[c0:c1],
                 head_end[c0:c1],
-                [c[c0:c1] for c in cols],
+                [c[c0:c1] for c in cols] if values else None,
                 origin,
             )
     return EntryColumns(head, list(heads), head_end, *cols)
@@ -401,7 +422,7 @@ def _decode_chunk(
     heads: dict[bytes, int],
     head: np.ndarray[Any, Any],
     head_end: np.ndarray[Any, Any],
-    out: list[np.ndarray[Any, Any]],
+    out: list[np.ndarray[Any, Any]] | None,
     origin: int,
 ) -> None:
     """`decode_entry_columns` of up to `_CHUNK` entries, each read from a copy of its first
@@ -432,21 +453,22 @@ def _decode_chunk(
         ok[rows[stops == 0]] = False
         last = stops & (~stops + np.uint64(1))  # the lowest stop bit: bit 8 * length - 1
         length = np.frexp(last.astype(np.float64))[1] // 8
-        value = word & (last | (last - np.uint64(1))) & _LOW_BITS
-        for keep, move, shift in _COMPACT:  # 7-bit groups moved together, as PEXT would
-            value = (value & keep) | ((value & move) >> shift)
-        out[k][rows] = value.astype(np.int64)
+        if out is not None:
+            value = word & (last | (last - np.uint64(1))) & _LOW_BITS
+            for keep, move, shift in _COMPACT:  # 7-bit groups moved together, as PEXT would
+                value = (value & keep) | ((value & move) >> shift)
+            out[k][rows] = value.astype(np.int64)
         pos[rows] += 1 + length
     rows = np.flatnonzero(ok & (pos + 5 <= size))
     rows = rows[flat[row0[rows] + pos[rows]] == _CRC_TAG]
-    if len(rows):
+    if len(rows) and out is not None:
         at = row0[rows] + pos[rows]
         b = [flat[at + i].astype(np.int64) for i in range(1, 5)]
         out[3][rows] = b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
-        pos[rows] += 5
+    pos[rows] += 5
     ok &= pos == size
     bad = ~ok
-    for c in out:
+    for c in out or ():
         c[bad] = 0
     head_end[ok] = (start + hend)[ok] + origin
     head[ok] = -2
@@ -479,13 +501,19 @@ def _decode_chunk(
 
 
 def decode_infos(
-    buf: bytes, start: np.ndarray[Any, Any], end: np.ndarray[Any, Any], cache: dict[bytes, Info]
+    buf: bytes,
+    start: np.ndarray[Any, Any],
+    end: np.ndarray[Any, Any],
+    cache: dict[bytes, Info],
+    *,
+    values: bool = True,
 ) -> tuple[list[Info], EntryColumns]:
     """`decode_info` of every entry at buf[start[i]:end[i]], in order, and the entries'
-    columns: each distinct (dtype, shape) is decoded once; only entries that are not in
-    canonical form are walked one by one. Raises the first error met (callers find which
-    entry it is by decoding them one by one: this one reports no key)."""
-    cols = decode_entry_columns(buf, start, end)
+    columns (`values` as for `decode_entry_columns`): each distinct (dtype, shape) is decoded
+    once; only entries that are not in canonical form are walked one by one. Raises the first
+    error met (callers find which entry it is by decoding them one by one: this one reports
+    no key)."""
+    cols = decode_entry_columns(buf, start, end, values=values)
     by_head: list[Info] = []
     for h in cols.heads:
         info = cache.get(h)

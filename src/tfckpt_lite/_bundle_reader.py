@@ -156,19 +156,22 @@ class BundleReader:
     def infos(self) -> list[tuple[str, DType, tuple[int, ...]]]:
         """(key, dtype, shape) of every tensor in key order: `info` for all keys at once."""
         with gc_paused():
-            infos, _ = self._columns()
+            infos, _ = self._columns(values=False)
             return list(zip(self._keys, map(_DTYPE, infos), map(_SHAPE, infos)))
 
     def shapes(self) -> list[tuple[int, ...]]:
         with gc_paused():
-            infos, _ = self._columns()
+            infos, _ = self._columns(values=False)
             return list(map(_SHAPE, infos))
 
-    def _columns(self) -> tuple[list[Info], EntryColumns]:
-        """Every entry decoded at once (`decode_infos`), kept for `read_many`."""
-        if self._decoded is None:
+    def _columns(self, *, values: bool) -> tuple[list[Info], EntryColumns]:
+        """Every entry decoded at once (`decode_infos`), kept for later calls; `values`: with
+        the shard, offset, size and checksum columns (`read_many` needs them)."""
+        if self._decoded is None or (values and not len(self._decoded[1].size) and self._keys):
             try:
-                self._decoded = decode_infos(self._buf, self._starts, self._ends, self._infos)
+                self._decoded = decode_infos(
+                    self._buf, self._starts, self._ends, self._infos, values=values
+                )
             except CheckpointError:
                 for key in self._keys:
                     self.info(key)  # raises the first entry's error, naming its key
@@ -294,7 +297,7 @@ class BundleReader:
         checksum, is simply not in the result (`read` then reports it)."""
         with gc_paused():
             try:
-                _, cols = self._columns()
+                _, cols = self._columns(values=True)
                 rows = np.fromiter(map(self._rows.__getitem__, keys), np.int64, len(keys))
             except (CheckpointError, KeyError):
                 return {}  # `read` reports it, for the key it concerns

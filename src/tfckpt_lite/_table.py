@@ -25,7 +25,7 @@ import itertools
 import operator
 import struct
 from collections.abc import Iterable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import numpy as np
 
@@ -202,15 +202,29 @@ def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
-class TableColumns(NamedTuple):
+class TableColumns:
     """A whole table as columns: keys decoded as Latin-1 (one character per byte, so they
     sort as the bytes do and `key.encode("latin-1")` gives the stored bytes back), and the
     value of key i at buf[value_start[i]:value_end[i]]."""
 
-    keys: list[str]
-    buf: bytes
-    value_start: np.ndarray[Any, np.dtype[np.int64]]
-    value_end: np.ndarray[Any, np.dtype[np.int64]]
+    __slots__ = (
+        "buf",
+        "keys",
+        "value_end",
+        "value_start",
+    )
+
+    def __init__(
+        self,
+        keys: list[str],
+        buf: bytes,
+        value_start: np.ndarray[Any, np.dtype[np.int64]],
+        value_end: np.ndarray[Any, np.dtype[np.int64]],
+    ) -> None:
+        self.keys = keys
+        self.buf = buf
+        self.value_start = value_start
+        self.value_end = value_end
 
 
 def read_table_columns(data: bytes) -> TableColumns:
@@ -244,35 +258,38 @@ def read_table_columns(data: bytes) -> TableColumns:
         ):
             return _columns_of(data, read_table(data))
         blocks.append((offset, size))
-    scan = scan_blocks(data, blocks)
-    if scan is None:
-        return _columns_of(data, read_table(data))
-    shared, key_start, key_end, value_end, block_first = scan
-    # Every key shares at most the previous key's length, and a block's first key nothing.
-    lengths = shared + (key_end - key_start)
-    prev = np.empty_like(lengths)
-    if len(prev):
-        prev[0] = 0
-        prev[1:] = lengths[:-1]
-        firsts = block_first[block_first < len(prev)]
-        prev[firsts] = 0
-    if bool((shared > prev).any()):
-        return _columns_of(data, read_table(data))
-    text = data.decode("latin-1")
-    key = ""
-    keys = [
-        (key := key[:s] + text[a:b])
-        for s, a, b in zip(shared.tolist(), key_start.tolist(), key_end.tolist())
-    ]
-    del text
+    # Block by block, so that the temporaries stay small and their memory is reused.
+    keys: list[str] = []
+    value_start: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+    value_end: list[np.ndarray[Any, np.dtype[np.int64]]] = []
+    for (offset, size), (index_key, _) in zip(blocks, index):
+        scan = scan_blocks(data, [(offset, size)])
+        if scan is None:
+            return _columns_of(data, read_table(data))
+        shared, key_start, key_end, ends = scan.shared, scan.key_start, scan.key_end, scan.value_end
+        # Every key shares at most the previous key's length, and a block's first key nothing.
+        lengths = shared + (key_end - key_start)
+        if len(shared) and (shared[0] or bool((shared[1:] > lengths[:-1]).any())):
+            return _columns_of(data, read_table(data))
+        text = str(view[offset : offset + size], "latin-1")
+        key = ""
+        block_keys = [
+            (key := key[:s] + text[a:b])
+            for s, a, b in zip(
+                shared.tolist(), (key_start - offset).tolist(), (key_end - offset).tolist()
+            )
+        ]
+        if block_keys and block_keys[-1].encode("latin-1") > index_key:
+            return _columns_of(data, read_table(data))
+        keys += block_keys
+        value_start.append(key_end)
+        value_end.append(ends)
     if not all(map(operator.lt, keys, itertools.islice(keys, 1, None))):
         return _columns_of(data, read_table(data))
-    bounds = [*block_first.tolist(), len(keys)]
-    for block_no, (index_key, _) in enumerate(index):
-        lo, hi = bounds[block_no], bounds[block_no + 1]
-        if hi > lo and keys[hi - 1].encode("latin-1") > index_key:
-            return _columns_of(data, read_table(data))
-    return TableColumns(keys, data, key_end, value_end)
+    empty = np.zeros(0, np.int64)
+    return TableColumns(
+        keys, data, np.concatenate([empty, *value_start]), np.concatenate([empty, *value_end])
+    )
 
 
 def _columns_of(data: bytes, items: list[tuple[bytes, bytes]]) -> TableColumns:
