@@ -51,6 +51,8 @@ from ._tensor_codec import decode_strings, decode_variants
 
 __all__ = ["BundleReader"]
 
+_INTP_MAX = int(np.iinfo(np.intp).max)  # NumPy's largest array, in bytes (asked once)
+
 _DTYPE, _SHAPE = operator.itemgetter(0), operator.itemgetter(1)
 # `read_many` copies small tensors that lie close together in a data file in runs of about
 # this many bytes (a kept array keeps its run alive) ...
@@ -602,7 +604,7 @@ def _check_numpy_shape(shape: tuple[int, ...], dt: DType) -> None:
     for d in shape:
         if d:
             nbytes *= d
-    if nbytes > np.iinfo(np.intp).max:
+    if nbytes > _INTP_MAX:
         raise UnsupportedCheckpointError(
             f"shape {list(shape)} of {dt.name} is valid for TensorFlow but too large for NumPy"
         )
