@@ -45,7 +45,14 @@ from ._gcpause import gc_paused
 from ._naming import data_filename, decode_key, encode_key, index_filename
 from ._ordered_code import encode_slice_key
 from ._slices import Box, box_region, box_shape, check_coverage, check_no_overlap, slice_box
-from ._storage import PRIVATE_MAP_MIN, FileSystem, Source, is_remote, read_private
+from ._storage import (
+    PRIVATE_MAP_MIN,
+    FileSystem,
+    Source,
+    is_remote,
+    map_private,
+    read_private,
+)
 from ._table import read_table_columns
 from ._tensor_codec import decode_strings, decode_variants
 
@@ -280,8 +287,7 @@ class BundleReader:
                 continue
             end[e.shard_id] = e.offset + e.size
             if e.shard_id not in mapped:
-                map_private = getattr(src, "map_private", None)
-                mapped[e.shard_id] = map_private() if map_private is not None else None
+                mapped[e.shard_id] = map_private(src)
             whole = mapped[e.shard_id]
             if whole is not None:
                 views[key] = whole[e.offset : e.offset + e.size]

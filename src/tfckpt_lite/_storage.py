@@ -76,6 +76,7 @@ __all__ = [
     "filesystem_for",
     "fsync_dir",
     "is_remote",
+    "map_private",
     "read_private",
 ]
 
@@ -151,6 +152,16 @@ def read_private(src: Source, offset: int, length: int) -> memoryview:
         view: memoryview = own(offset, length)
         return view
     return memoryview(bytearray(src.read(offset, length)))
+
+
+def map_private(src: Source) -> memoryview | None:
+    """`src.map_private()` where the source has it (local files); otherwise None, and the
+    caller reads each range with `read_private`."""
+    own = getattr(src, "map_private", None)
+    if own is None:
+        return None
+    view: memoryview | None = own()
+    return view
 
 
 class FileSystem(Protocol):
