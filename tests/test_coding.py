@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -324,3 +325,22 @@ def test_snappy_specific_corruptions() -> None:
         snappy_decompress(b"\x05\x08abc")
     with pytest.raises(CorruptCheckpointError, match="truncated"):
         snappy_decompress(b"\x05\x10abc")
+
+
+def test_decode_varint_words_matches_decode_varint() -> None:
+    """Each word's varint as the scalar decoder reads it; 9-byte varints flagged (length 0)."""
+    from tfckpt_lite._coding import decode_varint_words
+
+    values = [0, 1, 127, 128, 300, 2**14, 2**21 - 1, 2**35 + 7, 2**49, 2**56 - 1, 2**56, 2**63]
+    raw = [encode_varint(v) + b"\xff" * 8 for v in values]  # the bytes after it are noise
+    words = np.frombuffer(b"".join(r[:8] for r in raw), "<u8")
+    lengths, got = decode_varint_words(words)
+    assert got is not None
+    for v, r, n, g in zip(values, raw, lengths.tolist(), got.tolist()):
+        want, end = decode_varint(r, 0, len(r))
+        if end <= 8:
+            assert (n, g) == (end, want), v
+        else:
+            assert n == 0, v
+    only, none = decode_varint_words(words, values=False)
+    assert none is None and only.tolist() == lengths.tolist()

@@ -23,7 +23,7 @@ from typing import Any, Final
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._coding import decode_varints
+from ._coding import decode_varint_words, decode_varints
 from ._dtypes import DType, dtype_from_enum
 from ._errors import CorruptCheckpointError, UnsupportedCheckpointError
 from ._wire import (
@@ -357,16 +357,6 @@ _HEAD_MAX: Final = 32  # heads up to this long are grouped with NumPy
 _HEAD_MASKS: Final = np.where(
     np.arange(_HEAD_MAX) < np.arange(_HEAD_MAX + 1)[:, None], 255, 0
 ).astype(np.uint8)
-_HIGH_BITS: Final = np.uint64(0x8080808080808080)
-_LOW_BITS: Final = np.uint64(0x7F7F7F7F7F7F7F7F)
-_COMPACT: Final = tuple(
-    (np.uint64(keep), np.uint64(move), np.uint64(shift))
-    for keep, move, shift in (
-        (0x007F007F007F007F, 0x7F007F007F007F00, 1),
-        (0x00003FFF00003FFF, 0x3FFF00003FFF0000, 2),
-        (0x000000000FFFFFFF, 0x0FFFFFFF00000000, 4),
-    )
-)
 _CHUNK: Final = 4096  # rows per step: temporaries stay small and in cache
 _GROUP_ROUNDS: Final = 16  # distinct heads per chunk found by comparison before sorting
 
@@ -445,19 +435,14 @@ def _decode_chunk(
         rows = rows[flat[row0[rows] + pos[rows]] == tag]
         if not len(rows):
             continue
-        # The varint's first 8 bytes as one little-endian word: its length is where the
-        # first byte without the continuation bit is; 9 bytes or more (values of 2**56 and
-        # up) are left to `decode_entry`.
-        word = words[row0[rows] + pos[rows] + 1]
-        stops = ~word & _HIGH_BITS
-        ok[rows[stops == 0]] = False
-        last = stops & (~stops + np.uint64(1))  # the lowest stop bit: bit 8 * length - 1
-        length = np.frexp(last.astype(np.float64))[1] // 8
-        if out is not None:
-            value = word & (last | (last - np.uint64(1))) & _LOW_BITS
-            for keep, move, shift in _COMPACT:  # 7-bit groups moved together, as PEXT would
-                value = (value & keep) | ((value & move) >> shift)
-            out[k][rows] = value.astype(np.int64)
+        # The varint's first 8 bytes as one word; 9 bytes or more (values of 2**56 and up)
+        # are left to `decode_entry`.
+        length, value = decode_varint_words(
+            words[row0[rows] + pos[rows] + 1], values=out is not None
+        )
+        ok[rows[length == 0]] = False
+        if out is not None and value is not None:
+            out[k][rows] = value
         pos[rows] += 1 + length
     rows = np.flatnonzero(ok & (pos + 5 <= size))
     rows = rows[flat[row0[rows] + pos[rows]] == _CRC_TAG]

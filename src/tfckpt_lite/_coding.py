@@ -29,6 +29,7 @@ __all__ = [
     "decode_fixed32",
     "decode_fixed64",
     "decode_varint",
+    "decode_varint_words",
     "decode_varints",
     "encode_fixed32",
     "encode_fixed64",
@@ -189,6 +190,39 @@ def decode_varint(buf: Buffer, pos: int, limit: int, what: str = "varint") -> tu
             return result, pos
         shift += 7
     raise CorruptCheckpointError(f"{what} is longer than 10 bytes")
+
+
+_HIGH_BITS: Final = np.uint64(0x8080808080808080)
+_LOW_BITS: Final = np.uint64(0x7F7F7F7F7F7F7F7F)
+# Steps that move the 7-bit groups of a word together, as x86's PEXT would in one.
+_COMPACT: Final = tuple(
+    (np.uint64(keep), np.uint64(move), np.uint64(shift))
+    for keep, move, shift in (
+        (0x007F007F007F007F, 0x7F007F007F007F00, 1),
+        (0x00003FFF00003FFF, 0x3FFF00003FFF0000, 2),
+        (0x000000000FFFFFFF, 0x0FFFFFFF00000000, 4),
+    )
+)
+
+
+def decode_varint_words(
+    words: np.ndarray[Any, np.dtype[np.uint64]], *, values: bool = True
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, np.dtype[np.int64]] | None]:
+    """(lengths, values) of the varints that start each little-endian 8-byte word.
+
+    A varint's length is where its first byte without the continuation bit is; length 0
+    marks a varint that does not end within the word (9 bytes or more: values of 2**56 and
+    up), whose value is meaningless. With ``values=False`` only the lengths are computed.
+    """
+    stops = ~words & _HIGH_BITS
+    last = stops & (~stops + np.uint64(1))  # the lowest stop bit: bit 8 * length - 1
+    lengths = np.frexp(last.astype(np.float64))[1] // 8
+    if not values:
+        return lengths, None
+    value = words & (last | (last - np.uint64(1))) & _LOW_BITS
+    for keep, move, shift in _COMPACT:
+        value = (value & keep) | ((value & move) >> shift)
+    return lengths, value.astype(np.int64)
 
 
 def decode_varints(
