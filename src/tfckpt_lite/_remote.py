@@ -184,8 +184,9 @@ class FsspecSource:
     is handed out once; asking for it again fetches it again.
     """
 
-    def __init__(self, fs: Any, path: str, size: int) -> None:
+    def __init__(self, fs: Any, path: str, size: int, *, http: bool = False) -> None:
         self._fs = fs
+        self._http = http  # fsspec's HTTPFileSystem: range bodies are read into our buffers
         self.path = path
         self.size = size
         self._planned: dict[tuple[int, int], _Span] = {}
@@ -213,7 +214,7 @@ class FsspecSource:
 
     def _fetch_into(self, start: int, end: int, out: np.ndarray[Any, Any]) -> None:
         fs = self._fs
-        if _is_http(fs):
+        if self._http:
             # The body goes straight into `out` as it arrives: no copy of the whole answer.
             from fsspec.asyn import sync
 
@@ -351,8 +352,8 @@ class FsspecFileSystem:
 
     def __init__(self, fs: Any) -> None:
         self.fs = fs
-        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-        self._http = protocol in ("http", "https")
+        # HTTP(S) paths are probed and read with HTTPFileSystem's own session (`_http_*`).
+        self._http = _is_http(fs)
         self.sources: list[FsspecSource] = []
 
     @property
@@ -427,7 +428,7 @@ class FsspecFileSystem:
             raise CheckpointNotFoundError("data file does not exist", path=path) from None
         if size is None:
             raise CorruptCheckpointError("the server does not report the file size", path=path)
-        src = FsspecSource(self.fs, path, int(size))
+        src = FsspecSource(self.fs, path, int(size), http=self._http)
         self.sources.append(src)
         return src
 
