@@ -31,7 +31,7 @@ import numpy as np
 
 from ._block import BlockBuilder, decode_block, scan_blocks
 from ._coding import crc32c, decode_varint, encode_varint, mask_crc
-from ._errors import ChecksumMismatchError, CorruptCheckpointError
+from ._errors import CheckpointError, ChecksumMismatchError, CorruptCheckpointError
 from ._snappy import snappy_decompress
 
 __all__ = [
@@ -150,23 +150,31 @@ def _decode_handle(buf: bytes, pos: int, limit: int) -> tuple[int, int, int]:
     return offset, size, pos
 
 
-def _read_block(data: bytes, offset: int, size: int, what: str) -> bytes:
-    """The contents of one block, checksum verified and decompressed."""
+def _check_block(data: bytes, offset: int, size: int, what: str) -> int:
+    """Check that the block at `offset` (`size` bytes, then its trailer) lies inside the
+    table and matches its checksum; return its compression type."""
     end = len(data) - FOOTER_SIZE
     if offset > end or size > end - offset or end - offset - size < TRAILER_SIZE:
         raise CorruptCheckpointError(
             f"truncated block read: {what} at offset {offset} size {size} "
             f"runs past the end of the table ({len(data)} bytes)"
         )
-    contents = data[offset : offset + size]
-    type_byte = data[offset + size]
-    stored: int = _U32.unpack_from(data, offset + size + 1)[0]
-    actual = mask_crc(crc32c(data[offset + size : offset + size + 1], crc32c(contents)))
+    view = memoryview(data)
+    trailer = offset + size
+    stored: int = _U32.unpack_from(data, trailer + 1)[0]
+    actual = mask_crc(crc32c(view[trailer : trailer + 1], crc32c(view[offset:trailer])))
     if stored != actual:
         raise ChecksumMismatchError(
             f"block checksum mismatch in {what} at offset {offset}: "
             f"stored {stored:#010x}, computed {actual:#010x}"
         )
+    return data[trailer]
+
+
+def _read_block(data: bytes, offset: int, size: int, what: str) -> bytes:
+    """The contents of one block, checksum verified and decompressed."""
+    type_byte = _check_block(data, offset, size, what)
+    contents = data[offset : offset + size]
     if type_byte == _NO_COMPRESSION:
         return contents
     if type_byte == _SNAPPY:
@@ -246,16 +254,13 @@ def read_table_columns(data: bytes) -> TableColumns:
     index = decode_block(_read_block(data, index_offset, index_size, "index block"))
     view = memoryview(data)
     blocks: list[tuple[int, int]] = []
-    end = n - FOOTER_SIZE
-    for _, handle in index:
+    for block_no, (_, handle) in enumerate(index):
         offset, size, _ = _decode_handle(handle, 0, len(handle))
-        if offset > end or size > end - offset or end - offset - size < TRAILER_SIZE:
+        try:
+            kind = _check_block(data, offset, size, f"data block {block_no}")
+        except CheckpointError:  # read_table reports the first problem in its own order
             return _columns_of(data, read_table(data))
-        trailer = offset + size
-        stored: int = _U32.unpack_from(data, trailer + 1)[0]
-        if data[trailer] != _NO_COMPRESSION or stored != mask_crc(
-            crc32c(view[trailer : trailer + 1], crc32c(view[offset:trailer]))
-        ):
+        if kind != _NO_COMPRESSION:
             return _columns_of(data, read_table(data))
         blocks.append((offset, size))
     # Block by block, so that the temporaries stay small and their memory is reused.
