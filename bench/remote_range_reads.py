@@ -5,12 +5,12 @@ separate process (range requests answered with sendfile, `--latency` seconds add
 every answer, requests and body bytes counted by the server). Then, in this process:
 
   1. open + one tensor: requests and bytes (the index only, then that tensor's range);
-  2. `load()` of everything: requests, bytes, largest number of requests in flight at once;
+  2. `load()` of everything: requests, bytes, largest number of requests in flight at once,
+     in a fresh process (`run`; `--same-process` times it in this one);
   3. the floor: the data file downloaded into memory as raw bytes with fsspec's `cat_file`,
      as many requests in flight as `load()` keeps (no decoding, no checksum, no copy into
      writable arrays): either one range per thread or ranges of `load()`'s request size; the
-     faster of the two counts; the floor and `load()` each run in a fresh process (see
-     `child`), timed from the first request to the last byte (imports excluded);
+     faster of the two counts; also in a fresh process each (or `--same-process`);
   4. `tfckpt convert URL out.safetensors` in a subprocess: wall time and its peak RSS.
 
 Rounds alternate floor and `load()` (`--repeat`); medians are reported, and the ratio
@@ -198,18 +198,8 @@ def line(label: str, s: dict[str, int], extra: str = "") -> None:
     )
 
 
-def child(what: str, url: str, size: int, parts: int, threads: int) -> None:
-    """One measured operation in this fresh process (`--child`); prints its seconds.
-
-    Each round's floor and `load()` run in processes of their own, as a user's download or
-    load does: in one long-lived process, a repeated download lands in memory that the
-    allocator kept from the round before, while `load()` hands the caller fresh memory every
-    time, and on this VM first-touching 1 GiB of fresh pages costs about what the transfer
-    does (bench/README.md).
-    """
-    sys.path.insert(0, str(REPO / "src"))
-    import fsspec.implementations.http  # noqa: F401  (imported outside the timing, as load's)
-
+def timed(what: str, url: str, size: int, parts: int, threads: int) -> float:
+    """Seconds of one measured operation: the floor's download, or `load()`."""
     import tfckpt_lite as tfc
 
     t0 = time.perf_counter()
@@ -218,18 +208,30 @@ def child(what: str, url: str, size: int, parts: int, threads: int) -> None:
     else:
         got = tfc.load(url)
         assert len(got) == parts
-    print(time.perf_counter() - t0)
+        del got
+    return time.perf_counter() - t0
 
 
-def run_child(what: str, url: str, size: int, parts: int, threads: int) -> float:
+def run(what: str, url: str, size: int, parts: int, threads: int, fresh: bool) -> float:
+    """`timed` in a fresh process (`--child`), or in this one.
+
+    Fresh processes by default, as a user's download or load runs: in one long-lived
+    process, a repeated download lands in memory that the allocator kept from the round
+    before, while `load()` hands the caller fresh memory every time, and on this VM
+    first-touching 1 GiB of fresh pages costs about what the transfer does (bench/README.md).
+    Imports happen before the timing in both cases.
+    """
+    if not fresh:
+        return timed(what, url, size, parts, threads)
     cmd = [sys.executable, __file__, "--child", what, url, str(size), str(parts), str(threads)]
     p = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(p.stdout.split()[-1])
 
 
-def measure(url: str, base: str, n: int, data_size: int, repeat: int) -> tuple[float, float]:
-    """Median seconds of the floor and of `load()`, each in a fresh process, rounds
-    alternating which goes first."""
+def measure(
+    url: str, base: str, n: int, data_size: int, repeat: int, fresh: bool
+) -> tuple[float, float]:
+    """Median seconds of the floor and of `load()`, rounds alternating which goes first."""
     from tfckpt_lite import _remote
 
     parallel = _remote.MAX_WORKERS
@@ -240,12 +242,12 @@ def measure(url: str, base: str, n: int, data_size: int, repeat: int) -> tuple[f
         for what in ("floor", "load") if i % 2 == 0 else ("load", "floor"):
             stats(base, reset=True)
             if what == "floor":
-                a = run_child("floor", url, data_size, parallel, parallel)
-                b = run_child("floor", url, data_size, chunks, parallel)
+                a = run("floor", url, data_size, parallel, parallel, fresh)
+                b = run("floor", url, data_size, chunks, parallel, fresh)
                 floors.append(min(a, b))
                 print(f"floor:         {parallel} ranges {a:.2f} s, {chunks} ranges {b:.2f} s")
                 continue
-            loads.append(run_child("load", url, data_size, n, parallel))
+            loads.append(run("load", url, data_size, n, parallel, fresh))
             s = stats(base)
             line("load():", s, f", {s['max_in_flight']} at most in flight, {loads[-1]:.2f} s")
     f, ld = statistics.median(floors), statistics.median(loads)
@@ -265,17 +267,26 @@ def main() -> None:
     ap.add_argument("--tensors", type=int, default=256, help="4 MiB tensors (256 = 1 GiB)")
     ap.add_argument("--latency", type=float, default=0.020, help="seconds added per request")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--same-process",
+        action="store_true",
+        help="time the floor and load() in this process, not each in a fresh one",
+    )
     ap.add_argument("--serve", nargs=2, metavar=("DIR", "LATENCY"), help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args.serve[0], float(args.serve[1]))
         return
-    if args.child:
-        what, url, size, parts, threads = args.child
-        child(what, url, int(size), int(parts), int(threads))
-        return
     sys.path.insert(0, str(REPO / "src"))
+    if args.child:
+        import fsspec.implementations.http  # noqa: F401  (imported outside the timing)
+
+        import tfckpt_lite  # noqa: F401
+
+        what, url, size, parts, threads = args.child
+        print(timed(what, url, int(size), int(parts), int(threads)))
+        return
     import tfckpt_lite as tfc
 
     n = args.tensors
@@ -301,7 +312,7 @@ def main() -> None:
                 line("open:", stats(base))
                 r[f"t{n // 2:04d}"]
                 line("+ one tensor:", stats(base))
-            f, ld = measure(url, base, n, data_size, args.repeat)
+            f, ld = measure(url, base, n, data_size, args.repeat, not args.same_process)
             ratio = f / ld
             print(
                 f"throughput of load() / floor: {ratio:.2f} "
