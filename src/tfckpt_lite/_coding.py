@@ -111,14 +111,13 @@ def crc32c_many(buffers: Sequence[Any]) -> list[int]:
     if cores < 2:
         return [_crc32c(b, 0) for b in buffers]
     out = [0] * len(buffers)
-    # `_thread`, not `threading`: it is loaded with the interpreter, `threading` costs an
-    # import. A list iterator hands out each item once, under the GIL.
-    import _thread
+    # A list iterator hands out each item once, under the GIL. The helper is joined before
+    # returning, so that no thread of ours outlives the call (a caller may fork next; from
+    # Python 3.13 the join also waits for the OS thread to end).
+    import threading
 
     jobs = iter(enumerate(buffers))
     failed: list[BaseException] = []
-    done = _thread.allocate_lock()
-    done.acquire()
 
     def work() -> None:
         try:
@@ -127,15 +126,10 @@ def crc32c_many(buffers: Sequence[Any]) -> list[int]:
         except BaseException as e:  # re-raised in the calling thread
             failed.append(e)
 
-    def helper() -> None:
-        try:
-            work()
-        finally:
-            done.release()
-
-    _thread.start_new_thread(helper, ())
+    helper = threading.Thread(target=work, name="tfckpt-crc32c", daemon=True)
+    helper.start()
     work()
-    done.acquire()
+    helper.join()
     if failed:
         raise failed[0]
     return out
