@@ -5,12 +5,13 @@
     python bench/run.py                  # the full run (1 GiB checkpoints, > RAM/2 stream)
 
 Every measurement is a fresh subprocess (`bench/_worker.py`). TensorFlow runs under
-`--tf-python` (default /work/tfvenv/bin/python); ours runs under the *same* interpreter with
-`PYTHONPATH=<repo>/src`, so both sides share Python, NumPy and the crc32c wheel. Repetitions
-alternate TF and ours; the table shows medians (peak RSS: the largest seen). One untimed
-warm-up run per side comes first (bytecode caches, TF's shared libraries in the page cache).
-Checkpoint files are read into the page cache before every read measurement (`--cache warm`,
-the default) or evicted with posix_fadvise(DONTNEED) (`--cache cold`).
+`--tf-python` (default `$TFCKPT_TF_PYTHON`, else `python3`); ours runs under the *same*
+interpreter with `PYTHONPATH=<repo>/src`, so both sides share Python, NumPy and the crc32c
+wheel. Repetitions alternate TF and ours; the table shows medians (peak RSS: the largest
+seen). One untimed warm-up run per side comes first (bytecode caches, TF's shared libraries
+in the page cache). Checkpoint files are read into the page cache before every read
+measurement (`--cache warm`, the default) or evicted with posix_fadvise(DONTNEED)
+(`--cache cold`).
 
 Only the standard library is used here; see bench/README.md for what each row means.
 """

@@ -418,14 +418,15 @@ def test_lazy_public_names_resolve_and_load_on_first_use() -> None:
         "print(sorted(m for m in late if m in sys.modules))\n"
         "from tfckpt_lite import ObjectGraph\n"
         "print(ObjectGraph is sys.modules['tfckpt_lite._graph'].ObjectGraph)\n"
-        "print(all(getattr(t, n) is not None for n in t.__all__), set(t.__all__) <= set(dir(t)))\n"
+        "print(all(getattr(t, n) is not None for n in t.__all__), set(t.__all__) <= set(dir(t)),"
+        " {n for n in dir(t) if n[0] != '_'} <= set(t.__all__))\n"
         "print(sorted(m for m in late if m in sys.modules) == sorted(late))\n"
         "try:\n    t.no_such_name\nexcept AttributeError as e:\n    print(e)"
     )
     assert _fresh(code).splitlines() == [
         "[]",
         "True",
-        "True True",
+        "True True True",
         "True",
         "module 'tfckpt_lite' has no attribute 'no_such_name'",
     ]
@@ -438,7 +439,9 @@ def test_lazy_exports_are_the_names_type_checkers_see() -> None:
 
     tree = ast.parse(Path(tfc.__file__).read_text())
     block = next(
-        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+        n
+        for n in tree.body
+        if isinstance(n, ast.If) and ast.unparse(n.test) == "_typing.TYPE_CHECKING"
     )
     seen = {
         ((imp.module or "").lstrip("."), a.name)
@@ -450,6 +453,19 @@ def test_lazy_exports_are_the_names_type_checkers_see() -> None:
     assert seen == lazy
     assert {n for _, n in lazy} <= set(tfc.__all__)
     assert len(tfc.__all__) == len(set(tfc.__all__))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["tfckpt_lite.errors", "tfckpt_lite.torch", "tfckpt_lite.train", "tfckpt_lite.transformers"],
+)
+def test_public_namespaces_list_only_their_api(name: str) -> None:
+    """What `dir()` and tab completion show of a public module is its `__all__`, not the
+    modules and helpers it imports."""
+    import importlib
+
+    module = importlib.import_module(name)
+    assert {n for n in dir(module) if not n.startswith("_")} == set(module.__all__)
 
 
 # -- load(): small tensors read in bulk (`BundleReader.read_many`) ----------------------------

@@ -9,8 +9,9 @@ Everything public is listed in `__all__`, plus namespaces: `tfckpt_lite.train` (
 building blocks) and `tfckpt_lite.transformers`. Modules starting with `_` are private.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+# Imported under private names: `dir(tfckpt_lite)` lists the public API only.
+import importlib as _importlib
+import typing as _typing
 
 from ._api import (
     CheckpointReader,
@@ -61,7 +62,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
 }
 _MODULE_OF: dict[str, str] = {name: module for module, names in _LAZY.items() for name in names}
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._checkpoint import Checkpoint as Checkpoint
     from ._checkpoint import load_tree as load_tree
     from ._convert import ConversionReport as ConversionReport
@@ -119,13 +120,13 @@ __all__ += sorted(_MODULE_OF)
 _SUBMODULES = frozenset({"errors", "train"})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _SUBMODULES:
-        return importlib.import_module(f"tfckpt_lite.{name}")
+        return _importlib.import_module(f"tfckpt_lite.{name}")
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'tfckpt_lite' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"tfckpt_lite.{module}"), name)
+    value = getattr(_importlib.import_module(f"tfckpt_lite.{module}"), name)
     globals()[name] = value  # later lookups are plain attribute reads
     return value
 

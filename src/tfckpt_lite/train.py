@@ -55,6 +55,12 @@ __all__ = [
     "wait_for_new_checkpoint",
 ]
 
+
+def __dir__() -> list[str]:
+    """The public names only (this module's own imports are not part of its API)."""
+    return sorted(__all__)
+
+
 #: `tf.train.experimental`: the sharding policies.
 experimental = types.SimpleNamespace(
     MaxShardSizePolicy=_sharding.MaxShardSizePolicy,

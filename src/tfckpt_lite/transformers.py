@@ -37,6 +37,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    """The public names only (this module's own imports are not part of its API)."""
+    return sorted(__all__)
+
+
 def supported_model_types() -> list[str]:
     """The ``config.model_type`` values that have a recipe, sorted."""
     return sorted(recipes())
