@@ -132,6 +132,52 @@ def test_worker_without_tensors_leaves_a_readable_checkpoint(tmp_path: Path) -> 
     assert sorted(tfc.load(prefix)) == ["a", "b"]
 
 
+@pytest.mark.parametrize(
+    "dest",
+    ["nosuch://bucket/run/ckpt", "https://example.com/run/ckpt", "memory://bucket/run/ckpt"],
+)
+def test_a_destination_it_cannot_write_to_is_refused_before_anything_moves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dest: str
+) -> None:
+    """A URL is never taken for a local path: no store for it, a store that takes no
+    uploads, or parts in another store than the destination (a rename cannot cross
+    stores) is a ValueError naming it, with the parts untouched and no local folder made
+    from the URL (`nosuch:/bucket/...`)."""
+    pytest.importorskip("fsspec")
+    monkeypatch.chdir(tmp_path)
+    shards = _write_parts("run/ckpt", [{"a": np.ones(2)}, {"b": np.zeros(2)}])
+    before = _files(tmp_path)
+    with pytest.raises(ValueError, match=dest.split("/run")[0]):
+        merge_v2_checkpoints(shards, dest)
+    assert _files(tmp_path) == before
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+def test_merge_in_a_bucket_gives_the_local_merge_bytes(tmp_path: Path) -> None:
+    """Parts written to a store (fsspec's memory store here; S3 and GCS over their wire
+    protocols in test_remote_stores.py) merge there into the same bytes as on disk."""
+    fsspec = pytest.importorskip("fsspec")
+    rng = np.random.default_rng(1)
+    parts = [{f"w{i}": rng.standard_normal((4, i + 2)).astype(np.float32)} for i in range(3)]
+    parts[1]["step"] = np.int64(7)
+    local = str(tmp_path / "ckpt")
+    merge_v2_checkpoints(_write_parts(local, parts), local)
+    url = f"memory://bucket/{tmp_path.name}/ckpt"
+    fs = fsspec.filesystem("memory")
+    try:
+        assert merge_v2_checkpoints(_write_parts(url, parts), url) == url
+        root = f"bucket/{tmp_path.name}"
+        stored = {p.rsplit("/", 1)[1]: fs.cat_file(p) for p in fs.find(root)}
+        assert stored == {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
+        got = tfc.load(url)
+        assert sorted(got) == ["step", "w0", "w1", "w2"]
+        for tensors in parts:
+            for k, v in tensors.items():
+                assert np.array_equal(got[k], v)
+    finally:
+        fs.rm(f"bucket/{tmp_path.name}", recursive=True)
+
+
 # -- against TensorFlow ------------------------------------------------------------------------
 
 

@@ -467,3 +467,34 @@ def test_checkpoint_save_and_conversions_to_the_bucket(store: Store, tmp_path: P
     )
     k = np.load(io.BytesIO(store.fs.cat_file(f"{store.bucket}/{run}/k.npy")))
     np.testing.assert_array_equal(k, tensors["dense"]["kernel"])
+
+
+def test_distributed_save_merged_in_the_bucket(store: Store, tmp_path: Path) -> None:
+    """Workers write their parts to the bucket, one step merges them there: the objects
+    are the bytes a local merge of the same parts gives (TF's, per test_distributed.py),
+    the parts are gone, and the checkpoint reads back."""
+    from tfckpt_lite._distributed import merge_v2_checkpoints, part_prefix
+
+    run = _unique(store, tmp_path)
+    rng = np.random.default_rng(3)
+    parts = [
+        {f"layer{i}/kernel": rng.standard_normal((64, 8 * (i + 1))).astype(np.float32)}
+        for i in range(3)
+    ]
+    parts[2]["step"] = np.int64(11)
+    local = str(tmp_path / "ckpt")
+    url = store.url(f"{run}/ckpt")
+    for prefix in (local, url):
+        names = [part_prefix(prefix, i, len(parts)) for i in range(len(parts))]
+        for name, tensors in zip(names, parts):
+            tfc.save(name, tensors)
+        assert merge_v2_checkpoints(names, prefix) == prefix
+    want = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert sorted(store.objects(run)) == sorted(want)  # the parts' objects are gone
+    assert not store.objects(f"{run}/ckpt_temp")
+    for name, data in want.items():
+        assert store.fs.cat_file(f"{store.bucket}/{run}/{name}") == data, name
+    got = tfc.load(url)
+    for tensors in parts:
+        for k, v in tensors.items():
+            np.testing.assert_array_equal(got[k], v)

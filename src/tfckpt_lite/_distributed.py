@@ -40,7 +40,7 @@ from ._bundle import (
 from ._errors import CheckpointError, CorruptCheckpointError, _with_context
 from ._naming import data_filename, decode_key, index_filename
 from ._naming import part_prefix as _part_prefix
-from ._storage import LocalFileSystem, atomic_write
+from ._storage import destination, same_store
 from ._table import build_table, read_table
 
 __all__ = ["merge_v2_checkpoints", "part_prefix"]
@@ -147,33 +147,48 @@ def merge_v2_checkpoints(
     `allow_missing_files`, parts without an index are skipped (at least one must exist).
     Returns the destination prefix.
 
+    The parts and the destination may be in a bucket (``s3://``, ``gs://``, ...), all in one
+    store: there each data file is moved with a server-side copy and a delete, and the
+    merged index, uploaded last, is what makes the checkpoint appear (docs/remote.md).
+
     Raises:
         CheckpointNotFoundError: a part's index is missing (and not allowed to be).
         CorruptCheckpointError: a part's index is damaged.
-        ValueError: two parts hold the same (non-partitioned) tensor, or their formats differ.
+        ValueError: two parts hold the same (non-partitioned) tensor, or their formats differ;
+            or the parts are not in the destination's store, or it cannot be written.
     """
-    fs = LocalFileSystem()
-    dest = os.fspath(destination_prefix)
-    prefixes = [os.fspath(p) for p in checkpoint_prefixes]
-    if isinstance(checkpoint_prefixes, (str, bytes)) or not prefixes:
+    dest_url = os.fspath(destination_prefix)
+    urls = [os.fspath(p) for p in checkpoint_prefixes]
+    if isinstance(checkpoint_prefixes, (str, bytes)) or not urls:
         raise ValueError("checkpoint_prefixes must be a non-empty list of checkpoint prefixes")
+    # The stores first: a URL that cannot be written, or parts in another store than the
+    # destination (a rename cannot cross stores), are refused before anything is read.
+    store, dest = destination(dest_url)
+    prefixes = []
+    for url in urls:
+        part_store, prefix = destination(url)
+        if not same_store(store, part_store):
+            raise ValueError(
+                f"cannot merge {url!r} into {dest_url!r}: the parts and the destination must "
+                "be in one store (their data files are renamed, and a rename cannot cross "
+                "stores); write the parts where the checkpoint goes"
+            )
+        prefixes.append(prefix)
     merge = _Merge()
     merged_parts = []
     for prefix in prefixes:
         index_path = index_filename(prefix)
-        if allow_missing_files and not fs.exists(index_path):
+        if allow_missing_files and not store.exists(index_path):
             continue
-        merge.add(prefix, fs.read_bytes(index_path))
+        merge.add(prefix, store.read_bytes(index_path))
         merged_parts.append(prefix)
     if merge.header is None:
-        raise ValueError(f"none of the checkpoint_prefixes exist: {prefixes}")
+        raise ValueError(f"none of the checkpoint_prefixes exist: {urls}")
     # Validate every data file before anything is renamed: a merge fails without side effects.
     for source in merge.shard_ids:
-        if not fs.isfile(source):
+        if not store.isfile(source):
             raise CorruptCheckpointError("data file of a part is missing", path=source)
 
-    dest_dir = os.path.dirname(dest) or "."
-    os.makedirs(dest_dir, exist_ok=True)
     header = merge.header
     # TF writes the sum of the parts' shard counts; that equals the number of data files
     # whenever every data file holds a tensor. A part whose data file holds none (a worker
@@ -191,16 +206,19 @@ def merge_v2_checkpoints(
     index = build_table(items)
     index_path = index_filename(dest)
     # An old index must never sit beside new data: remove it before the data files move.
-    if os.path.lexists(index_path):
-        os.unlink(index_path)
+    store.remove(index_path)
     total = len(merge.shard_ids)
     for source, shard in merge.shard_ids.items():
-        os.replace(source, data_filename(dest, shard, total))
-    atomic_write(index_path, index, fsync=fsync)  # and fsyncs the directory: renames too
+        store.rename(source, data_filename(dest, shard, total))
+    # Last, the index: the checkpoint exists from here on, whole. (On disk its commit fsyncs
+    # the directory, which makes the renames durable too.)
+    with store.create(index_path, fsync=fsync) as out:
+        out.file.write(index)
     for path in [*map(index_filename, merged_parts), *orphans]:
         with contextlib.suppress(OSError):  # best effort, as TF
-            os.unlink(path)
-    if delete_old_dirs:
+            store.remove(path)
+    if delete_old_dirs and not store.remote:  # an object store has no empty directories
+        dest_dir = os.path.dirname(dest) or "."
         for prefix in merged_parts:
             d = os.path.dirname(prefix) or "."
             if os.path.abspath(d) == os.path.abspath(dest_dir):
@@ -209,4 +227,4 @@ def merge_v2_checkpoints(
                 os.rmdir(d)
             except OSError:
                 pass  # not empty (or already removed by an earlier part): TF also ignores it
-    return dest
+    return dest_url

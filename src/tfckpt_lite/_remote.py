@@ -444,6 +444,9 @@ class FsspecFileSystem:
     def sync_dir(self, directory: str) -> None:
         pass  # a completed upload is durable
 
+    def rename(self, source: str, target: str) -> None:
+        self.fs.mv(source, target)
+
     def join(self, *parts: str) -> str:
         return posixpath.join(*parts)
 

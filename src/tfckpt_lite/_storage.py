@@ -217,6 +217,12 @@ class Destination(Protocol):
         """Make files published in `directory` durable (object stores: already are)."""
         ...
 
+    def rename(self, source: str, target: str) -> None:
+        """Move the complete file `source` to `target` in this store, replacing it (on a
+        disk an atomic rename, the target's directory created first; in an object store a
+        server-side copy, whole or not at all, then a delete)."""
+        ...
+
     def exists(self, path: str) -> bool: ...
     def isdir(self, path: str) -> bool: ...
     def isfile(self, path: str) -> bool: ...
@@ -262,6 +268,13 @@ def create(path: str | os.PathLike[str], *, fsync: bool = True, buffering: int =
 def is_remote(fs: FileSystem) -> bool:
     """Whether `fs` reads over a network, where fetching ahead in large ranges pays."""
     return bool(getattr(fs, "remote", False))
+
+
+def same_store(a: Destination, b: Destination) -> bool:
+    """Whether files of `a` and `b` live in one store, so that `rename` can move between
+    them: both the local disk, or one fsspec filesystem object (fsspec gives the same
+    object for the same protocol and options)."""
+    return a.remote == b.remote and getattr(a, "fs", None) is getattr(b, "fs", None)
 
 
 class LocalSource:
@@ -443,6 +456,10 @@ class LocalFileSystem:
 
     def sync_dir(self, directory: str) -> None:
         fsync_dir(directory)
+
+    def rename(self, source: str, target: str) -> None:
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        os.replace(source, target)
 
 
 _S = TypeVar("_S", bound="CommitOnExit")
