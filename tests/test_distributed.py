@@ -158,7 +158,9 @@ def test_merge_in_a_bucket_gives_the_local_merge_bytes(tmp_path: Path) -> None:
     protocols in test_remote_stores.py) merge there into the same bytes as on disk."""
     fsspec = pytest.importorskip("fsspec")
     rng = np.random.default_rng(1)
-    parts = [{f"w{i}": rng.standard_normal((4, i + 2)).astype(np.float32)} for i in range(3)]
+    parts: list[dict[str, Any]] = [
+        {f"w{i}": rng.standard_normal((4, i + 2)).astype(np.float32)} for i in range(3)
+    ]
     parts[1]["step"] = np.int64(7)
     local = str(tmp_path / "ckpt")
     merge_v2_checkpoints(_write_parts(local, parts), local)

@@ -477,7 +477,7 @@ def test_distributed_save_merged_in_the_bucket(store: Store, tmp_path: Path) -> 
 
     run = _unique(store, tmp_path)
     rng = np.random.default_rng(3)
-    parts = [
+    parts: list[dict[str, Any]] = [
         {f"layer{i}/kernel": rng.standard_normal((64, 8 * (i + 1))).astype(np.float32)}
         for i in range(3)
     ]
