@@ -10,8 +10,10 @@ from __future__ import annotations
 import http.server
 import os
 import re
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -403,6 +405,41 @@ def test_writers_refuse_urls_they_cannot_write(
         message = str(err.value) + capsys.readouterr().err
         assert "cannot write to" in message and url.split("/")[0] in message, (name, message)
         assert os.listdir(work) == [], name
+
+
+@needs_fsspec
+def test_readers_name_a_url_no_installed_store_serves() -> None:
+    url = "nosuchstore://bucket/run/ckpt"
+    readers: dict[str, Callable[[], object]] = {
+        "load": lambda: tfc.load(url),
+        "load_checkpoint": lambda: tfc.load_checkpoint(url),
+        "list_variables": lambda: tfc.list_variables(url),
+        "latest_checkpoint": lambda: tfc.latest_checkpoint(url),
+        "saved_model_info": lambda: tfc.saved_model_info(url),
+    }
+    for name, read in readers.items():
+        with pytest.raises(ValueError, match=f"cannot read '{url}': Protocol not known") as e:
+            read()
+        assert e.type is ValueError, name
+
+
+@needs_fsspec
+def test_a_store_whose_package_is_missing_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['s3fs'] = None\n"  # as if s3fs were not installed
+        "import tfckpt_lite as tfc\n"
+        "for f in (tfc.load, lambda u: tfc.save(u, {})):\n"
+        "    try:\n        f('s3://bucket/run/ckpt')\n"
+        "    except ImportError as e:\n        print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert len(out) == 2, out
+    for line, to in zip(out, ("read", "write to")):
+        assert line.startswith(
+            f"cannot {to} 's3://bucket/run/ckpt' (pip install 'tfckpt-lite[s3]'): "
+        )
 
 
 @needs_fsspec

@@ -79,9 +79,20 @@ def _fsspec() -> Any:
     return fsspec
 
 
-def filesystem_for_url(url: str) -> tuple[FsspecFileSystem, str]:
-    """The filesystem for `url` and the path to use on it."""
-    fs, path = _fsspec().core.url_to_fs(url)
+def filesystem_for_url(url: str, *, to: str = "read") -> tuple[FsspecFileSystem, str]:
+    """The filesystem for `url` and the path to use on it. A URL that no installed fsspec
+    filesystem serves is an error naming it (and the extra that adds its filesystem), said
+    as "cannot <to> <url>"."""
+    scheme = url.split("://", 1)[0]
+    fsspec = _fsspec()
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as e:  # fsspec knows the store, its package is not installed
+        extra = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}.get(scheme)
+        hint = f" (pip install 'tfckpt-lite[{extra}]')" if extra else ""
+        raise ImportError(f"cannot {to} {url!r}{hint}: {e}") from None
+    except ValueError as e:  # fsspec: "Protocol not known"
+        raise ValueError(f"cannot {to} {url!r}: {e}") from None
     return FsspecFileSystem(fs), path
 
 
@@ -333,16 +344,7 @@ def destination_for_url(url: str) -> tuple[FsspecFileSystem, str]:
             f"cannot write to {url!r}: {scheme}:// servers take no uploads here; write to a "
             "local path or a bucket (s3://, gs://, ...)"
         )
-    try:
-        return filesystem_for_url(url)
-    except ImportError as e:
-        extra = {"s3": "s3", "gs": "gcs", "gcs": "gcs"}.get(scheme, "remote")
-        raise ImportError(
-            f"writing to {url!r} needs the fsspec filesystem for {scheme}:// "
-            f"(pip install 'tfckpt-lite[{extra}]'): {e}"
-        ) from None
-    except ValueError as e:  # fsspec: "Protocol not known"
-        raise ValueError(f"cannot write to {url!r}: {e}") from None
+    return filesystem_for_url(url, to="write to")
 
 
 class FsspecFileSystem:
