@@ -458,3 +458,25 @@ def test_writers_write_fsspec_stores(tmp_path: Path) -> None:
         assert mem.exists(f"{root}/run/ckpt.safetensors") and mem.exists(f"{root}/run/ckpt.npz")
     finally:
         mem.rm(root.split("://")[1], recursive=True)
+
+
+@needs_fsspec
+def test_tf_train_file_functions_on_a_store(tmp_path: Path) -> None:
+    """`checkpoint_exists`, `get_checkpoint_mtimes` and `remove_checkpoint` act on the store
+    a URL names (S3 and GCS: test_remote_stores.py), never on a local path made of it."""
+    import time
+
+    from tfckpt_lite import train
+
+    root = f"memory://tfckpt-train-{os.getpid()}-{tmp_path.name}"
+    url = f"{root}/run/ckpt-1"
+    tfc.save(url, {"w": np.ones(2, np.float32)})
+    assert train.checkpoint_exists(url) and train.checkpoint_exists(f"{root}/run/ckpt-*")
+    assert not train.checkpoint_exists(f"{root}/run/ckpt-2")
+    (mtime,) = train.get_checkpoint_mtimes([url, f"{root}/run/ckpt-2"])
+    assert abs(mtime - time.time()) < 60
+    train.remove_checkpoint(url)
+    assert not train.checkpoint_exists(url)
+    assert fsspec.filesystem("memory").find(root) == []
+    with pytest.raises(ValueError, match="cannot read 'nosuchstore://b/ck'"):
+        train.checkpoint_exists("nosuchstore://b/ck")

@@ -498,3 +498,18 @@ def test_distributed_save_merged_in_the_bucket(store: Store, tmp_path: Path) -> 
     for tensors in parts:
         for k, v in tensors.items():
             np.testing.assert_array_equal(got[k], v)
+
+
+def test_tf_train_file_functions_in_the_bucket(store: Store, tmp_path: Path) -> None:
+    import time
+
+    from tfckpt_lite import train
+
+    run = _unique(store, tmp_path)
+    url = store.url(f"{run}/ckpt-1")
+    tfc.save(url, {"w": np.ones(2, np.float32)})
+    assert train.checkpoint_exists(url) and train.checkpoint_exists(store.url(f"{run}/ckpt-*"))
+    (mtime,) = train.get_checkpoint_mtimes([url, store.url(f"{run}/ckpt-2")])
+    assert abs(mtime - time.time()) < 600
+    train.remove_checkpoint(url)
+    assert not train.checkpoint_exists(url) and store.objects(run) == {}

@@ -259,3 +259,20 @@ def test_load_skips_iterator_state_with_a_warning(tmp_path: Path) -> None:
     assert got["w/.ATTRIBUTES/VARIABLE_VALUE"].tolist() == [1.0, 1.0]
     with pytest.raises(tfc.UnsupportedCheckpointError):
         tfc.load_checkpoint(p)[next(k for k in tfc.load_checkpoint(p) if k.startswith("it/"))]
+
+
+@pytest.mark.parametrize(
+    "prefix", ["P", "P-?????-of-00002", "P-0000[01]-of-00002", "v2-*", "v2-1", "sub", "nope"]
+)
+def test_checkpoint_exists_and_mtimes_match_tf(tmp_path: Path, prefix: str) -> None:
+    """V1 sharded patterns, V2 prefixes (literal or a pattern), a directory and nothing:
+    what `tf.compat.v1.train` finds, and the modification time it reports."""
+    for i in range(2):
+        shard = tmp_path / f"P-0000{i}-of-00002"
+        shard.write_bytes(b"v1 shard")
+        os.utime(shard, (1_700_000_000.5, 1_700_000_000.5))
+    tfc.save(tmp_path / "v2-1", {"w": np.ones(2, np.float32)})
+    (tmp_path / "sub").mkdir()
+    p = str(tmp_path / prefix)
+    assert train.checkpoint_exists(p) == tf.compat.v1.train.checkpoint_exists(p)
+    assert train.get_checkpoint_mtimes([p]) == tf.compat.v1.train.get_checkpoint_mtimes([p])

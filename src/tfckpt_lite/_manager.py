@@ -25,7 +25,6 @@ names checkpoints, and never matches the deletion patterns.
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 import warnings
@@ -40,11 +39,13 @@ from ._naming import data_shard_re, index_filename
 from ._sharding import CheckpointOptions
 from ._state import (
     CheckpointState,
+    checkpoint_files,
     generate_state,
     get_checkpoint_state,
+    matching_files,
     update_checkpoint_state,
 )
-from ._storage import destination
+from ._storage import destination, filesystem_for
 
 __all__ = [
     "CheckpointManager",
@@ -300,42 +301,30 @@ def _remove_bundle(prefix: str) -> None:
             dest.remove(dest.join(directory, n))
 
 
-def _unlink_if_exists(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass  # another process deleted it first
-
-
 # -- module-level tf.train functions ----------------------------------------------------------
 
 
-def _exists(prefix: str) -> bool:
-    return (
-        os.path.exists(index_filename(prefix))
-        or os.path.exists(prefix)
-        or bool(glob.glob(glob.escape(prefix) + "-?????-of-?????"))
-    )
-
-
 def checkpoint_exists(checkpoint_prefix: str | os.PathLike[str]) -> bool:
-    """Whether a V2 (`P.index`) or V1 (`P`, `P-NNNNN-of-MMMMM`) checkpoint exists at the
-    prefix (`tf.compat.v1.train.checkpoint_exists`)."""
-    return _exists(os.fspath(checkpoint_prefix))
+    """Whether a V2 (`P.index`) or V1 (`P`, or a sharded pattern `P-?????-of-00002`)
+    checkpoint exists at the prefix, locally or in the store a URL names
+    (`tf.compat.v1.train.checkpoint_exists`)."""
+    fs, where = filesystem_for(os.fspath(checkpoint_prefix))
+    return bool(checkpoint_files(where, fs))
 
 
 def get_checkpoint_mtimes(checkpoint_prefixes: Sequence[str | os.PathLike[str]]) -> list[float]:
-    """The modification time of each existing checkpoint (its `.index`, or its V1 file), in
-    order, in whole seconds as TF's file system reports them; missing ones are skipped."""
+    """The modification time of each existing checkpoint, in order, missing ones skipped
+    (`tf.compat.v1.train.get_checkpoint_mtimes`): that of the first file matching `P.index`,
+    else `P` (V1; a sharded pattern matches several: the first in name order). Local files
+    give whole seconds, as TF's file system reports them."""
     out: list[float] = []
     for p in checkpoint_prefixes:
-        prefix = os.fspath(p)
-        for candidate in (index_filename(prefix), prefix):
-            try:
-                out.append(float(int(os.stat(candidate).st_mtime)))
+        fs, where = filesystem_for(os.fspath(p))
+        for pattern in (index_filename(where), where):
+            found = matching_files(pattern, fs)
+            if found:
+                out.append(fs.mtime(found[0]))
                 break
-            except OSError:
-                continue
     return out
 
 
@@ -348,12 +337,12 @@ def remove_checkpoint(
     checkpoint), its data shards, and `P.meta`; V1 (`checkpoint_format_version=1`): `P` and
     `P.meta`. Missing files are ignored."""
     prefix = os.fspath(checkpoint_prefix)
-    meta = f"{prefix}.{meta_graph_suffix}"
     if checkpoint_format_version == 2:
         _remove_bundle(prefix)
-    else:
-        _unlink_if_exists(prefix)
-    _unlink_if_exists(meta)
+    dest, where = destination(prefix)
+    if checkpoint_format_version != 2:
+        dest.remove(where)
+    dest.remove(f"{where}.{meta_graph_suffix}")
 
 
 def generate_checkpoint_state_proto(

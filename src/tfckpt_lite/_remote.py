@@ -423,6 +423,15 @@ class FsspecFileSystem:
         except IsADirectoryError:
             raise CheckpointNotFoundError("expected a file, found a directory", path=path) from None
 
+    def mtime(self, path: str) -> float:
+        try:
+            modified = self.fs.modified(path)
+        except NotImplementedError:
+            raise NotImplementedError(
+                f"{type(self.fs).__name__} gives no modification times ({path!r})"
+            ) from None
+        return float(modified.timestamp())
+
     def open_source(self, path: str) -> FsspecSource:
         try:
             size = self.fs.size(path)

@@ -246,16 +246,29 @@ def update_checkpoint_state(
     return state_path
 
 
+def matching_files(pattern: str, fs: FileSystem) -> list[str]:
+    """TF's `get_matching_files` for one pattern: the path itself if it exists, or with glob
+    characters in its last component, the files of its directory that match (sorted)."""
+    directory = fs.dirname(pattern)
+    base = pattern[len(directory) :].lstrip("/\\") if directory else pattern
+    if not any(c in base for c in "*?["):
+        return [pattern] if fs.exists(pattern) else []
+    if not fs.isdir(directory or "."):
+        return []
+    names = [n for n in fs.listdir(directory or ".") if fnmatch.fnmatchcase(n, base)]
+    return [fs.join(directory, n) if directory else n for n in names]
+
+
+def checkpoint_files(prefix: str, fs: FileSystem) -> list[str]:
+    """TF's checkpoint_exists, as the paths it finds: `P.index` (V2), else `P` (V1), or for
+    a V1 Saver's sharded pattern `P-?????-of-00002`, the files matching it."""
+    return matching_files(index_filename(prefix), fs) or matching_files(prefix, fs)
+
+
 def _exists(prefix: str, fs: FileSystem) -> bool:
-    """TF's checkpoint_exists: `P.index` (V2), the file `P` (V1) or, for the V1 Saver's sharded
-    pattern `P-?????-of-00002`, any file matching it."""
-    if fs.exists(index_filename(prefix)) or fs.isfile(prefix):
-        return True
-    directory = fs.dirname(prefix)
-    base = prefix[len(directory) :].lstrip("/\\") if directory else prefix
-    if not any(c in base for c in "*?[") or not fs.isdir(directory or "."):
-        return False
-    return any(fnmatch.fnmatchcase(n, base) for n in fs.listdir(directory or "."))
+    # Stricter than TF's latest_checkpoint, which also returns a directory named by the state
+    # file (`/etc`): only files count, so what is returned can be opened.
+    return any(fs.isfile(p) for p in checkpoint_files(prefix, fs))
 
 
 def latest_checkpoint_in(
