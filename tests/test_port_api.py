@@ -182,7 +182,10 @@ def test_state_dict_is_the_callers(bert_ckpt: tuple[str, dict[str, Any]]) -> Non
 
 
 def test_cli_port_loads_in_from_pretrained(
-    bert_ckpt: tuple[str, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    bert_ckpt: tuple[str, dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     prefix, _ = bert_ckpt
     cfg = tmp_path / "bert_config.json"
@@ -202,6 +205,20 @@ def test_cli_port_loads_in_from_pretrained(
     load_tf_checkpoint(ref, prefix)
     for k, v in ref.state_dict().items():
         assert torch.equal(model.state_dict()[k], v), k
+
+    # Into a bucket (fsspec's memory store): config.json beside the weights, there too.
+    fsspec = pytest.importorskip("fsspec")
+    url = f"memory://tfckpt-port-{tmp_path.name}/hf/model.safetensors"
+    monkeypatch.chdir(tmp_path)
+    assert main(["port", prefix, url, "--arch", "bert", "--config", str(cfg), "-q"]) == 0
+    mem = fsspec.filesystem("memory")
+    assert mem.cat_file(url) == out.read_bytes()
+    assert (
+        mem.cat_file(url.replace("model.safetensors", "config.json"))
+        == (tmp_path / "hf" / "config.json").read_bytes()
+    )
+    assert not (tmp_path / "memory:").exists()  # nothing local made of the URL
+    mem.rm(f"tfckpt-port-{tmp_path.name}", recursive=True)
 
     assert main(["port", prefix, str(out), "--arch", "nope"]) == 2
     assert main(["port", prefix, str(out), "--arch", "bert", "--class", "BertNope"]) == 2

@@ -52,6 +52,7 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import posixpath
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol, TypeVar
 
@@ -261,6 +262,15 @@ def destination(path: str | os.PathLike[str]) -> tuple[Destination, str]:
     from ._remote import destination_for_url
 
     return destination_for_url(p)
+
+
+def sibling(path: str | os.PathLike[str], name: str) -> str:
+    """The path of the file `name` beside `path`: in the same folder of the store a URL
+    names (the URL kept), or on disk, absolute."""
+    p = os.fspath(path)
+    if "://" in p and not p.startswith("file://"):
+        return posixpath.join(posixpath.dirname(p), name)
+    return os.path.join(os.path.dirname(os.path.abspath(p.removeprefix("file://"))), name)
 
 
 def create(path: str | os.PathLike[str], *, fsync: bool = True, buffering: int = -1) -> Sink:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +52,7 @@ def run(args: argparse.Namespace, progress: Callable[[int, int, str], None]) -> 
     """Port, write, and return the summary `tfckpt` prints (``warning:`` lines go to
     stderr)."""
     from .._convert import write_safetensors
+    from .._storage import sibling
     from ..transformers import port_state
 
     state, report, cls, config = port_state(
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, progress: Callable[[int, int, str], None]) -> 
     if args.config:
         fields = config.to_diff_dict()
         fields["architectures"] = [cls]
-        path = os.path.join(os.path.dirname(os.path.abspath(args.dst)), "config.json")
+        path = sibling(args.dst, "config.json")
         _write_json(path, fields)
         wrote.append(path)
     lines = [str(report), f"wrote {' and '.join(wrote)} ({cls}, {len(state)} tensors)"]
