@@ -45,7 +45,7 @@ from ._state import (
     matching_files,
     update_checkpoint_state,
 )
-from ._storage import destination, filesystem_for
+from ._storage import destination, filesystem_for, sibling
 
 __all__ = [
     "CheckpointManager",
@@ -119,7 +119,8 @@ class CheckpointManager:
             )
         self._checkpoint = checkpoint
         self._directory = os.fspath(directory)
-        destination(self._directory)  # a URL whose store takes no writes is refused here
+        # A URL whose store takes no writes is refused here.
+        self._remote = destination(self._directory)[0].remote
         self._max_to_keep = max_to_keep
         self._keep_every = keep_checkpoint_every_n_hours
         self._prefix = os.path.join(self._directory, checkpoint_name)
@@ -180,6 +181,8 @@ class CheckpointManager:
         return self._latest
 
     def _inside(self, prefix: str) -> bool:
+        if self._remote:  # in a bucket names are only strings: no links to resolve
+            return sibling(prefix, "") == sibling(self._prefix, "")
         d = os.path.realpath(self._directory)
         return os.path.dirname(os.path.realpath(prefix)) == d
 
