@@ -192,8 +192,9 @@ def test_damaged_objects(store: Store, tmp_path: Path) -> None:
     raw = bytearray(data.read_bytes())
     raw[4000 + 17] ^= 0x40  # inside "b"
     store.fs.pipe(f"{store.bucket}/{run}/{data.name}", bytes(raw))
-    with pytest.raises(tfc.ChecksumMismatchError, match="'b'"):
+    with pytest.raises(tfc.ChecksumMismatchError, match="'b'") as info:
         tfc.load(store.url(f"{run}/ckpt-1"))
+    assert info.value.path == store.url(f"{run}/{data.name}")  # the URL, not a bare key
     store.fs.pipe(f"{store.bucket}/{run}/{data.name}", bytes(raw[:3000]))
     with (
         tfc.load_checkpoint(store.url(f"{run}/ckpt-1")) as r,
