@@ -249,14 +249,21 @@ def update_checkpoint_state(
 def matching_files(pattern: str, fs: FileSystem) -> list[str]:
     """TF's `get_matching_files` for one pattern: the path itself if it exists, or with glob
     characters in its last component, the files of its directory that match (sorted)."""
+    if not _is_pattern(pattern, fs):
+        return [pattern] if fs.exists(pattern) else []
     directory = fs.dirname(pattern)
     base = pattern[len(directory) :].lstrip("/\\") if directory else pattern
-    if not any(c in base for c in "*?["):
-        return [pattern] if fs.exists(pattern) else []
     if not fs.isdir(directory or "."):
         return []
     names = [n for n in fs.listdir(directory or ".") if fnmatch.fnmatchcase(n, base)]
     return [fs.join(directory, n) if directory else n for n in names]
+
+
+def _is_pattern(path: str, fs: FileSystem) -> bool:
+    """Whether the last component of `path` holds glob characters (TF matches only there)."""
+    directory = fs.dirname(path)
+    base = path[len(directory) :] if directory else path
+    return any(c in base for c in "*?[")
 
 
 def checkpoint_files(prefix: str, fs: FileSystem) -> list[str]:
@@ -266,9 +273,14 @@ def checkpoint_files(prefix: str, fs: FileSystem) -> list[str]:
 
 
 def _exists(prefix: str, fs: FileSystem) -> bool:
-    # Stricter than TF's latest_checkpoint, which also returns a directory named by the state
-    # file (`/etc`): only files count, so what is returned can be opened.
-    return any(fs.isfile(p) for p in checkpoint_files(prefix, fs))
+    """`checkpoint_files`, but stricter than TF's latest_checkpoint, which also returns a
+    directory the state file names (`/etc`): a V1 prefix counts only if it is a file, so
+    what is returned can be opened. One request per candidate in a bucket."""
+    if matching_files(index_filename(prefix), fs):
+        return True
+    if _is_pattern(prefix, fs):
+        return any(fs.isfile(p) for p in matching_files(prefix, fs))
+    return fs.isfile(prefix)
 
 
 def latest_checkpoint_in(
