@@ -480,3 +480,21 @@ def test_tf_train_file_functions_on_a_store(tmp_path: Path) -> None:
     assert fsspec.filesystem("memory").find(root) == []
     with pytest.raises(ValueError, match="cannot read 'nosuchstore://b/ck'"):
         train.checkpoint_exists("nosuchstore://b/ck")
+
+
+@needs_fsspec
+def test_an_edit_never_overwrites_its_source_in_a_store(tmp_path: Path) -> None:
+    """The source named by its URL, or opened through a filesystem object under the store's
+    bare key: either way the same checkpoint as the URL `dst`."""
+    root = f"tfckpt-edit-{os.getpid()}-{tmp_path.name}"
+    url = f"memory://{root}/run/ckpt"
+    mem = fsspec.filesystem("memory")
+    try:
+        tfc.save(url, {"w": np.ones(2, np.float32)})
+        for src in (url, tfc.load_checkpoint(f"/{root}/run/ckpt", filesystem=mem)):
+            with pytest.raises(ValueError, match="is the source checkpoint"):
+                tfc.edit(src, url, strip=True)
+        tfc.edit(url, f"{url}-2", strip=True)
+        assert tfc.load(f"{url}-2")["w"].tolist() == [1.0, 1.0]
+    finally:
+        mem.rm(f"/{root}", recursive=True)

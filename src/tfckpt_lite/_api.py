@@ -26,7 +26,7 @@ from ._errors import (
 from ._gcpause import gc_paused
 from ._naming import OBJECT_GRAPH_KEY, VARIABLE_VALUE_SUFFIX
 from ._paths import resolve
-from ._storage import FileSystem, filesystem_for, is_remote
+from ._storage import FileSystem, filesystem_for
 
 if TYPE_CHECKING:
     from ._graph import ObjectGraph
@@ -45,10 +45,7 @@ __all__ = [
 def _filesystem(path: str, fs: Any, use_mmap: bool = True) -> tuple[FileSystem, str]:
     """Our FileSystem for `path`: local, an fsspec URL, or a wrapped fsspec object."""
     if fs is None:
-        store, where = filesystem_for(path, use_mmap=use_mmap)
-        # A URL stays the path in the store (fsspec takes either): the reader's prefix and
-        # every message then name the URL, not a bare key that reads like a local path.
-        return store, (path if is_remote(store) else where)
+        return filesystem_for(path, use_mmap=use_mmap)
     if not hasattr(fs, "open_source") and hasattr(fs, "cat_file"):  # an fsspec filesystem
         from ._remote import FsspecFileSystem
 

@@ -163,14 +163,10 @@ def merge_v2_checkpoints(
         raise ValueError("checkpoint_prefixes must be a non-empty list of checkpoint prefixes")
     # The stores first: a URL that cannot be written, or parts in another store than the
     # destination (a rename cannot cross stores), are refused before anything is read.
-    # In a bucket the URLs themselves are the paths (fsspec takes either), so that errors
-    # name them.
     store, dest = destination(dest_url)
-    dest = dest_url if store.remote else dest
     prefixes = []
     for url in urls:
         part_store, prefix = destination(url)
-        prefix = url if part_store.remote else prefix
         if not same_store(store, part_store):
             raise ValueError(
                 f"cannot merge {url!r} into {dest_url!r}: the parts and the destination must "

@@ -859,8 +859,10 @@ def _check_dst(dst: str | os.PathLike[str], sources: Sequence[CheckpointReader])
         raise TypeError(f"dst: a path prefix, got {type(dst).__name__}")
     out = os.fspath(dst)
     if "://" in out:  # a bucket (BundleWriter writes there) or a refusal naming the URL
-        where = destination(out)[1]
-        if any(r.prefix in (out, where) for r in sources):
+        store = getattr(destination(out)[0], "fs", None)
+        # A source opened through an fsspec filesystem object holds the store's bare key.
+        names = {out, store._strip_protocol(out)} if store is not None else {out}
+        if any(r.prefix in names for r in sources):
             raise ValueError(
                 f"dst: {out!r} is the source checkpoint; write to another prefix "
                 "(an edit never overwrites what it reads)"

@@ -80,20 +80,22 @@ def _fsspec() -> Any:
 
 
 def filesystem_for_url(url: str, *, to: str = "read") -> tuple[FsspecFileSystem, str]:
-    """The filesystem for `url` and the path to use on it. A URL that no installed fsspec
-    filesystem serves is an error naming it (and the extra that adds its filesystem), said
-    as "cannot <to> <url>"."""
+    """The filesystem for `url`, and `url` itself as the path to use on it: fsspec takes a
+    URL wherever it takes its own bare paths, and paths derived from the URL (data files,
+    state files) then name it in what callers return and in every message, not a bare key
+    that reads like a local path. A URL that no installed fsspec filesystem serves is an
+    error naming it (and the extra that adds its filesystem), said as "cannot <to> <url>"."""
     scheme = url.split("://", 1)[0]
     fsspec = _fsspec()
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, _ = fsspec.core.url_to_fs(url)
     except ImportError as e:  # fsspec knows the store, its package is not installed
         extra = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}.get(scheme)
         hint = f" (pip install 'tfckpt-lite[{extra}]')" if extra else ""
         raise ImportError(f"cannot {to} {url!r}{hint}: {e}") from None
     except ValueError as e:  # fsspec: "Protocol not known"
         raise ValueError(f"cannot {to} {url!r}: {e}") from None
-    return FsspecFileSystem(fs), path
+    return FsspecFileSystem(fs), url
 
 
 def coalesce(

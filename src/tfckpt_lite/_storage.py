@@ -239,8 +239,7 @@ class Destination(Protocol):
 
 def filesystem_for(path: str, *, use_mmap: bool = True) -> tuple[FileSystem, str]:
     """The store `path` is read from and the path to use there: the local disk, or for a
-    URL its fsspec store (`file://` is local). fsspec also accepts the URL itself as a path
-    (callers keeping URLs in what they return pass that instead)."""
+    URL its fsspec store and the URL itself (`file://` is local)."""
     local = LocalFileSystem(use_mmap=use_mmap)
     if path.startswith("file://"):
         return local, path[len("file://") :]
